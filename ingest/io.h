@@ -55,9 +55,11 @@ void sl_chunk_put(sl_chunk *c);
 
 /*
  * Batched open of inputs: for each entry, open (read-only, non-blocking so a
- * FIFO cannot hang us, O_NOFOLLOW unless follow), statx, and for regular files
- * read the first chunk.  All opens go in one submission, then all statx, then
- * all first reads.  Per-entry failures are in .err (an errno), never fatal.
+ * FIFO cannot hang us, O_NOFOLLOW unless follow) and statx.  All opens go in
+ * one submission, then all statx.  Per-entry failures are in .err (an errno)
+ * and .step, never fatal.  sl_io_read_heads then reads the first chunk of
+ * every regular, non-empty entry that is still open and not marked skip, in
+ * one submission.
  */
 struct sl_io_file {
 	const char *path;   /* in */
@@ -67,9 +69,11 @@ struct sl_io_file {
 	const char *step;   /* out: "open", "stat" or "read" when err != 0 */
 	uint64_t size, mtime_ns, ctime_ns, ino, dev;
 	uint32_t mode;
+	int skip;           /* in (read_heads): do not read this one */
 	sl_chunk *head;     /* out: first chunk (NULL if empty or not regular) */
 };
 void sl_io_open_batch(sl_io *io, struct sl_io_file *f, unsigned n);
+void sl_io_read_heads(sl_io *io, struct sl_io_file *f, unsigned n);
 
 /* Sequential reader with read-ahead, starting after the bytes already read. */
 typedef struct sl_reader sl_reader;

@@ -1,0 +1,217 @@
+/*
+ * discover.c: walking the sources.  Directory entries are read whole and
+ * sorted before descending, so the order is stable across runs and only one
+ * directory is open at a time however deep the tree.  Symlinks are not
+ * followed unless asked; when they are, a stack of (dev, ino) of the
+ * directories above catches loops.
+ */
+#include "discover.h"
+#include "../common/sl_common.h"
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+struct walk {
+	const struct sl_discover_opts *o;
+	sl_queue *q;
+	uint64_t n;
+	struct { dev_t dev; ino_t ino; } stack[4096];
+	size_t depth;
+};
+
+struct dent {
+	char *name;
+	unsigned char type;
+};
+
+static void emit(struct walk *w, const char *path, int follow, const char *reason)
+{
+	struct sl_task *t = sl_xcalloc(1, sizeof *t);
+	t->path = sl_xstrdup(path);
+	t->follow = follow;
+	t->reject = reason ? sl_xstrdup(reason) : NULL;
+	sl_queue_push(w->q, t);
+	w->n++;
+}
+
+static void emit_errno(struct walk *w, const char *path, const char *what, int e)
+{
+	char msg[256];
+	if (e == ELOOP)
+		snprintf(msg, sizeof msg, "symbolic link loop");
+	else
+		snprintf(msg, sizeof msg, "%s: %s", what, strerror(e));
+	emit(w, path, 0, msg);
+}
+
+static const char *type_name(mode_t m)
+{
+	if (S_ISFIFO(m))
+		return "a FIFO";
+	if (S_ISCHR(m))
+		return "a character device";
+	if (S_ISBLK(m))
+		return "a block device";
+	if (S_ISSOCK(m))
+		return "a socket";
+	return "not a regular file";
+}
+
+static void walk_path(struct walk *w, const char *path, int follow_this);
+
+static int cmp_dent(const void *a, const void *b)
+{
+	return strcmp(((const struct dent *)a)->name, ((const struct dent *)b)->name);
+}
+
+static int on_stack(struct walk *w, const struct stat *st)
+{
+	for (size_t i = 0; i < w->depth; i++)
+		if (w->stack[i].dev == st->st_dev && w->stack[i].ino == st->st_ino)
+			return 1;
+	return 0;
+}
+
+static void walk_dir(struct walk *w, const char *path, const struct stat *st)
+{
+	if (st->st_dev == w->o->skip_dev && st->st_ino == w->o->skip_ino)
+		return; /* the store itself is not an input */
+	if (on_stack(w, st)) {
+		emit(w, path, 0, "symbolic link loop (links to a directory above it)");
+		return;
+	}
+	if (w->depth == sizeof w->stack / sizeof w->stack[0]) {
+		emit(w, path, 0, "directory nested too deeply");
+		return;
+	}
+	DIR *d = opendir(path);
+	if (!d) {
+		emit_errno(w, path, "cannot read directory", errno);
+		return;
+	}
+	struct dent *ents = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	errno = 0;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			ents = sl_xrealloc(ents, cap * sizeof *ents);
+		}
+		ents[n].name = sl_xstrdup(de->d_name);
+		ents[n].type = de->d_type;
+		n++;
+	}
+	int rd_err = errno;
+	closedir(d);
+	if (rd_err)
+		emit_errno(w, path, "error reading directory", rd_err);
+	qsort(ents, n, sizeof *ents, cmp_dent);
+
+	w->stack[w->depth].dev = st->st_dev;
+	w->stack[w->depth].ino = st->st_ino;
+	w->depth++;
+	sl_buf child;
+	sl_buf_init(&child);
+	for (size_t i = 0; i < n; i++) {
+		if (!*w->o->stop) {
+			sl_buf_reset(&child);
+			sl_buf_puts(&child, path);
+			if (child.len && child.data[child.len - 1] != '/')
+				sl_buf_puts(&child, "/");
+			sl_buf_puts(&child, ents[i].name);
+			if (ents[i].type == DT_REG)
+				emit(w, child.data, 0, NULL); /* the common case: no stat */
+			else
+				walk_path(w, child.data, 0);
+		}
+		free(ents[i].name);
+	}
+	sl_buf_free(&child);
+	free(ents);
+	w->depth--;
+}
+
+/* A path found in a walk (follow_this = 0) or given explicitly (1). */
+static void walk_path(struct walk *w, const char *path, int follow_this)
+{
+	struct stat st;
+	if (lstat(path, &st) < 0) {
+		emit_errno(w, path, "cannot stat", errno);
+		return;
+	}
+	int followed = 0;
+	if (S_ISLNK(st.st_mode)) {
+		if (!follow_this && !w->o->follow_symlinks) {
+			emit(w, path, 0, "symbolic link not followed (use --follow-symlinks)");
+			return;
+		}
+		if (stat(path, &st) < 0) {
+			emit_errno(w, path, errno == ENOENT ? "dangling symbolic link" : "cannot stat",
+				   errno);
+			return;
+		}
+		followed = 1;
+	}
+	if (S_ISDIR(st.st_mode))
+		walk_dir(w, path, &st);
+	else if (S_ISREG(st.st_mode))
+		emit(w, path, followed || follow_this, NULL);
+	else
+		emit(w, path, 0, type_name(st.st_mode));
+}
+
+static void walk_list(struct walk *w, FILE *f, const char *name)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	while (!*w->o->stop && (len = getline(&line, &cap, f)) >= 0) {
+		while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+			line[--len] = 0;
+		if (len)
+			walk_path(w, line, 1);
+	}
+	free(line);
+	(void)name;
+}
+
+uint64_t sl_discover(const struct sl_discover_opts *o, sl_queue *q)
+{
+	struct walk *w = sl_xcalloc(1, sizeof *w);
+	w->o = o;
+	w->q = q;
+	for (size_t i = 0; i < o->nsrcs && !*o->stop; i++) {
+		const char *s = o->srcs[i];
+		if (!strcmp(s, "-")) {
+			walk_list(w, stdin, "stdin");
+		} else if (s[0] == '@') {
+			FILE *f = fopen(s + 1, "re");
+			if (!f) {
+				emit_errno(w, s + 1, "cannot read list", errno);
+				continue;
+			}
+			walk_list(w, f, s + 1);
+			fclose(f);
+		} else {
+			walk_path(w, s, 1);
+		}
+	}
+	uint64_t n = w->n;
+	free(w);
+	return n;
+}
+
+void sl_task_free(struct sl_task *t)
+{
+	if (!t)
+		return;
+	free(t->path);
+	free(t->reject);
+	free(t);
+}

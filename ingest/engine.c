@@ -1,0 +1,384 @@
+/*
+ * engine.c: one ingest run.  Discovery runs on its own thread and feeds a
+ * bounded task queue; workers (worker.c) turn tasks into results; this
+ * thread commits results in batches (one fsync round and one catalog
+ * transaction per batch) and writes the operator report.  Every discovered
+ * input leaves as exactly one report line: ingested, already-present or
+ * rejected.
+ */
+#include "engine_impl.h"
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DEFAULT_BATCH 1024
+#define COMMIT_INTERVAL_MS 250
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig) { interrupted = sig; }
+
+void sl_engine_stop(struct engine *e, const char *why)
+{
+	pthread_mutex_lock(&e->stop_mu);
+	if (!e->stop) {
+		snprintf(e->stop_why, sizeof e->stop_why, "%s", why);
+		snprintf(e->stop_reason, sizeof e->stop_reason, "not processed: run stopped (%s)", why);
+		__atomic_store_n(&e->stop, 1, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&e->stop_mu);
+}
+
+static double now_s(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + t.tv_nsec / 1e9;
+}
+
+/* ---- fingerprints of what decides an input's outcome ---- */
+
+static void fingerprints(struct engine *e)
+{
+	size_t nf = 0;
+	while (sl_formats[nf])
+		nf++;
+	e->fmt_fp = sl_xcalloc(nf, sizeof *e->fmt_fp);
+	sl_sha256 *run = sl_sha256_new();
+	for (size_t i = 0; i < nf; i++) {
+		/* Formats have no options yet; when they do, they join here. */
+		sl_buf b;
+		sl_buf_init(&b);
+		sl_buf_printf(&b, "%s/%s", sl_formats[i]->name, sl_formats[i]->version);
+		uint8_t d[32];
+		sl_sha256_once(b.data, b.len + 1, d);
+		sl_hex(e->fmt_fp[i], d, 16);
+		sl_sha256_update(run, e->fmt_fp[i], 32);
+		sl_buf_free(&b);
+	}
+	for (size_t i = 0; i < e->o->nopaque; i++)
+		sl_sha256_update(run, e->o->opaque[i], strlen(e->o->opaque[i]) + 1);
+	if (e->smap)
+		sl_sha256_update(run, sl_subject_map_digest(e->smap), 64);
+	sl_sha256_final(run, e->run_fp);
+	sl_sha256_free(run);
+}
+
+/* ---- report and summary ---- */
+
+struct committer {
+	struct engine *e;
+	struct sl_ingest_summary *sum;
+	FILE *report;
+	struct result **batch;
+	size_t nbatch, maxbatch;
+	double first_pending;
+	double t0, last_progress;
+	uint64_t done;
+	int fatal;              /* commit failed: the run must stop */
+	sl_err fatal_err;
+};
+
+static void count_reason(struct sl_ingest_summary *s, const char *reason)
+{
+	for (size_t i = 0; i < s->nreasons; i++)
+		if (!strcmp(s->reasons[i].reason, reason)) {
+			s->reasons[i].n++;
+			return;
+		}
+	s->reasons = sl_xrealloc(s->reasons, (s->nreasons + 1) * sizeof *s->reasons);
+	s->reasons[s->nreasons].reason = sl_xstrdup(reason);
+	s->reasons[s->nreasons].n = 1;
+	s->nreasons++;
+}
+
+static const char *status_name(int st)
+{
+	return st == R_COMMIT ? "ingested" : st == R_PRESENT ? "already-present" : "rejected";
+}
+
+static void report_line(FILE *f, const struct result *r)
+{
+	sl_buf b;
+	sl_buf_init(&b);
+	sl_buf_puts(&b, "{\"path\":");
+	sl_buf_json_str(&b, r->path);
+	sl_buf_printf(&b, ",\"status\":\"%s\",\"reason\":", status_name(r->status));
+	if (r->reason)
+		sl_buf_json_str(&b, r->reason);
+	else
+		sl_buf_puts(&b, "null");
+	if (r->fmt)
+		sl_buf_printf(&b, ",\"format\":\"%s\"", r->fmt->name);
+	sl_buf_printf(&b, ",\"size\":%llu", (unsigned long long)r->size);
+	if (r->have_digest) {
+		sl_buf_puts(&b, ",\"input\":\"");
+		sl_buf_hex(&b, r->input_digest, 32);
+		sl_buf_puts(&b, "\"");
+	}
+	sl_buf_puts(&b, ",\"outputs\":[");
+	for (size_t i = 0; r->status != R_REJECT && i < r->nouts; i++) {
+		sl_buf_puts(&b, i ? ",{\"digest\":\"" : "{\"digest\":\"");
+		sl_buf_hex(&b, r->outs[i].ref.digest, 32);
+		sl_buf_puts(&b, "\",\"role\":");
+		sl_buf_json_str(&b, r->outs[i].role);
+		sl_buf_puts(&b, "}");
+	}
+	sl_buf_puts(&b, "]");
+	if (r->status != R_REJECT && r->item.item_id)
+		sl_buf_printf(&b, ",\"item\":%lld", (long long)r->item.item_id);
+	sl_buf_puts(&b, "}\n");
+	fwrite(b.data, 1, b.len, f);
+	sl_buf_free(&b);
+}
+
+static void finish_result(struct committer *c, struct result *r)
+{
+	struct sl_ingest_summary *s = c->sum;
+	if (r->status == R_COMMIT) {
+		s->ingested++;
+		for (size_t i = 0; i < r->nouts; i++)
+			if (r->outs[i].ref.fresh)
+				s->bytes_stored += r->outs[i].ref.size;
+	} else if (r->status == R_PRESENT) {
+		s->present++;
+	} else {
+		s->rejected++;
+		count_reason(s, r->reason);
+	}
+	if (r->status != R_REJECT)
+		s->bytes_in += r->size;
+	if (c->report)
+		report_line(c->report, r);
+	c->done++;
+	sl_result_free(r);
+}
+
+static void commit_batch(struct committer *c)
+{
+	if (!c->nbatch)
+		return;
+	struct sl_item **items = sl_xmalloc(c->nbatch * sizeof *items);
+	for (size_t i = 0; i < c->nbatch; i++)
+		items[i] = &c->batch[i]->item;
+	sl_err err = {0};
+	int rc = c->fatal ? -SL_E_STATE : sl_store_commit(c->e->st, items, c->nbatch, &err);
+	if (rc < 0 && !c->fatal) {
+		c->fatal = 1;
+		c->fatal_err = err;
+		sl_engine_stop(c->e, err.msg);
+	}
+	for (size_t i = 0; i < c->nbatch; i++) {
+		struct result *r = c->batch[i];
+		if (rc < 0) {
+			char msg[700];
+			snprintf(msg, sizeof msg, "not recorded: %s", c->fatal_err.msg);
+			sl_result_reject(r, msg);
+		} else if (!r->item.outcome_new) {
+			r->status = R_PRESENT;
+		}
+		finish_result(c, r);
+	}
+	free(items);
+	c->nbatch = 0;
+	if (c->report)
+		fflush(c->report);
+}
+
+static void human_bytes(char *out, size_t n, double b)
+{
+	const char *u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	int i = 0;
+	while (b >= 1024 && i < 4)
+		b /= 1024, i++;
+	snprintf(out, n, "%.1f %s", b, u[i]);
+}
+
+static void progress(struct committer *c, uint64_t discovered, int final)
+{
+	double t = now_s();
+	if (!c->e->o->progress || (!final && t - c->last_progress < 0.5))
+		return;
+	c->last_progress = t;
+	double el = t - c->t0;
+	char bytes[32], rate[32];
+	human_bytes(bytes, sizeof bytes, (double)c->sum->bytes_in);
+	human_bytes(rate, sizeof rate, el > 0 ? c->sum->bytes_in / el : 0);
+	fprintf(stderr, "\r\033[Ksluice: %llu/%llu%s files, %s, %s/s",
+		(unsigned long long)c->done, (unsigned long long)discovered,
+		c->e->tasks.closed ? "" : "+", bytes, rate);
+	if (c->e->tasks.closed && c->done && c->done < discovered)
+		fprintf(stderr, ", ETA %.0fs", el / c->done * (discovered - c->done));
+	if (final)
+		fputc('\n', stderr);
+}
+
+/* ---- the run ---- */
+
+struct disc_arg {
+	struct engine *e;
+	struct sl_discover_opts dopts;
+	volatile uint64_t found;
+};
+
+static void *discover_main(void *arg)
+{
+	struct disc_arg *d = arg;
+	d->found = sl_discover(&d->dopts, &d->e->tasks);
+	sl_queue_close(&d->e->tasks);
+	return NULL;
+}
+
+static int report_inside_store(const char *report, const char *store)
+{
+	char rs[PATH_MAX], rr[PATH_MAX];
+	char *dir = sl_xstrdup(report);
+	char *slash = strrchr(dir, '/');
+	if (slash)
+		*slash = 0;
+	int inside = realpath(store, rs) && realpath(slash ? (*dir ? dir : "/") : ".", rr) &&
+		     !strncmp(rr, rs, strlen(rs)) && (rr[strlen(rs)] == 0 || rr[strlen(rs)] == '/');
+	free(dir);
+	return inside;
+}
+
+static int setup(struct engine *e, const struct sl_ingest_opts *o, FILE **report, sl_err *err)
+{
+	int rc = sl_key_load(&e->key, o->key_file, err);
+	if (rc < 0)
+		return rc;
+	if (o->subject_map && (rc = sl_subject_map_load(&e->smap, o->subject_map, err)) < 0)
+		return rc;
+	e->dctx.key = e->key;
+	e->dctx.subjects = e->smap;
+	int flags = SL_STORE_CREATE | (o->direct ? SL_STORE_DIRECT : 0);
+	if ((rc = sl_store_open(&e->st, o->store_dir, flags, e->nworkers, NULL, err)) < 0)
+		return rc;
+	if (o->report_path) {
+		if (report_inside_store(o->report_path, o->store_dir))
+			return sl_fail(err, SL_E_USAGE, "the report names source paths: "
+				       "write it outside the store (%s)", o->report_path);
+		*report = fopen(o->report_path, "we");
+		if (!*report)
+			return sl_fail_errno(err, SL_E_USAGE, errno, "cannot write report %s",
+					     o->report_path);
+	}
+	fingerprints(e);
+	return 0;
+}
+
+static void committer_loop(struct committer *c, struct disc_arg *d)
+{
+	struct engine *e = c->e;
+	void *got[256];
+	for (;;) {
+		if (interrupted && !e->stop)
+			sl_engine_stop(e, "interrupted");
+		size_t n = sl_queue_pop(&e->results, got, 256, COMMIT_INTERVAL_MS);
+		for (size_t i = 0; i < n; i++) {
+			struct result *r = got[i];
+			if (r->status != R_COMMIT) {
+				finish_result(c, r);
+				continue;
+			}
+			if (!c->nbatch)
+				c->first_pending = now_s();
+			c->batch[c->nbatch++] = r;
+			if (c->nbatch == c->maxbatch)
+				commit_batch(c);
+		}
+		if (c->nbatch && (n == 0 || now_s() - c->first_pending > COMMIT_INTERVAL_MS / 1e3))
+			commit_batch(c);
+		progress(c, d->found, 0);
+		if (n == 0 && sl_queue_drained(&e->results))
+			break;
+	}
+	commit_batch(c);
+}
+
+int sl_ingest(const struct sl_ingest_opts *o, struct sl_ingest_summary *sum, sl_err *err)
+{
+	memset(sum, 0, sizeof *sum);
+	struct engine eng = {.o = o}, *e = &eng;
+	pthread_mutex_init(&e->stop_mu, NULL);
+	pthread_mutex_init(&e->workers_mu, NULL);
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	e->nworkers = o->threads ? o->threads : (unsigned)(ncpu > 0 ? ncpu : 1);
+	sum->threads = e->nworkers;
+	FILE *report = NULL;
+	struct worker *w = sl_xcalloc(e->nworkers, sizeof *w);
+	int rc = setup(e, o, &report, err);
+	for (unsigned i = 0; rc == 0 && i < e->nworkers; i++) {
+		struct sl_io_opts io = {.mode = o->io_mode, .direct = o->direct};
+		w[i] = (struct worker){.e = e, .slot = i, .h = sl_sha256_new()};
+		rc = sl_io_new(&w[i].io, &io, err);
+	}
+	if (rc == 0) {
+		sum->io_backend = sl_io_backend(w[0].io);
+		struct sigaction sa = {.sa_handler = on_signal};
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+		sl_queue_init(&e->tasks, 4096);
+		sl_queue_init(&e->results, 4096);
+		struct disc_arg d = {.e = e};
+		struct stat sst;
+		stat(o->store_dir, &sst);
+		d.dopts = (struct sl_discover_opts){.srcs = o->srcs, .nsrcs = o->nsrcs,
+			.follow_symlinks = o->follow_symlinks, .skip_dev = sst.st_dev,
+			.skip_ino = sst.st_ino, .stop = &e->stop};
+		struct committer c = {.e = e, .sum = sum, .report = report};
+		c.maxbatch = o->batch_items ? o->batch_items : DEFAULT_BATCH;
+		c.batch = sl_xmalloc(c.maxbatch * sizeof *c.batch);
+		c.t0 = c.last_progress = now_s();
+		pthread_t dt;
+		pthread_create(&dt, NULL, discover_main, &d);
+		e->workers_left = e->nworkers;
+		for (unsigned i = 0; i < e->nworkers; i++)
+			pthread_create(&w[i].thread, NULL, sl_worker_main, &w[i]);
+		committer_loop(&c, &d);
+		pthread_join(dt, NULL);
+		for (unsigned i = 0; i < e->nworkers; i++)
+			pthread_join(w[i].thread, NULL);
+		progress(&c, d.found, 1);
+		sum->discovered = d.found;
+		sum->seconds = now_s() - c.t0;
+		sum->stopped = e->stop;
+		if (e->stop)
+			snprintf(sum->stop_reason, sizeof sum->stop_reason, "%s", e->stop_why);
+		if (c.fatal)
+			rc = sl_fail(err, c.fatal_err.code, "%s", c.fatal_err.msg);
+		else if (e->stop && !interrupted)
+			rc = sl_fail(err, SL_E_NOSPC, "%s", sum->stop_reason);
+		free(c.batch);
+		sl_queue_destroy(&e->tasks);
+		sl_queue_destroy(&e->results);
+	}
+	for (unsigned i = 0; i < e->nworkers; i++) {
+		if (w[i].io)
+			sl_io_free(w[i].io);
+		sl_sha256_free(w[i].h);
+	}
+	free(w);
+	if (report)
+		fclose(report);
+	sl_store_close(e->st);
+	sl_key_free(e->key);
+	sl_subject_map_free(e->smap);
+	free(e->fmt_fp);
+	return rc;
+}
+
+void sl_ingest_summary_free(struct sl_ingest_summary *s)
+{
+	for (size_t i = 0; i < s->nreasons; i++)
+		free(s->reasons[i].reason);
+	free(s->reasons);
+	s->reasons = NULL;
+	s->nreasons = 0;
+}

@@ -1,0 +1,65 @@
+/* engine_impl.h: what engine.c (orchestration, commit, report) shares with
+ * worker.c (one input from open to item). */
+#ifndef SL_ENGINE_IMPL_H
+#define SL_ENGINE_IMPL_H
+#include <pthread.h>
+#include "engine.h"
+#include "discover.h"
+#include "format.h"
+#include "io.h"
+#include "queue.h"
+#include "../deid/deid.h"
+#include "../store/store.h"
+
+enum { R_COMMIT, R_PRESENT, R_REJECT };
+
+/* One input's outcome on its way to the committer and the report. */
+struct result {
+	char *path;
+	int status;
+	char *reason;
+	uint64_t size;
+	uint8_t input_digest[32];
+	int have_digest;
+	const struct sl_format *fmt;
+	struct sl_item item;
+	struct sl_item_output *outs;
+	size_t nouts;
+	char **attrs;           /* key, value pairs, owned */
+	size_t nattrs;
+	sl_buf facts;           /* JSON members */
+	sl_buf prov;            /* item.prov_body */
+};
+
+struct engine {
+	const struct sl_ingest_opts *o;
+	sl_store *st;
+	sl_key *key;
+	sl_subject_map *smap;
+	struct sl_deid_ctx dctx;
+	sl_queue tasks, results;
+	volatile int stop;
+	pthread_mutex_t stop_mu;
+	char stop_why[200];
+	char stop_reason[256];   /* what inputs not processed are told */
+	char (*fmt_fp)[33];      /* options fingerprint per sl_formats[] entry */
+	uint8_t run_fp[32];      /* all options that decide an input's outcome */
+	unsigned nworkers;
+	unsigned workers_left;
+	pthread_mutex_t workers_mu;
+};
+
+struct worker {
+	struct engine *e;
+	unsigned slot;
+	sl_io *io;
+	sl_sha256 *h;
+	pthread_t thread;
+};
+
+void *sl_worker_main(void *arg);
+void sl_engine_stop(struct engine *e, const char *why);
+struct result *sl_result_new(const char *path);
+void sl_result_reject(struct result *r, const char *reason);
+void sl_result_free(struct result *r);
+#endif

@@ -1,0 +1,66 @@
+/*
+ * format.h: how a format plugs into the engine.  A format is one module in
+ * codecs/ exporting one const struct sl_format (the way OpenSlide has one
+ * file per vendor); ingest/formats.c lists them.  A format reads its input
+ * through sl_input and writes objects, catalog attributes and provenance
+ * facts through sl_sink.  It never opens files or schedules I/O, and it never
+ * sees the input's path (paths name patients in PACS exports).
+ */
+#ifndef SL_FORMAT_H
+#define SL_FORMAT_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include "../common/sl_common.h"
+#include "io.h"
+
+typedef struct sl_input sl_input;
+typedef struct sl_sink sl_sink;
+struct sl_deid_ctx; /* key, subject map, policy options: deid/deid.h */
+
+enum {
+	/* The output is the input, byte for byte: the engine stores the input
+	 * chunks by reference and hashes them once. */
+	SL_FORMAT_IDENTITY = 1,
+};
+
+struct sl_format {
+	const char *name;     /* short, stable: goes into catalog and provenance */
+	const char *version;  /* bump when output bytes change */
+	unsigned flags;
+	/* Confidence 0..100 that an input starting with head (len bytes, the
+	 * first chunk or the whole file) of total size `size` is this format. */
+	int (*sniff)(const uint8_t *head, size_t len, uint64_t size);
+	/* Turn one input into objects.  Return 0, or a negative sl_code with
+	 * err->msg saying why the input is rejected (no identifying values). */
+	int (*transform)(sl_input *in, sl_sink *out, const struct sl_deid_ctx *ctx,
+			 sl_err *err);
+};
+
+/* ---- input ---- */
+uint64_t sl_input_size(const sl_input *in);
+/* The next chunk of the input in order: 1 and *c (the caller owns one ref,
+ * and may pass c to sl_sink_put), 0 at the end, <0 on a read error. */
+int sl_input_next(sl_input *in, sl_chunk **c, sl_err *err);
+
+/* ---- output ---- */
+/* Start an output object; one at a time. */
+int sl_sink_begin(sl_sink *s, const char *role, const char *media_type, sl_err *err);
+int sl_sink_write(sl_sink *s, const void *p, size_t n, sl_err *err);
+/* Append bytes of a chunk by reference (no copy for large objects). */
+int sl_sink_put(sl_sink *s, sl_chunk *c, size_t off, size_t n, sl_err *err);
+int sl_sink_end(sl_sink *s, sl_err *err);
+/* An indexed catalog attribute (subject, study, series, kind...): values must
+ * already be de-identified. */
+void sl_sink_attr(sl_sink *s, const char *key, const char *value);
+/* A provenance fact: key and a JSON value (a literal, string or object). */
+void sl_sink_fact(sl_sink *s, const char *key, const char *json_value);
+
+/* The registry (ingest/formats.c). */
+extern const struct sl_format *const sl_formats[];
+const struct sl_format *sl_format_by_name(const char *name);
+/* The best format for this head, never NULL: the reject-unknown format
+ * answers when no other does. */
+const struct sl_format *sl_format_sniff(const uint8_t *head, size_t len, uint64_t size);
+
+#endif

@@ -1,0 +1,53 @@
+/* main.c: sluice's entry point: dispatch to a subcommand. */
+#include "cli.h"
+#include "engine.h"
+#include <stdio.h>
+#include <string.h>
+
+static const char usage[] =
+	"usage: sluice <command> [options]\n"
+	"\n"
+	"  keygen  --out FILE                         make a secret key (mode 0600)\n"
+	"  ingest  --store DIR --key-file FILE SRC... de-identify and store inputs\n"
+	"  verify  --store DIR                        re-hash objects, check catalog and provenance\n"
+	"  export  --store DIR --to OUTDIR [--subject ID]  write stored items as files\n"
+	"  cat     --store DIR DIGEST                 write one object to stdout\n"
+	"  ls      --store DIR [--subject ID|--kind K|--format F] [--json]  list items\n"
+	"  log     --store DIR                        print the provenance log\n"
+	"  --version                                  versions of sluice and its libraries\n"
+	"\n"
+	"`sluice <command> --help` describes a command's options.\n";
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fputs(usage, stderr);
+		return SL_EXIT_ENV;
+	}
+	const char *cmd = argv[1];
+	if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+		sl_buf b;
+		sl_buf_init(&b);
+		sl_versions_text(&b);
+		fputs(b.data, stdout);
+		sl_buf_free(&b);
+		return SL_EXIT_OK;
+	}
+	if (!strcmp(cmd, "--help") || !strcmp(cmd, "help") || !strcmp(cmd, "-h")) {
+		fputs(usage, stdout);
+		return SL_EXIT_OK;
+	}
+	static const struct {
+		const char *name;
+		int (*fn)(int, char **);
+	} cmds[] = {
+		{"keygen", sl_cmd_keygen}, {"ingest", sl_cmd_ingest}, {"verify", sl_cmd_verify},
+		{"export", sl_cmd_export}, {"cat", sl_cmd_cat}, {"ls", sl_cmd_ls},
+		{"log", sl_cmd_log},
+	};
+	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+		if (!strcmp(cmd, cmds[i].name))
+			return cmds[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "sluice: unknown command '%s'\n\n%s", cmd, usage);
+	return SL_EXIT_ENV;
+}

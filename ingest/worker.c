@@ -1,0 +1,405 @@
+/*
+ * worker.c: one input, from its opened file descriptor to a result for the
+ * committer.  Workers take inputs in batches so that opens, stats and first
+ * reads of many small files each cost one io_uring submission; large inputs
+ * stream through a read-ahead window with memory bounded by the I/O pool.
+ * This file also implements the sl_input and sl_sink a format sees.
+ */
+#include "engine_impl.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define BATCH 16
+
+struct sl_input {
+	sl_io *io;
+	int fd;
+	uint64_t size;           /* at open */
+	uint64_t consumed;
+	sl_chunk *head;
+	sl_reader *rd;
+	sl_sha256 *h;
+	int eof;
+	uint8_t digest[32];      /* valid once eof */
+};
+
+struct sl_sink {
+	struct worker *w;
+	struct result *r;
+	sl_input *in;
+	int identity;
+	sl_objw *ow;
+	const char *role, *media;
+};
+
+/* ---- sl_input ---- */
+
+uint64_t sl_input_size(const sl_input *in) { return in->size; }
+
+int sl_input_next(sl_input *in, sl_chunk **c, sl_err *err)
+{
+	if (in->eof)
+		return 0;
+	int rc;
+	if (in->head) {
+		*c = in->head;
+		in->head = NULL;
+		rc = 1;
+	} else {
+		if (!in->rd)
+			in->rd = sl_reader_new(in->io, in->fd, in->consumed, in->size);
+		rc = sl_reader_next(in->rd, c, err);
+	}
+	if (rc == 1) {
+		sl_sha256_update(in->h, (*c)->data, (*c)->len);
+		in->consumed += (*c)->len;
+		/* Stop at the size seen at open: more bytes means the file
+		 * grew, which the size check after the transform reports. */
+		if (in->consumed >= in->size && (*c)->len < (*c)->cap)
+			in->eof = 1;
+	} else if (rc == 0) {
+		in->eof = 1;
+	}
+	if (in->eof && rc >= 0)
+		sl_sha256_final(in->h, in->digest);
+	return rc;
+}
+
+/* Read whatever the format left unread, for the input digest. */
+static int input_drain(sl_input *in, sl_err *err)
+{
+	sl_chunk *c;
+	int rc;
+	while ((rc = sl_input_next(in, &c, err)) > 0)
+		sl_chunk_put(c);
+	return rc;
+}
+
+/* ---- sl_sink ---- */
+
+int sl_sink_begin(sl_sink *s, const char *role, const char *media_type, sl_err *err)
+{
+	if (s->ow)
+		return sl_fail(err, SL_E_STATE, "format error: object begun before the last ended");
+	s->role = role;
+	s->media = media_type;
+	struct engine *e = s->w->e;
+	return sl_objw_begin(e->st, s->w->io, s->w->slot, s->identity,
+			     s->identity ? s->in->size : 0, &s->ow, err);
+}
+
+int sl_sink_write(sl_sink *s, const void *p, size_t n, sl_err *err)
+{
+	if (!s->ow)
+		return sl_fail(err, SL_E_STATE, "format error: write outside an object");
+	return sl_objw_write(s->ow, p, n, err);
+}
+
+int sl_sink_put(sl_sink *s, sl_chunk *c, size_t off, size_t n, sl_err *err)
+{
+	if (!s->ow)
+		return sl_fail(err, SL_E_STATE, "format error: write outside an object");
+	return sl_objw_put(s->ow, c, off, n, err);
+}
+
+int sl_sink_end(sl_sink *s, sl_err *err)
+{
+	if (!s->ow)
+		return sl_fail(err, SL_E_STATE, "format error: end without begin");
+	if (s->identity && !s->in->eof)
+		return sl_fail(err, SL_E_STATE, "format error: identity object ended before the input");
+	struct result *r = s->r;
+	r->outs = sl_xrealloc(r->outs, (r->nouts + 1) * sizeof *r->outs);
+	struct sl_item_output *o = &r->outs[r->nouts];
+	int rc = sl_objw_finish(s->ow, s->identity ? s->in->digest : NULL, &o->ref, err);
+	s->ow = NULL;
+	if (rc < 0)
+		return rc;
+	o->role = s->role;
+	o->media_type = s->media;
+	r->nouts++;
+	return 0;
+}
+
+void sl_sink_attr(sl_sink *s, const char *key, const char *value)
+{
+	struct result *r = s->r;
+	r->attrs = sl_xrealloc(r->attrs, (r->nattrs + 1) * 2 * sizeof *r->attrs);
+	r->attrs[2 * r->nattrs] = sl_xstrdup(key);
+	r->attrs[2 * r->nattrs + 1] = sl_xstrdup(value);
+	r->nattrs++;
+}
+
+void sl_sink_fact(sl_sink *s, const char *key, const char *json_value)
+{
+	sl_buf *b = &s->r->facts;
+	if (b->len)
+		sl_buf_puts(b, ",");
+	sl_buf_json_str(b, key);
+	sl_buf_puts(b, ":");
+	sl_buf_puts(b, json_value);
+}
+
+/* ---- results ---- */
+
+struct result *sl_result_new(const char *path)
+{
+	struct result *r = sl_xcalloc(1, sizeof *r);
+	r->path = sl_xstrdup(path);
+	sl_buf_init(&r->facts);
+	sl_buf_init(&r->prov);
+	return r;
+}
+
+void sl_result_reject(struct result *r, const char *reason)
+{
+	r->status = R_REJECT;
+	free(r->reason);
+	r->reason = sl_xstrdup(reason);
+}
+
+void sl_result_free(struct result *r)
+{
+	if (!r)
+		return;
+	free(r->path);
+	free(r->reason);
+	free(r->outs);
+	for (size_t i = 0; i < 2 * r->nattrs; i++)
+		free(r->attrs[i]);
+	free(r->attrs);
+	sl_buf_free(&r->facts);
+	sl_buf_free(&r->prov);
+	free(r);
+}
+
+/* ---- one input ---- */
+
+static const struct sl_format *choose_format(struct engine *e, const char *path,
+					     const sl_chunk *head, uint64_t size)
+{
+	for (size_t i = 0; i < e->o->nopaque; i++) {
+		const char *p = e->o->opaque[i];
+		size_t n = strlen(p);
+		if (!strncmp(path, p, n) && (n == 0 || p[n - 1] == '/' || path[n] == 0 || path[n] == '/'))
+			return sl_format_by_name("opaque");
+	}
+	return sl_format_sniff(head->data, head->len, size);
+}
+
+static size_t format_index(const struct sl_format *f)
+{
+	size_t i = 0;
+	while (sl_formats[i] != f)
+		i++;
+	return i;
+}
+
+static void build_prov(struct engine *e, struct result *r, const uint8_t path_key[32])
+{
+	sl_buf *b = &r->prov;
+	sl_buf_puts(b, "\"inputs\":[{\"digest\":\"");
+	sl_buf_hex(b, r->input_digest, 32);
+	sl_buf_printf(b, "\",\"size\":%llu,\"path_hmac\":\"", (unsigned long long)r->size);
+	sl_buf_hex(b, path_key, 32);
+	sl_buf_puts(b, "\"}],\"outputs\":[");
+	for (size_t i = 0; i < r->nouts; i++) {
+		const struct sl_item_output *o = &r->outs[i];
+		sl_buf_puts(b, i ? ",{\"digest\":\"" : "{\"digest\":\"");
+		sl_buf_hex(b, o->ref.digest, 32);
+		sl_buf_printf(b, "\",\"size\":%llu,\"role\":", (unsigned long long)o->ref.size);
+		sl_buf_json_str(b, o->role);
+		sl_buf_puts(b, ",\"media_type\":");
+		sl_buf_json_str(b, o->media_type);
+		sl_buf_puts(b, "}");
+	}
+	sl_buf_printf(b, "],\"policy\":{\"format\":\"%s\",\"version\":\"%s\",\"options\":{}},",
+		      r->fmt->name, r->fmt->version);
+	sl_buf_printf(b, "\"facts\":{%s},\"software\":%s,\"key_fp\":\"%s\",\"subject_map\":",
+		      r->facts.data ? r->facts.data : "", sl_versions_json(),
+		      sl_key_fingerprint(e->key));
+	if (e->smap)
+		sl_buf_printf(b, "\"%s\"", sl_subject_map_digest(e->smap));
+	else
+		sl_buf_puts(b, "null");
+}
+
+static void fill_item(struct engine *e, struct result *r, const struct sl_io_file *f,
+		      const uint8_t path_key[32], const uint8_t seen_key[32])
+{
+	struct sl_item *it = &r->item;
+	memcpy(it->input_digest, r->input_digest, 32);
+	it->input_size = r->size;
+	/* The catalog's cache is keyed by the seen key (which also covers the
+	 * options); provenance gets the plain path hash. */
+	memcpy(it->path_key, seen_key, 32);
+	it->stat = (struct sl_seen){.size = f->size, .mtime_ns = f->mtime_ns,
+		.ctime_ns = f->ctime_ns, .ino = f->ino, .dev = f->dev};
+	memcpy(it->stat.input_digest, r->input_digest, 32);
+	it->format = r->fmt->name;
+	it->options_fp = e->fmt_fp[format_index(r->fmt)];
+	it->outs = r->outs;
+	it->nouts = r->nouts;
+	it->attrs = (const char **)r->attrs;
+	it->nattrs = r->nattrs;
+	build_prov(e, r, path_key);
+	it->prov_body = r->prov.data;
+	r->status = R_COMMIT;
+}
+
+/* The file must look now as it did when opened, and we must have read
+ * exactly its size: otherwise it changed under us and the bytes are suspect. */
+static int check_unchanged(const struct sl_io_file *f, const sl_input *in, sl_err *err)
+{
+	if (in->consumed != f->size)
+		return sl_fail(err, SL_E_CHANGED,
+			       "file changed size while being read (%llu bytes at open, %llu read)",
+			       (unsigned long long)f->size, (unsigned long long)in->consumed);
+	struct statx stx;
+	if (statx(f->fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &stx) < 0)
+		return sl_fail_errno(err, SL_E_IO, errno, "cannot stat after reading");
+	uint64_t m = (uint64_t)stx.stx_mtime.tv_sec * 1000000000u + stx.stx_mtime.tv_nsec;
+	if (stx.stx_size != f->size || m != f->mtime_ns)
+		return sl_fail(err, SL_E_CHANGED, "file was modified while being read");
+	return 0;
+}
+
+static void process_one(struct worker *w, struct result *r, struct sl_io_file *f,
+			const uint8_t path_key[32], const uint8_t seen_key[32])
+{
+	struct engine *e = w->e;
+	sl_err err = {0};
+	r->fmt = choose_format(e, r->path, f->head, f->size);
+	sl_sha256_reset(w->h);
+	sl_input in = {.io = w->io, .fd = f->fd, .size = f->size, .head = f->head, .h = w->h};
+	f->head = NULL;
+	sl_sink sk = {.w = w, .r = r, .in = &in, .identity = !!(r->fmt->flags & SL_FORMAT_IDENTITY)};
+	int rc = r->fmt->transform(&in, &sk, &e->dctx, &err);
+	if (rc >= 0)
+		rc = input_drain(&in, &err);
+	if (rc >= 0)
+		rc = check_unchanged(f, &in, &err);
+	if (sk.ow)
+		sl_objw_abort(sk.ow);
+	sl_chunk_put(in.head);
+	sl_reader_free(in.rd);
+	if (rc < 0) {
+		if (-rc == SL_E_NOSPC)
+			sl_engine_stop(e, err.msg);
+		sl_result_reject(r, err.msg);
+		return;
+	}
+	memcpy(r->input_digest, in.digest, 32);
+	r->have_digest = 1;
+	fill_item(e, r, f, path_key, seen_key);
+}
+
+static void reject_errno(struct result *r, const char *step, int e)
+{
+	char msg[256];
+	if (e == ELOOP)
+		snprintf(msg, sizeof msg, "symbolic link not followed (use --follow-symlinks)");
+	else
+		snprintf(msg, sizeof msg, "cannot %s: %s", step, strerror(e));
+	sl_result_reject(r, msg);
+}
+
+/* Decide what can be decided from the stat alone. Returns 1 if the input
+ * needs reading. */
+static int triage(struct worker *w, struct result *r, struct sl_io_file *f,
+		  uint8_t path_key[32], uint8_t seen_key[32])
+{
+	struct engine *e = w->e;
+	if (f->err) {
+		reject_errno(r, f->step, f->err);
+		return 0;
+	}
+	r->size = f->size;
+	if (!S_ISREG(f->mode)) {
+		sl_result_reject(r, S_ISFIFO(f->mode) ? "a FIFO" : S_ISDIR(f->mode) ? "a directory"
+				 : "not a regular file");
+		return 0;
+	}
+	if (f->size == 0) {
+		sl_result_reject(r, "empty file (0 bytes)");
+		return 0;
+	}
+	size_t n = strlen(r->path);
+	sl_key_hmac(e->key, "path", r->path, n, path_key);
+	uint8_t *buf = sl_xmalloc(32 + n);
+	memcpy(buf, e->run_fp, 32);
+	memcpy(buf + 32, r->path, n);
+	sl_key_hmac(e->key, "seen", buf, 32 + n, seen_key);
+	free(buf);
+	struct sl_seen s;
+	if (sl_store_seen_get(e->st, w->slot, seen_key, &s) == 1 && s.size == f->size &&
+	    s.mtime_ns == f->mtime_ns && s.ctime_ns == f->ctime_ns && s.ino == f->ino &&
+	    s.dev == f->dev) {
+		r->status = R_PRESENT;
+		memcpy(r->input_digest, s.input_digest, 32);
+		r->have_digest = 1;
+		return 0;
+	}
+	return 1;
+}
+
+static void process_batch(struct worker *w, struct sl_task **t, unsigned n)
+{
+	struct engine *e = w->e;
+	struct sl_io_file f[BATCH];
+	struct result *r[BATCH];
+	uint8_t pk[BATCH][32], sk[BATCH][32];
+	unsigned m = 0;
+	for (unsigned i = 0; i < n; i++) {
+		struct result *res = sl_result_new(t[i]->path);
+		if (t[i]->reject) {
+			sl_result_reject(res, t[i]->reject);
+			sl_queue_push(&e->results, res);
+			continue;
+		}
+		memset(&f[m], 0, sizeof f[m]);
+		f[m].path = res->path;
+		f[m].follow = t[i]->follow;
+		r[m++] = res;
+	}
+	sl_io_open_batch(w->io, f, m);
+	for (unsigned i = 0; i < m; i++)
+		f[i].skip = !triage(w, r[i], &f[i], pk[i], sk[i]);
+	sl_io_read_heads(w->io, f, m);
+	for (unsigned i = 0; i < m; i++) {
+		if (!f[i].skip) {
+			if (f[i].err)
+				reject_errno(r[i], f[i].step, f[i].err);
+			else if (e->stop)
+				sl_result_reject(r[i], e->stop_reason);
+			else
+				process_one(w, r[i], &f[i], pk[i], sk[i]);
+		}
+		sl_chunk_put(f[i].head);
+		if (f[i].fd >= 0)
+			close(f[i].fd);
+		sl_queue_push(&e->results, r[i]);
+	}
+}
+
+void *sl_worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct engine *e = w->e;
+	void *batch[BATCH];
+	size_t n;
+	while ((n = sl_queue_pop(&e->tasks, batch, BATCH, -1)) > 0) {
+		process_batch(w, (struct sl_task **)batch, (unsigned)n);
+		for (size_t i = 0; i < n; i++)
+			sl_task_free(batch[i]);
+	}
+	pthread_mutex_lock(&e->workers_mu);
+	if (--e->workers_left == 0)
+		sl_queue_close(&e->results);
+	pthread_mutex_unlock(&e->workers_mu);
+	return NULL;
+}

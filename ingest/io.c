@@ -53,10 +53,6 @@ void sl_io_complete(sl_io *io, struct sl_ioreq *r, long res)
 		req_put(io, r);
 		return;
 	}
-	if (r->release && r->chunk) {
-		sl_chunk_put(r->chunk);
-		r->chunk = NULL;
-	}
 }
 
 /* Run one request to completion. */
@@ -227,6 +223,11 @@ void sl_io_open_batch(sl_io *io, struct sl_io_file *f, unsigned n)
 		f[i].ino = stx[i].stx_ino;
 		f[i].dev = (uint64_t)stx[i].stx_dev_major << 32 | stx[i].stx_dev_minor;
 		f[i].mode = stx[i].stx_mode;
+		/* O_NONBLOCK was only there so a FIFO cannot hang the open; on
+		 * a regular file io_uring would honour it and fail reads that
+		 * miss the page cache with EAGAIN. */
+		if (S_ISREG(f[i].mode))
+			fcntl(f[i].fd, F_SETFL, 0);
 	}
 	free(rq);
 	free(stx);

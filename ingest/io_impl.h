@@ -22,8 +22,7 @@ struct sl_ioreq {
 	struct statx *stx;    /* STATX */
 	int done;
 	long res;             /* bytes, fd, or -errno */
-	sl_chunk *chunk;      /* released on completion when release is set */
-	int release;
+	sl_chunk *chunk;      /* the buffer's owner: a write drops its ref on completion */
 	struct sl_writer *writer; /* write requests: accounting on completion */
 	struct sl_ioreq *next;
 };

@@ -367,7 +367,8 @@ int sl_ingest(const struct sl_ingest_opts *o, struct sl_ingest_summary *sum, sl_
 	free(w);
 	if (report)
 		fclose(report);
-	sl_store_close(e->st);
+	if (e->st)
+		sl_store_close(e->st);
 	sl_key_free(e->key);
 	sl_subject_map_free(e->smap);
 	free(e->fmt_fp);

@@ -298,11 +298,15 @@ static void process_one(struct worker *w, struct result *r, struct sl_io_file *f
 	fill_item(e, r, f, path_key, seen_key);
 }
 
-static void reject_errno(struct result *r, const char *step, int e)
+static void reject_errno(struct result *r, const struct sl_io_file *f)
 {
 	char msg[256];
-	if (e == ELOOP)
+	const char *step = f->step;
+	int e = f->err;
+	if (e == ELOOP && !f->follow) /* O_NOFOLLOW met a link */
 		snprintf(msg, sizeof msg, "symbolic link not followed (use --follow-symlinks)");
+	else if (e == ELOOP)
+		snprintf(msg, sizeof msg, "symbolic link loop");
 	else
 		snprintf(msg, sizeof msg, "cannot %s: %s", step, strerror(e));
 	sl_result_reject(r, msg);
@@ -315,7 +319,7 @@ static int triage(struct worker *w, struct result *r, struct sl_io_file *f,
 {
 	struct engine *e = w->e;
 	if (f->err) {
-		reject_errno(r, f->step, f->err);
+		reject_errno(r, f);
 		return 0;
 	}
 	r->size = f->size;
@@ -373,7 +377,7 @@ static void process_batch(struct worker *w, struct sl_task **t, unsigned n)
 	for (unsigned i = 0; i < m; i++) {
 		if (!f[i].skip) {
 			if (f[i].err)
-				reject_errno(r[i], f[i].step, f[i].err);
+				reject_errno(r[i], &f[i]);
 			else if (e->stop)
 				sl_result_reject(r[i], e->stop_reason);
 			else

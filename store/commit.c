@@ -1,0 +1,314 @@
+/*
+ * commit.c: making a batch of items durable and recorded, in the order that
+ * keeps a crash harmless: object bytes (fsync packs and folders), then
+ * provenance (append, fsync), then the catalog (one transaction that also
+ * records how much provenance and pack data is committed).
+ */
+#include "store_impl.h"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+void sl_store_dirty_dir(sl_store *st, const char *rel)
+{
+	for (size_t i = 0; i < st->ndirty_dirs; i++)
+		if (!strcmp(st->dirty_dirs[i], rel))
+			return;
+	st->dirty_dirs = sl_xrealloc(st->dirty_dirs, (st->ndirty_dirs + 1) * sizeof *st->dirty_dirs);
+	st->dirty_dirs[st->ndirty_dirs++] = sl_xstrdup(rel);
+}
+
+int sl_store_seen_get(sl_store *st, unsigned slot, const uint8_t key[32], struct sl_seen *out)
+{
+	if (!st->slots || slot >= st->nslots)
+		return 0;
+	sqlite3_stmt *q;
+	int found = 0;
+	if (sqlite3_prepare_v2(st->slots[slot].rdb, "SELECT size, mtime_ns, ctime_ns, ino, dev, "
+			       "input_digest FROM seen WHERE path_key=?", -1, &q, NULL) != SQLITE_OK)
+		return 0;
+	sqlite3_bind_blob(q, 1, key, 32, SQLITE_STATIC);
+	if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_bytes(q, 5) == 32) {
+		out->size = (uint64_t)sqlite3_column_int64(q, 0);
+		out->mtime_ns = (uint64_t)sqlite3_column_int64(q, 1);
+		out->ctime_ns = (uint64_t)sqlite3_column_int64(q, 2);
+		out->ino = (uint64_t)sqlite3_column_int64(q, 3);
+		out->dev = (uint64_t)sqlite3_column_int64(q, 4);
+		memcpy(out->input_digest, sqlite3_column_blob(q, 5), 32);
+		found = 1;
+	}
+	sqlite3_finalize(q);
+	return found;
+}
+
+/* Step 1: every pack written and every folder renamed into since the last
+ * commit reaches the disk. */
+static int sync_objects(sl_store *st, sl_err *err)
+{
+	int fds[64 + 8 * 64];
+	int owned[64 + 8 * 64];
+	size_t n = 0;
+	pthread_mutex_lock(&st->mu);
+	for (unsigned i = 0; i < st->nslots && n + 9 < sizeof fds / sizeof fds[0]; i++) {
+		struct slot *s = &st->slots[i];
+		for (int j = 0; j < s->nold; j++) {
+			fds[n] = s->old_fds[j];
+			owned[n++] = 1;
+		}
+		s->nold = 0;
+		if (s->dirty && s->pack_fd >= 0) {
+			fds[n] = dup(s->pack_fd);
+			owned[n++] = 1;
+		}
+		s->dirty = 0;
+	}
+	char **dirs = st->dirty_dirs;
+	size_t ndirs = st->ndirty_dirs;
+	st->dirty_dirs = NULL;
+	st->ndirty_dirs = 0;
+	pthread_mutex_unlock(&st->mu);
+	int rc = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (rc == 0 && (fds[i] < 0 || fsync(fds[i]) < 0))
+			rc = sl_fail_errno(err, SL_E_IO, errno, "cannot fsync a pack");
+		if (owned[i] && fds[i] >= 0)
+			close(fds[i]);
+	}
+	/* Object folders before objects/ itself, which gained the new folders. */
+	for (size_t i = ndirs; i-- > 0;) {
+		char *p = sl_store_path(st, dirs[i]);
+		if (rc == 0 && sl_fsync_dir(p) < 0)
+			rc = sl_fail_errno(err, SL_E_IO, errno, "cannot fsync an object folder");
+		free(p);
+		free(dirs[i]);
+	}
+	free(dirs);
+	return rc;
+}
+
+static int item_exists(sl_store *st, const struct sl_item *it)
+{
+	sqlite3_stmt *q;
+	int found = 0;
+	if (sqlite3_prepare_v2(st->db, "SELECT id FROM items WHERE input_digest=? AND format=? "
+			       "AND options_fp=?", -1, &q, NULL) != SQLITE_OK)
+		return 0;
+	sqlite3_bind_blob(q, 1, it->input_digest, 32, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, it->format, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, it->options_fp, -1, SQLITE_STATIC);
+	if (sqlite3_step(q) == SQLITE_ROW)
+		found = 1;
+	sqlite3_finalize(q);
+	return found;
+}
+
+static int64_t next_item_id(sl_store *st)
+{
+	sqlite3_stmt *q;
+	int64_t id = 1;
+	if (sqlite3_prepare_v2(st->db, "SELECT COALESCE(MAX(id),0)+1 FROM items", -1, &q, NULL) == SQLITE_OK) {
+		if (sqlite3_step(q) == SQLITE_ROW)
+			id = sqlite3_column_int64(q, 0);
+		sqlite3_finalize(q);
+	}
+	return id;
+}
+
+static void utc_now(char out[32])
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	struct tm tm;
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out + strlen(out), 12, ".%03dZ", (int)(ts.tv_nsec / 1000000) % 1000);
+}
+
+/* Step 2 (in memory): decide which items are new and build their lines. */
+static void build_lines(sl_store *st, struct sl_item **items, size_t n, const char *now,
+			sl_buf *lines, uint8_t head[32], uint64_t *count)
+{
+	int64_t id = next_item_id(st);
+	for (size_t i = 0; i < n; i++) {
+		struct sl_item *it = items[i];
+		it->outcome_new = !item_exists(st, it);
+		for (size_t j = 0; j < i && it->outcome_new; j++)
+			if (items[j]->outcome_new && !memcmp(items[j]->input_digest, it->input_digest, 32) &&
+			    !strcmp(items[j]->format, it->format) &&
+			    !strcmp(items[j]->options_fp, it->options_fp))
+				it->outcome_new = 0;
+		if (!it->outcome_new)
+			continue;
+		it->item_id = id++;
+		size_t start = lines->len;
+		sl_buf_printf(lines, "{\"seq\":%llu,\"prev\":\"", (unsigned long long)++*count);
+		sl_buf_hex(lines, head, 32);
+		sl_buf_printf(lines, "\",\"time\":\"%s\",\"item\":%lld,\"format\":", now,
+			      (long long)it->item_id);
+		sl_buf_json_str(lines, it->format);
+		sl_buf_puts(lines, ",\"options_fp\":");
+		sl_buf_json_str(lines, it->options_fp);
+		sl_buf_printf(lines, ",%s}", it->prov_body);
+		sl_sha256_once(lines->data + start, lines->len - start, head);
+		sl_buf_puts(lines, "\n");
+	}
+}
+
+static int exec_item(sl_store *st, sqlite3_stmt **q, struct sl_item *it, const char *now,
+		     uint64_t seq)
+{
+	int ok = 1;
+	sqlite3_reset(q[0]);
+	sqlite3_bind_int64(q[0], 1, it->item_id);
+	sqlite3_bind_blob(q[0], 2, it->input_digest, 32, SQLITE_STATIC);
+	sqlite3_bind_int64(q[0], 3, (int64_t)it->input_size);
+	sqlite3_bind_text(q[0], 4, it->format, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q[0], 5, it->options_fp, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q[0], 6, (int64_t)seq);
+	sqlite3_bind_text(q[0], 7, now, -1, SQLITE_STATIC);
+	ok &= sqlite3_step(q[0]) == SQLITE_DONE;
+	for (size_t j = 0; j < it->nouts; j++) {
+		const struct sl_item_output *o = &it->outs[j];
+		sqlite3_reset(q[1]);
+		sqlite3_bind_blob(q[1], 1, o->ref.digest, 32, SQLITE_STATIC);
+		sqlite3_bind_int64(q[1], 2, (int64_t)o->ref.size);
+		if (o->ref.pack < 0)
+			sqlite3_bind_null(q[1], 3);
+		else
+			sqlite3_bind_int64(q[1], 3, o->ref.pack);
+		sqlite3_bind_int64(q[1], 4, (int64_t)o->ref.offset);
+		ok &= sqlite3_step(q[1]) == SQLITE_DONE;
+		sqlite3_reset(q[2]);
+		sqlite3_bind_int64(q[2], 1, it->item_id);
+		sqlite3_bind_blob(q[2], 2, o->ref.digest, 32, SQLITE_STATIC);
+		sqlite3_bind_text(q[2], 3, o->role, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q[2], 4, o->media_type, -1, SQLITE_STATIC);
+		ok &= sqlite3_step(q[2]) == SQLITE_DONE;
+		if (o->ref.pack >= 0) {
+			sqlite3_reset(q[5]);
+			sqlite3_bind_int64(q[5], 1, o->ref.pack);
+			sqlite3_bind_int64(q[5], 2, (int64_t)sl_pack_record_end(o->ref.offset, o->ref.size));
+			ok &= sqlite3_step(q[5]) == SQLITE_DONE;
+		}
+	}
+	for (size_t j = 0; j < it->nattrs; j++) {
+		sqlite3_reset(q[3]);
+		sqlite3_bind_int64(q[3], 1, it->item_id);
+		sqlite3_bind_text(q[3], 2, it->attrs[2 * j], -1, SQLITE_STATIC);
+		sqlite3_bind_text(q[3], 3, it->attrs[2 * j + 1], -1, SQLITE_STATIC);
+		ok &= sqlite3_step(q[3]) == SQLITE_DONE;
+	}
+	return ok;
+}
+
+static int exec_seen(sqlite3_stmt *q, const struct sl_item *it)
+{
+	sqlite3_reset(q);
+	sqlite3_bind_blob(q, 1, it->path_key, 32, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, (int64_t)it->stat.size);
+	sqlite3_bind_int64(q, 3, (int64_t)it->stat.mtime_ns);
+	sqlite3_bind_int64(q, 4, (int64_t)it->stat.ctime_ns);
+	sqlite3_bind_int64(q, 5, (int64_t)it->stat.ino);
+	sqlite3_bind_int64(q, 6, (int64_t)it->stat.dev);
+	sqlite3_bind_blob(q, 7, it->input_digest, 32, SQLITE_STATIC);
+	return sqlite3_step(q) == SQLITE_DONE;
+}
+
+static const char *const stmts[] = {
+	"INSERT INTO items(id,input_digest,input_size,format,options_fp,prov_seq,time) "
+	"VALUES(?,?,?,?,?,?,?)",
+	"INSERT OR IGNORE INTO objects(digest,size,pack,offset) VALUES(?,?,?,?)",
+	"INSERT INTO item_objects(item_id,digest,role,media_type) VALUES(?,?,?,?)",
+	"INSERT INTO attrs(item_id,key,value) VALUES(?,?,?)",
+	"INSERT OR REPLACE INTO seen(path_key,size,mtime_ns,ctime_ns,ino,dev,input_digest) "
+	"VALUES(?,?,?,?,?,?,?)",
+	"INSERT INTO packs(id,committed_size) VALUES(?1,?2) ON CONFLICT(id) DO UPDATE SET "
+	"committed_size=MAX(committed_size,excluded.committed_size)",
+};
+#define NSTMT (sizeof stmts / sizeof stmts[0])
+
+/* Step 4: one transaction with everything. */
+static int catalog_txn(sl_store *st, struct sl_item **items, size_t n, const char *now,
+		       uint64_t seq0, uint64_t new_size, uint64_t new_count,
+		       const uint8_t head[32], sl_err *err)
+{
+	sqlite3_stmt *q[NSTMT] = {0};
+	int rc = sl_store_sql(st->db, "BEGIN IMMEDIATE", err);
+	if (rc < 0)
+		return rc;
+	int ok = 1;
+	for (size_t i = 0; i < NSTMT; i++)
+		ok &= sqlite3_prepare_v2(st->db, stmts[i], -1, &q[i], NULL) == SQLITE_OK;
+	uint64_t seq = seq0;
+	for (size_t i = 0; ok && i < n; i++) {
+		if (items[i]->outcome_new)
+			ok &= exec_item(st, q, items[i], now, ++seq);
+		ok &= exec_seen(q[4], items[i]);
+	}
+	char sql[256], hex[65];
+	sl_hex(hex, head, 32);
+	snprintf(sql, sizeof sql, "UPDATE meta SET value=CASE key WHEN 'prov_size' THEN '%llu' "
+		 "WHEN 'prov_count' THEN '%llu' ELSE '%s' END WHERE key IN "
+		 "('prov_size','prov_count','prov_head')",
+		 (unsigned long long)new_size, (unsigned long long)new_count, hex);
+	if (ok)
+		ok = sl_store_sql(st->db, sql, err) == 0;
+	else
+		sl_fail(err, sqlite3_errcode(st->db) == SQLITE_FULL ? SL_E_NOSPC : SL_E_IO,
+			"catalog: %s", sqlite3_errmsg(st->db));
+	for (size_t i = 0; i < NSTMT; i++)
+		sqlite3_finalize(q[i]);
+	if (ok)
+		rc = sl_store_sql(st->db, "COMMIT", err);
+	else
+		rc = -(err->code ? err->code : SL_E_IO);
+	if (rc < 0)
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+int sl_store_commit(sl_store *st, struct sl_item **items, size_t n, sl_err *err)
+{
+	if (!st->slots)
+		return sl_fail(err, SL_E_STATE, "store not open for writing");
+	int rc = sync_objects(st, err);
+	if (rc < 0)
+		return rc;
+	char now[32];
+	utc_now(now);
+	sl_buf lines;
+	sl_buf_init(&lines);
+	uint8_t head[32];
+	memcpy(head, st->prov_head, 32);
+	uint64_t count = st->prov_count;
+	build_lines(st, items, n, now, &lines, head, &count);
+	if (lines.len) {
+		rc = sl_write_all(st->prov_fd, lines.data, lines.len);
+		if (rc == 0 && fdatasync(st->prov_fd) < 0)
+			rc = -errno;
+		if (rc < 0)
+			rc = sl_fail_errno(err, SL_E_IO, -rc, "cannot append to the provenance log");
+	}
+	if (rc == 0)
+		rc = catalog_txn(st, items, n, now, st->prov_count, st->prov_size + lines.len, count,
+				 head, err);
+	if (rc < 0) {
+		/* Nothing of this batch is recorded: take its lines back. */
+		if (ftruncate(st->prov_fd, (off_t)st->prov_size) == 0)
+			fdatasync(st->prov_fd);
+		for (size_t i = 0; i < n; i++)
+			items[i]->outcome_new = 0, items[i]->item_id = 0;
+	} else {
+		st->prov_size += lines.len;
+		st->prov_count = count;
+		memcpy(st->prov_head, head, 32);
+		for (size_t i = 0; i < n; i++)
+			for (size_t j = 0; j < items[i]->nouts; j++)
+				sl_store_inrun_forget(st, items[i]->outs[j].ref.digest);
+	}
+	sl_buf_free(&lines);
+	return rc;
+}

@@ -1,0 +1,363 @@
+/*
+ * objw.c: writing objects.  Small objects (up to SL_STORE_PACK_MAX) are
+ * buffered and appended as one record to the writing slot's pack: one pack
+ * per worker, so appends never interleave and need no lock.  Larger ones
+ * stream to a temp file (by reference, O_DIRECT where allowed), are fsynced
+ * and renamed to objects/ab/<digest>.  An in-run set makes identical content
+ * written by two workers at once land once.
+ */
+#include "store_impl.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct sl_objw {
+	sl_store *st;
+	sl_io *io;
+	unsigned slot;
+	int nohash;
+	sl_sha256 *h;
+	uint8_t *buf;           /* REC_HDR reserved bytes, then the data */
+	size_t len, cap;        /* data bytes, capacity for data */
+	uint64_t size;
+	int fd, direct;
+	sl_writer *w;
+	char tmp[4096];
+};
+
+uint64_t sl_pack_record_end(uint64_t data_off, uint64_t size)
+{
+	return (data_off + size + 7) & ~7ull;
+}
+
+int sl_catalog_has_object(sqlite3 *db, const uint8_t d[32], struct sl_objref *ref)
+{
+	sqlite3_stmt *q;
+	int found = 0;
+	if (sqlite3_prepare_v2(db, "SELECT size, pack, offset FROM objects WHERE digest=?", -1, &q,
+			       NULL) != SQLITE_OK)
+		return 0;
+	sqlite3_bind_blob(q, 1, d, 32, SQLITE_STATIC);
+	if (sqlite3_step(q) == SQLITE_ROW) {
+		memcpy(ref->digest, d, 32);
+		ref->size = (uint64_t)sqlite3_column_int64(q, 0);
+		ref->pack = sqlite3_column_type(q, 1) == SQLITE_NULL ? -1 : sqlite3_column_int64(q, 1);
+		ref->offset = (uint64_t)sqlite3_column_int64(q, 2);
+		found = 1;
+	}
+	sqlite3_finalize(q);
+	return found;
+}
+
+static struct inrun **bucket(sl_store *st, const uint8_t d[32])
+{
+	return &st->set[(d[0] << 4 | d[1] >> 4) & 4095];
+}
+
+static struct inrun *inrun_find(sl_store *st, const uint8_t d[32])
+{
+	for (struct inrun *e = *bucket(st, d); e; e = e->next)
+		if (!memcmp(e->digest, d, 32))
+			return e;
+	return NULL;
+}
+
+void sl_store_inrun_forget(sl_store *st, const uint8_t d[32])
+{
+	pthread_mutex_lock(&st->mu);
+	for (struct inrun **p = bucket(st, d); *p; p = &(*p)->next)
+		if (!memcmp((*p)->digest, d, 32) && (*p)->done) {
+			struct inrun *e = *p;
+			*p = e->next;
+			free(e);
+			break;
+		}
+	pthread_mutex_unlock(&st->mu);
+}
+
+/* 1: the object exists (ref filled, fresh = 0); 0: the caller now owns the
+ * claim and must call publish() after writing. */
+static int claim(sl_objw *w, const uint8_t d[32], struct sl_objref *ref)
+{
+	sl_store *st = w->st;
+	pthread_mutex_lock(&st->mu);
+	for (;;) {
+		struct inrun *e = inrun_find(st, d);
+		if (e && e->done) {
+			*ref = e->ref;
+			ref->fresh = 0;
+			pthread_mutex_unlock(&st->mu);
+			return 1;
+		}
+		if (!e)
+			break;
+		/* Another worker is writing these very bytes; it holds no other
+		 * claim while it does, so this wait ends. */
+		pthread_cond_wait(&st->cv, &st->mu);
+	}
+	pthread_mutex_unlock(&st->mu);
+	if (sl_catalog_has_object(st->slots[w->slot].rdb, d, ref)) {
+		ref->fresh = 0;
+		return 1;
+	}
+	pthread_mutex_lock(&st->mu);
+	struct inrun *e = inrun_find(st, d);
+	if (e) { /* claimed meanwhile: go round again */
+		pthread_mutex_unlock(&st->mu);
+		return claim(w, d, ref);
+	}
+	e = sl_xcalloc(1, sizeof *e);
+	memcpy(e->digest, d, 32);
+	e->next = *bucket(st, d);
+	*bucket(st, d) = e;
+	pthread_mutex_unlock(&st->mu);
+	return 0;
+}
+
+/* Finish a claim: ok publishes the location, failure withdraws it. */
+static void publish(sl_store *st, const uint8_t d[32], const struct sl_objref *ref, int ok)
+{
+	pthread_mutex_lock(&st->mu);
+	for (struct inrun **p = bucket(st, d); *p; p = &(*p)->next)
+		if (!memcmp((*p)->digest, d, 32)) {
+			if (ok) {
+				(*p)->ref = *ref;
+				(*p)->done = 1;
+			} else {
+				struct inrun *e = *p;
+				*p = e->next;
+				free(e);
+			}
+			break;
+		}
+	pthread_cond_broadcast(&st->cv);
+	pthread_mutex_unlock(&st->mu);
+}
+
+/* Move to the large-object path: a temp file and a streaming writer. */
+static int spill(sl_objw *w, sl_err *err)
+{
+	static unsigned long counter;
+	unsigned long n = __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED);
+	snprintf(w->tmp, sizeof w->tmp, "%s/tmp/obj-%d-%u-%lu", w->st->dir, (int)getpid(), w->slot, n);
+	int fd = sl_io_open_out(w->io, w->tmp, 0640, !!(w->st->flags & SL_STORE_DIRECT), &w->direct);
+	if (fd < 0) {
+		w->tmp[0] = 0;
+		return sl_fail_errno(err, SL_E_IO, -fd, "cannot create a temp object file");
+	}
+	w->fd = fd;
+	w->w = sl_writer_new(w->io, fd, 0, w->direct);
+	int rc = 0;
+	if (w->len)
+		rc = sl_writer_write(w->w, w->buf + REC_HDR, w->len, err);
+	free(w->buf);
+	w->buf = NULL;
+	w->len = w->cap = 0;
+	return rc;
+}
+
+int sl_objw_begin(sl_store *st, sl_io *io, unsigned slot, int nohash, uint64_t size_hint,
+		  sl_objw **out, sl_err *err)
+{
+	if (!st->slots || slot >= st->nslots)
+		return sl_fail(err, SL_E_STATE, "store not open for writing (slot %u)", slot);
+	sl_objw *w = sl_xcalloc(1, sizeof *w);
+	w->st = st;
+	w->io = io;
+	w->slot = slot;
+	w->nohash = nohash;
+	w->fd = -1;
+	if (!nohash)
+		w->h = sl_sha256_new();
+	*out = w;
+	if (size_hint > SL_STORE_PACK_MAX) {
+		int rc = spill(w, err);
+		if (rc < 0) {
+			sl_objw_abort(w);
+			*out = NULL;
+		}
+		return rc;
+	}
+	return 0;
+}
+
+static int buffer(sl_objw *w, const void *p, size_t n, sl_err *err)
+{
+	if (w->len + n > SL_STORE_PACK_MAX) {
+		int rc = spill(w, err);
+		return rc < 0 ? rc : sl_writer_write(w->w, p, n, err);
+	}
+	if (w->len + n > w->cap) {
+		size_t cap = w->cap ? w->cap : 16384;
+		while (cap < w->len + n)
+			cap *= 2;
+		w->buf = sl_xrealloc(w->buf, REC_HDR + cap + 8);
+		w->cap = cap;
+	}
+	memcpy(w->buf + REC_HDR + w->len, p, n);
+	w->len += n;
+	return 0;
+}
+
+int sl_objw_write(sl_objw *w, const void *p, size_t n, sl_err *err)
+{
+	if (w->h)
+		sl_sha256_update(w->h, p, n);
+	w->size += n;
+	return w->w ? sl_writer_write(w->w, p, n, err) : buffer(w, p, n, err);
+}
+
+int sl_objw_put(sl_objw *w, sl_chunk *c, size_t off, size_t n, sl_err *err)
+{
+	if (w->h)
+		sl_sha256_update(w->h, c->data + off, n);
+	w->size += n;
+	return w->w ? sl_writer_put(w->w, c, off, n, err) : buffer(w, c->data + off, n, err);
+}
+
+static void le64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* A new pack for this slot; the old one stays open until a commit has
+ * fsynced it. */
+static int roll_pack(sl_objw *w, sl_err *err)
+{
+	sl_store *st = w->st;
+	struct slot *s = &st->slots[w->slot];
+	pthread_mutex_lock(&st->mu);
+	if (s->pack_fd >= 0) {
+		if (s->nold == (int)(sizeof s->old_fds / sizeof s->old_fds[0])) {
+			pthread_mutex_unlock(&st->mu);
+			return sl_fail(err, SL_E_STATE, "too many packs awaiting commit");
+		}
+		s->old_fds[s->nold++] = s->pack_fd;
+		s->pack_fd = -1;
+	}
+	int64_t id = st->next_pack++;
+	pthread_mutex_unlock(&st->mu);
+	char path[4096];
+	sl_pack_path(st, id, path, sizeof path);
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return sl_fail_errno(err, SL_E_IO, errno, "cannot create pack %lld", (long long)id);
+	uint8_t hdr[PACK_HDR];
+	memcpy(hdr, "SLPACK01", 8);
+	le64(hdr + 8, (uint64_t)id);
+	int rc = sl_io_pwrite(w->io, fd, hdr, sizeof hdr, 0);
+	if (rc < 0) {
+		close(fd);
+		unlink(path);
+		return sl_fail_errno(err, SL_E_IO, -rc, "cannot write pack %lld", (long long)id);
+	}
+	pthread_mutex_lock(&st->mu);
+	s->pack_fd = fd;
+	s->pack_id = id;
+	s->pack_end = PACK_HDR;
+	s->dirty = 1;
+	pthread_mutex_unlock(&st->mu);
+	return 0;
+}
+
+static int append_small(sl_objw *w, const uint8_t d[32], struct sl_objref *ref, sl_err *err)
+{
+	struct slot *s = &w->st->slots[w->slot];
+	uint64_t rec = sl_pack_record_end(REC_HDR, w->len);
+	if (s->pack_fd < 0 || s->pack_end + rec > PACK_ROLL) {
+		int rc = roll_pack(w, err);
+		if (rc < 0)
+			return rc;
+	}
+	if (!w->buf)
+		w->buf = sl_xcalloc(1, REC_HDR + 8);
+	uint8_t *h = w->buf;
+	memcpy(h, "SLOB", 4);
+	memset(h + 4, 0, 4);
+	le64(h + 8, w->len);
+	memcpy(h + 16, d, 32);
+	memset(w->buf + REC_HDR + w->len, 0, rec - REC_HDR - w->len);
+	int rc = sl_io_pwrite(w->io, s->pack_fd, w->buf, rec, s->pack_end);
+	if (rc < 0)
+		return sl_fail_errno(err, SL_E_IO, -rc, "cannot append to pack %lld", (long long)s->pack_id);
+	pthread_mutex_lock(&w->st->mu);
+	s->dirty = 1;
+	pthread_mutex_unlock(&w->st->mu);
+	ref->pack = s->pack_id;
+	ref->offset = s->pack_end + REC_HDR;
+	s->pack_end += rec;
+	return 0;
+}
+
+static int place_large(sl_objw *w, const uint8_t d[32], struct sl_objref *ref, sl_err *err)
+{
+	char final[4096], dir[4096];
+	sl_object_path(w->st, d, final, sizeof final);
+	snprintf(dir, sizeof dir, "%s", final);
+	*strrchr(dir, '/') = 0;
+	if (mkdir(dir, 0750) == 0) {
+		pthread_mutex_lock(&w->st->mu);
+		sl_store_dirty_dir(w->st, "objects");
+		pthread_mutex_unlock(&w->st->mu);
+	} else if (errno != EEXIST) {
+		return sl_fail_errno(err, SL_E_IO, errno, "cannot create an object folder");
+	}
+	if (rename(w->tmp, final) < 0)
+		return sl_fail_errno(err, SL_E_IO, errno, "cannot move an object into place");
+	w->tmp[0] = 0;
+	pthread_mutex_lock(&w->st->mu);
+	sl_store_dirty_dir(w->st, dir + strlen(w->st->dir) + 1);
+	pthread_mutex_unlock(&w->st->mu);
+	ref->pack = -1;
+	ref->offset = 0;
+	return 0;
+}
+
+int sl_objw_finish(sl_objw *w, const uint8_t *digest_if_nohash, struct sl_objref *ref, sl_err *err)
+{
+	uint8_t d[32];
+	int rc = 0;
+	uint64_t end = 0;
+	if (w->w) {
+		/* The bytes must be durable before the name says they exist. */
+		rc = sl_writer_finish(w->w, &end, err);
+		if (rc == 0 && sl_io_fsync(w->io, w->fd) < 0)
+			rc = sl_fail_errno(err, SL_E_IO, errno, "cannot fsync an object");
+	}
+	if (rc == 0) {
+		if (w->nohash)
+			memcpy(d, digest_if_nohash, 32);
+		else
+			sl_sha256_final(w->h, d);
+		memset(ref, 0, sizeof *ref);
+		if (!claim(w, d, ref)) {
+			memcpy(ref->digest, d, 32);
+			ref->size = w->size;
+			ref->fresh = 1;
+			rc = w->w ? place_large(w, d, ref, err) : append_small(w, d, ref, err);
+			publish(w->st, d, ref, rc == 0);
+		}
+	}
+	sl_objw_abort(w);
+	return rc;
+}
+
+void sl_objw_abort(sl_objw *w)
+{
+	if (!w)
+		return;
+	if (w->w)
+		sl_writer_free(w->w);
+	if (w->fd >= 0)
+		close(w->fd);
+	if (w->tmp[0])
+		unlink(w->tmp);
+	sl_sha256_free(w->h);
+	free(w->buf);
+	free(w);
+}

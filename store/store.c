@@ -1,0 +1,405 @@
+/*
+ * store.c: opening a store: layout, lock, catalog schema, and the repair a
+ * crash can require (temp files, uncommitted pack tails, torn or
+ * uncommitted provenance).  docs/store-format.md describes the result.
+ */
+#include "store_impl.h"
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char schema[] =
+	"PRAGMA journal_mode=WAL;"
+	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
+	"CREATE TABLE IF NOT EXISTS packs(id INTEGER PRIMARY KEY, committed_size INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS objects(digest BLOB PRIMARY KEY, size INTEGER NOT NULL,"
+	" pack INTEGER, offset INTEGER);"
+	"CREATE TABLE IF NOT EXISTS items(id INTEGER PRIMARY KEY, input_digest BLOB NOT NULL,"
+	" input_size INTEGER NOT NULL, format TEXT NOT NULL, options_fp TEXT NOT NULL,"
+	" prov_seq INTEGER NOT NULL, time TEXT NOT NULL,"
+	" UNIQUE(input_digest, format, options_fp));"
+	"CREATE TABLE IF NOT EXISTS item_objects(item_id INTEGER NOT NULL, digest BLOB NOT NULL,"
+	" role TEXT NOT NULL, media_type TEXT NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS item_objects_item ON item_objects(item_id);"
+	"CREATE TABLE IF NOT EXISTS attrs(item_id INTEGER NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS attrs_kv ON attrs(key, value);"
+	"CREATE INDEX IF NOT EXISTS attrs_item ON attrs(item_id);"
+	"CREATE TABLE IF NOT EXISTS seen(path_key BLOB PRIMARY KEY, size INTEGER, mtime_ns INTEGER,"
+	" ctime_ns INTEGER, ino INTEGER, dev INTEGER, input_digest BLOB);";
+
+int sl_store_sql(sqlite3 *db, const char *sql, sl_err *err)
+{
+	char *msg = NULL;
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		int full = sqlite3_errcode(db) == SQLITE_FULL;
+		int rc = sl_fail(err, full ? SL_E_NOSPC : SL_E_IO, "catalog: %s",
+				 msg ? msg : sqlite3_errmsg(db));
+		sqlite3_free(msg);
+		return rc;
+	}
+	return 0;
+}
+
+int sl_store_meta_get(sqlite3 *db, const char *key, char *out, size_t n)
+{
+	sqlite3_stmt *st;
+	int found = 0;
+	if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key=?", -1, &st, NULL) != SQLITE_OK)
+		return 0;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		snprintf(out, n, "%s", (const char *)sqlite3_column_text(st, 0));
+		found = 1;
+	}
+	sqlite3_finalize(st);
+	return found;
+}
+
+static char *path2(const char *dir, const char *name)
+{
+	size_t n = strlen(dir) + strlen(name) + 2;
+	char *p = sl_xmalloc(n);
+	snprintf(p, n, "%s/%s", dir, name);
+	return p;
+}
+
+char *sl_store_path(const sl_store *st, const char *name) { return path2(st->dir, name); }
+
+void sl_object_path(const sl_store *st, const uint8_t d[32], char *out, size_t n)
+{
+	char hex[65];
+	sl_hex(hex, d, 32);
+	snprintf(out, n, "%s/objects/%.2s/%s", st->dir, hex, hex);
+}
+
+void sl_pack_path(const sl_store *st, int64_t id, char *out, size_t n)
+{
+	snprintf(out, n, "%s/packs/pack-%08lld.pack", st->dir, (long long)id);
+}
+
+static int mkdir_mode(const char *p)
+{
+	if (mkdir(p, 0750) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int create_layout(const char *dir, sl_err *err)
+{
+	static const char *const sub[] = {"packs", "objects", "tmp"};
+	int rc = mkdir_mode(dir);
+	for (size_t i = 0; rc == 0 && i < 3; i++) {
+		char *p = path2(dir, sub[i]);
+		rc = mkdir_mode(p);
+		free(p);
+	}
+	if (rc < 0)
+		return sl_fail_errno(err, SL_E_STATE, -rc, "cannot create the store layout");
+	char *f = path2(dir, "FORMAT");
+	int fd = open(f, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	if (fd >= 0) {
+		rc = sl_write_all(fd, "sluice-store 1\n", 15);
+		if (rc == 0 && fsync(fd) < 0)
+			rc = -errno;
+		close(fd);
+	} else if (errno != EEXIST) {
+		rc = -errno;
+	}
+	free(f);
+	if (rc == 0)
+		rc = sl_fsync_dir(dir);
+	return rc < 0 ? sl_fail_errno(err, SL_E_STATE, -rc, "cannot create the store") : 0;
+}
+
+static int check_format(const char *dir, sl_err *err)
+{
+	char *f = path2(dir, "FORMAT");
+	char buf[32] = {0};
+	int fd = open(f, O_RDONLY | O_CLOEXEC);
+	free(f);
+	if (fd < 0)
+		return sl_fail(err, SL_E_STATE, "not a sluice store (no FORMAT file)");
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n < 0 || strncmp(buf, "sluice-store 1\n", 15))
+		return sl_fail(err, SL_E_STATE, "unsupported store format");
+	return 0;
+}
+
+static int open_db(sl_store *st, sqlite3 **db, int ro, sl_err *err)
+{
+	char *p = path2(st->dir, "catalog.db");
+	if (!ro) {
+		/* SQLite gives its -wal and -shm files the database's mode:
+		 * create it group-readable at most, whatever the umask. */
+		int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+		if (fd >= 0) {
+			fchmod(fd, 0640);
+			close(fd);
+		}
+	}
+	int fl = ro ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+	int rc = sqlite3_open_v2(p, db, fl | SQLITE_OPEN_NOMUTEX, NULL);
+	free(p);
+	if (rc != SQLITE_OK)
+		return sl_fail(err, SL_E_STATE, "cannot open the catalog: %s", sqlite3_errmsg(*db));
+	sqlite3_busy_timeout(*db, 10000);
+	if (!ro)
+		return sl_store_sql(*db, "PRAGMA synchronous=FULL", err);
+	return 0;
+}
+
+static int init_meta(sl_store *st, sl_err *err)
+{
+	int rc = sl_store_sql(st->db, schema, err);
+	if (rc < 0)
+		return rc;
+	char v[80];
+	if (!sl_store_meta_get(st->db, "store_id", v, sizeof v)) {
+		uint8_t id[16];
+		if (RAND_bytes(id, sizeof id) != 1)
+			return sl_fail(err, SL_E_STATE, "no randomness for a store id");
+		char hex[33], sql[512];
+		sl_hex(hex, id, 16);
+		snprintf(sql, sizeof sql,
+			 "INSERT INTO meta VALUES('format_version','1'),('store_id','%s'),"
+			 "('prov_size','0'),('prov_count','0'),"
+			 "('prov_head','%064d')", hex, 0);
+		if ((rc = sl_store_sql(st->db, sql, err)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int load_meta(sl_store *st, sl_err *err)
+{
+	char v[80];
+	if (!sl_store_meta_get(st->db, "store_id", st->id, sizeof st->id))
+		return sl_fail(err, SL_E_CORRUPT, "catalog has no store id");
+	if (!sl_store_meta_get(st->db, "prov_size", v, sizeof v))
+		return sl_fail(err, SL_E_CORRUPT, "catalog has no provenance size");
+	st->prov_size = strtoull(v, NULL, 10);
+	sl_store_meta_get(st->db, "prov_count", v, sizeof v);
+	st->prov_count = strtoull(v, NULL, 10);
+	if (!sl_store_meta_get(st->db, "prov_head", v, sizeof v) || sl_unhex(st->prov_head, v, 32) < 0)
+		return sl_fail(err, SL_E_CORRUPT, "catalog has no provenance head");
+	return 0;
+}
+
+static int clean_tmp(sl_store *st, struct sl_store_open_info *info)
+{
+	char *t = path2(st->dir, "tmp");
+	DIR *d = opendir(t);
+	if (d) {
+		struct dirent *de;
+		while ((de = readdir(d)))
+			if (de->d_name[0] != '.' && unlinkat(dirfd(d), de->d_name, 0) == 0)
+				info->removed_tmp++;
+		closedir(d);
+	}
+	free(t);
+	return 0;
+}
+
+static int64_t pack_id_of(const char *name)
+{
+	long long id;
+	char tail;
+	if (sscanf(name, "pack-%lld.pac%c", &id, &tail) == 2 && tail == 'k' &&
+	    strlen(name) == strlen("pack-00000000.pack"))
+		return id;
+	return -1;
+}
+
+static int64_t committed_size(sl_store *st, int64_t id)
+{
+	sqlite3_stmt *q;
+	int64_t sz = -1;
+	if (sqlite3_prepare_v2(st->db, "SELECT committed_size FROM packs WHERE id=?", -1, &q, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(q, 1, id);
+	if (sqlite3_step(q) == SQLITE_ROW)
+		sz = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	return sz;
+}
+
+/* Packs the catalog does not know were made by a run that committed nothing
+ * in them: remove them.  Known packs are cut back to their committed end. */
+static int repair_packs(sl_store *st, struct sl_store_open_info *info, sl_err *err)
+{
+	char *dir = sl_store_path(st, "packs");
+	DIR *d = opendir(dir);
+	free(dir);
+	if (!d)
+		return sl_fail_errno(err, SL_E_STATE, errno, "cannot read the packs folder");
+	int rc = 0;
+	int64_t maxid = 0;
+	struct dirent *de;
+	while (rc == 0 && (de = readdir(d))) {
+		int64_t id = pack_id_of(de->d_name);
+		if (id < 0)
+			continue;
+		if (id > maxid)
+			maxid = id;
+		int64_t committed = committed_size(st, id);
+		struct stat sb;
+		if (fstatat(dirfd(d), de->d_name, &sb, 0) < 0)
+			continue;
+		if (committed < 0) {
+			unlinkat(dirfd(d), de->d_name, 0);
+			info->truncated_packs++;
+		} else if (sb.st_size > committed) {
+			int fd = openat(dirfd(d), de->d_name, O_WRONLY | O_CLOEXEC);
+			if (fd < 0 || ftruncate(fd, committed) < 0 || fsync(fd) < 0)
+				rc = sl_fail_errno(err, SL_E_IO, errno, "cannot repair pack %lld", (long long)id);
+			if (fd >= 0)
+				close(fd);
+			info->truncated_packs++;
+		}
+	}
+	closedir(d);
+	sqlite3_stmt *q;
+	if (sqlite3_prepare_v2(st->db, "SELECT MAX(id) FROM packs", -1, &q, NULL) == SQLITE_OK) {
+		if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int64(q, 0) > maxid)
+			maxid = sqlite3_column_int64(q, 0);
+		sqlite3_finalize(q);
+	}
+	st->next_pack = maxid + 1;
+	return rc;
+}
+
+static int repair_prov(sl_store *st, struct sl_store_open_info *info, sl_err *err)
+{
+	char *p = path2(st->dir, "provenance.jsonl");
+	st->prov_fd = open(p, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	free(p);
+	if (st->prov_fd < 0)
+		return sl_fail_errno(err, SL_E_STATE, errno, "cannot open the provenance log");
+	struct stat sb;
+	fstat(st->prov_fd, &sb);
+	if ((uint64_t)sb.st_size > st->prov_size) {
+		/* A torn line or records of a batch the catalog never committed. */
+		if (ftruncate(st->prov_fd, (off_t)st->prov_size) < 0 || fsync(st->prov_fd) < 0)
+			return sl_fail_errno(err, SL_E_IO, errno, "cannot repair the provenance log");
+		info->repaired_prov = (int)((uint64_t)sb.st_size - st->prov_size);
+	}
+	/* A log shorter than committed is damage for verify to report, not
+	 * something to paper over: refuse to append to it. */
+	if ((uint64_t)sb.st_size < st->prov_size)
+		return sl_fail(err, SL_E_CORRUPT, "the provenance log is shorter than the catalog "
+			       "records (%llu < %llu bytes): run sluice verify",
+			       (unsigned long long)sb.st_size, (unsigned long long)st->prov_size);
+	return 0;
+}
+
+static int open_writable(sl_store *st, unsigned slots, struct sl_store_open_info *info, sl_err *err)
+{
+	char *lp = path2(st->dir, "lock");
+	st->lock_fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	free(lp);
+	if (st->lock_fd < 0)
+		return sl_fail_errno(err, SL_E_STATE, errno, "cannot open the store lock");
+	if (flock(st->lock_fd, LOCK_EX | LOCK_NB) < 0)
+		return sl_fail(err, SL_E_STATE, "store is in use by another sluice process");
+	int rc = open_db(st, &st->db, 0, err);
+	if (rc == 0)
+		rc = init_meta(st, err);
+	if (rc == 0)
+		rc = load_meta(st, err);
+	if (rc == 0)
+		rc = clean_tmp(st, info);
+	if (rc == 0)
+		rc = repair_packs(st, info, err);
+	if (rc == 0)
+		rc = repair_prov(st, info, err);
+	st->nslots = slots ? slots : 1;
+	st->slots = sl_xcalloc(st->nslots, sizeof *st->slots);
+	for (unsigned i = 0; rc == 0 && i < st->nslots; i++) {
+		st->slots[i].pack_fd = -1;
+		rc = open_db(st, &st->slots[i].rdb, 1, err);
+	}
+	st->set = sl_xcalloc(4096, sizeof *st->set);
+	return rc;
+}
+
+int sl_store_open(sl_store **out, const char *dir, int flags, unsigned slots,
+		  struct sl_store_open_info *info, sl_err *err)
+{
+	struct sl_store_open_info dummy;
+	if (!info)
+		info = &dummy;
+	memset(info, 0, sizeof *info);
+	*out = NULL;
+	sl_store *st = sl_xcalloc(1, sizeof *st);
+	st->dir = sl_xstrdup(dir);
+	st->flags = flags;
+	st->lock_fd = st->prov_fd = -1;
+	pthread_mutex_init(&st->mu, NULL);
+	pthread_cond_init(&st->cv, NULL);
+	int rc = 0;
+	struct stat sb;
+	if (stat(dir, &sb) < 0 && !(flags & SL_STORE_CREATE))
+		rc = sl_fail(err, SL_E_STATE, "no store here");
+	else if ((flags & SL_STORE_CREATE) && !(flags & SL_STORE_READONLY))
+		rc = create_layout(dir, err);
+	if (rc == 0)
+		rc = check_format(dir, err);
+	if (rc == 0 && (flags & SL_STORE_READONLY)) {
+		rc = open_db(st, &st->db, 1, err);
+		if (rc == 0)
+			rc = load_meta(st, err);
+	} else if (rc == 0) {
+		rc = open_writable(st, slots, info, err);
+	}
+	if (rc < 0) {
+		sl_store_close(st);
+		return rc;
+	}
+	*out = st;
+	return 0;
+}
+
+void sl_store_close(sl_store *st)
+{
+	if (!st)
+		return;
+	for (unsigned i = 0; i < st->nslots; i++) {
+		struct slot *s = &st->slots[i];
+		if (s->pack_fd >= 0)
+			close(s->pack_fd);
+		for (int j = 0; j < s->nold; j++)
+			close(s->old_fds[j]);
+		sqlite3_close(s->rdb);
+	}
+	free(st->slots);
+	if (st->set) {
+		for (int i = 0; i < 4096; i++)
+			for (struct inrun *e = st->set[i], *n; e; e = n) {
+				n = e->next;
+				free(e);
+			}
+		free(st->set);
+	}
+	for (size_t i = 0; i < st->ndirty_dirs; i++)
+		free(st->dirty_dirs[i]);
+	free(st->dirty_dirs);
+	sqlite3_close(st->db);
+	if (st->prov_fd >= 0)
+		close(st->prov_fd);
+	if (st->lock_fd >= 0)
+		close(st->lock_fd);
+	pthread_mutex_destroy(&st->mu);
+	pthread_cond_destroy(&st->cv);
+	free(st->dir);
+	free(st);
+}
+
+const char *sl_store_id(const sl_store *st) { return st->id; }

@@ -13,6 +13,7 @@
 #define DEFAULT_CHUNK (1u << 20)
 #define DEFAULT_DEPTH 8u
 #define ALIGN 4096u
+#define WRITE_BEHIND (16u << 20)
 
 /* ---- requests and chunks ---- */
 
@@ -379,6 +380,7 @@ struct sl_writer {
 	int fd;
 	int direct;
 	uint64_t off;        /* where the next queued byte goes */
+	uint64_t kicked;     /* writeback started up to here */
 	unsigned pending;    /* writes in flight */
 	int err;             /* first errno seen */
 	sl_chunk *stage;     /* direct mode: bytes waiting for a full block */
@@ -411,7 +413,7 @@ sl_writer *sl_writer_new(sl_io *io, int fd, uint64_t start, int direct)
 	sl_writer *w = sl_xcalloc(1, sizeof *w);
 	w->io = io;
 	w->fd = fd;
-	w->off = start;
+	w->off = w->kicked = start;
 	w->direct = direct;
 	return w;
 }
@@ -430,6 +432,17 @@ static void submit_write(sl_writer *w, sl_chunk *c, const uint8_t *p, size_t len
 	w->off += len;
 	w->pending++;
 	w->io->be->submit(w->io, q);
+	/* Write-behind: start writeback of what is already written, so the
+	 * disk works while we hash and the closing fsync has little left.
+	 * Without it a large object costs hashing time plus writeback time. */
+	if (!w->direct && w->off - w->kicked >= WRITE_BEHIND) {
+		uint64_t upto = w->off - WRITE_BEHIND / 2; /* leave the writes in flight */
+		if (upto > w->kicked) {
+			sync_file_range(w->fd, (off64_t)w->kicked, (off64_t)(upto - w->kicked),
+					SYNC_FILE_RANGE_WRITE);
+			w->kicked = upto;
+		}
+	}
 }
 
 static int stage_flush(sl_writer *w, int final)

@@ -166,6 +166,11 @@ int sl_cmd_ingest(int argc, char **argv)
 		print_json(&sum);
 	sl_ingest_summary_free(&sum);
 	free(opaque);
+	if (rc == -SL_E_NOSPC) {
+		sl_cli_error("the store ran out of space (%s); everything reported ingested is safely "
+			     "stored: free space and run the same command again to finish", err.msg);
+		return SL_EXIT_ENV;
+	}
 	if (rc < 0) {
 		sl_cli_error("%s", err.msg);
 		return SL_EXIT_ENV;

@@ -182,6 +182,7 @@ static void commit_batch(struct committer *c)
 			sl_result_reject(r, msg);
 		} else if (!r->item.outcome_new) {
 			r->status = R_PRESENT;
+			r->reason = sl_xstrdup("same content already stored");
 		}
 		finish_result(c, r);
 	}

@@ -344,6 +344,7 @@ static int triage(struct worker *w, struct result *r, struct sl_io_file *f,
 	    s.mtime_ns == f->mtime_ns && s.ctime_ns == f->ctime_ns && s.ino == f->ino &&
 	    s.dev == f->dev) {
 		r->status = R_PRESENT;
+		r->reason = sl_xstrdup("unchanged since last ingest (not read)");
 		memcpy(r->input_digest, s.input_digest, 32);
 		r->have_digest = 1;
 		return 0;

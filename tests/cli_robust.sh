@@ -95,8 +95,8 @@ check_accounting sum.json rep.jsonl
 assert_contains "$(reason_of /loops/up)" "symbolic link loop" "loop to an ancestor"
 assert_contains "$(reason_of /loops/self)" "symbolic link loop" "self link"
 # the link's target is good.bin: one of the two is stored, the other is the same item
-assert_eq "$(printf '%s\n' "$(reason_of /ok/link-to-file)" "$(reason_of /ok/good.bin)" | sort | tr '\n' '|')" \
-	"already-present: |ingested: |" "followed file link"
+assert_eq "$(printf '%s\n' "$(reason_of /ok/link-to-file)" "$(reason_of /ok/good.bin)" | cut -d: -f1 | sort | tr '\n' '|')" \
+	"already-present|ingested|" "followed file link"
 verify_ok st
 pass "symlink loops with --follow-symlinks"
 

@@ -97,7 +97,9 @@ static void print_json(const struct sl_ingest_summary *s)
 	sl_buf_free(&b);
 }
 
-int sl_cmd_ingest(int argc, char **argv)
+/* 0: options parsed; 1: --help printed; -1: usage error (already said). */
+static int parse_opts(int argc, char **argv, struct sl_ingest_opts *o, const char **opaque,
+		      int *json)
 {
 	enum { O_THREADS = 256, O_REPORT, O_OPAQUE, O_SMAP, O_JSON, O_IO, O_DIRECT, O_FOLLOW,
 	       O_PROGRESS, O_NOPROGRESS, O_BATCH, O_HELP };
@@ -111,51 +113,62 @@ int sl_cmd_ingest(int argc, char **argv)
 		{"batch", required_argument, 0, O_BATCH}, {"help", no_argument, 0, O_HELP},
 		{0, 0, 0, 0},
 	};
-	struct sl_ingest_opts o = {.progress = isatty(2)};
-	const char **opaque = sl_xcalloc((size_t)argc, sizeof *opaque);
-	int json = 0, c;
-	if (parse_io(getenv("SLUICE_IO"), &o.io_mode) < 0) {
+	int c;
+	if (parse_io(getenv("SLUICE_IO"), &o->io_mode) < 0) {
 		sl_cli_error("SLUICE_IO must be auto, uring or posix");
-		return SL_EXIT_ENV;
+		return -1;
 	}
 	while ((c = getopt_long(argc, argv, "s:k:", lo, NULL)) != -1) {
 		char *end;
 		switch (c) {
-		case 's': o.store_dir = optarg; break;
-		case 'k': o.key_file = optarg; break;
+		case 's': o->store_dir = optarg; break;
+		case 'k': o->key_file = optarg; break;
 		case O_THREADS:
-			o.threads = (unsigned)strtoul(optarg, &end, 10);
-			if (*end || o.threads == 0 || o.threads > 1024) {
+			o->threads = (unsigned)strtoul(optarg, &end, 10);
+			if (*end || o->threads == 0 || o->threads > 1024) {
 				sl_cli_error("--threads wants a number from 1 to 1024, not '%s'", optarg);
-				return SL_EXIT_ENV;
+				return -1;
 			}
 			break;
-		case O_BATCH: o.batch_items = (uint32_t)strtoul(optarg, NULL, 10); break;
-		case O_REPORT: o.report_path = optarg; break;
-		case O_OPAQUE: opaque[o.nopaque++] = optarg; break;
-		case O_SMAP: o.subject_map = optarg; break;
-		case O_JSON: json = 1; break;
+		case O_BATCH: o->batch_items = (uint32_t)strtoul(optarg, NULL, 10); break;
+		case O_REPORT: o->report_path = optarg; break;
+		case O_OPAQUE: opaque[o->nopaque++] = optarg; break;
+		case O_SMAP: o->subject_map = optarg; break;
+		case O_JSON: *json = 1; break;
 		case O_IO:
-			if (parse_io(optarg, &o.io_mode) < 0) {
+			if (parse_io(optarg, &o->io_mode) < 0) {
 				sl_cli_error("--io must be auto, uring or posix, not '%s'", optarg);
-				return SL_EXIT_ENV;
+				return -1;
 			}
 			break;
-		case O_DIRECT: o.direct = 1; break;
-		case O_FOLLOW: o.follow_symlinks = 1; break;
-		case O_PROGRESS: o.progress = 1; break;
-		case O_NOPROGRESS: o.progress = 0; break;
-		case O_HELP: fputs(help, stdout); return SL_EXIT_OK;
-		default: fputs(help, stderr); return SL_EXIT_ENV;
+		case O_DIRECT: o->direct = 1; break;
+		case O_FOLLOW: o->follow_symlinks = 1; break;
+		case O_PROGRESS: o->progress = 1; break;
+		case O_NOPROGRESS: o->progress = 0; break;
+		case O_HELP: fputs(help, stdout); return 1;
+		default: fputs(help, stderr); return -1;
 		}
 	}
-	o.opaque = opaque;
-	o.srcs = (const char *const *)argv + optind;
-	o.nsrcs = (size_t)(argc - optind);
-	if (!o.store_dir || !o.key_file || o.nsrcs == 0) {
+	o->srcs = (const char *const *)argv + optind;
+	o->nsrcs = (size_t)(argc - optind);
+	if (!o->store_dir || !o->key_file || o->nsrcs == 0) {
 		sl_cli_error("ingest needs --store DIR, --key-file FILE and at least one SRC");
 		fputs(help, stderr);
-		return SL_EXIT_ENV;
+		return -1;
+	}
+	return 0;
+}
+
+int sl_cmd_ingest(int argc, char **argv)
+{
+	struct sl_ingest_opts o = {.progress = isatty(2)};
+	const char **opaque = sl_xcalloc((size_t)argc, sizeof *opaque);
+	int json = 0;
+	o.opaque = opaque;
+	int p = parse_opts(argc, argv, &o, opaque, &json);
+	if (p != 0) {
+		free(opaque);
+		return p > 0 ? SL_EXIT_OK : SL_EXIT_ENV;
 	}
 	struct sl_ingest_summary sum;
 	sl_err err = {0};

@@ -2,7 +2,7 @@
 #include "deid.h"
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/hmac.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +12,25 @@
 struct sl_key {
 	uint8_t k[SL_KEY_LEN];
 	char fp[33];
+	/* SHA-256 states after the HMAC inner and outer key blocks: every
+	 * HMAC then costs two copies and the message, not a key schedule.
+	 * Read-only after load, so threads share them. */
+	EVP_MD_CTX *inner, *outer;
 };
+
+static EVP_MD_CTX *pad_state(const uint8_t k[SL_KEY_LEN], uint8_t pad)
+{
+	uint8_t block[64];
+	memset(block, pad, sizeof block);
+	for (int i = 0; i < SL_KEY_LEN; i++)
+		block[i] ^= k[i];
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	if (!c || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(c, block, sizeof block) != 1)
+		abort();
+	memset(block, 0, sizeof block);
+	return c;
+}
 
 int sl_key_generate(const char *path, sl_err *err)
 {
@@ -60,6 +78,8 @@ int sl_key_load(sl_key **out, const char *path, sl_err *err)
 		return sl_fail(err, SL_E_STATE, "key file %s is not a sluice key (must be exactly %d bytes; "
 			       "make one with: sluice keygen --out FILE)", path, SL_KEY_LEN);
 	}
+	k->inner = pad_state(k->k, 0x36);
+	k->outer = pad_state(k->k, 0x5c);
 	uint8_t fp[32];
 	sl_key_hmac(k, "fingerprint", "", 0, fp);
 	sl_hex(k->fp, fp, 16);
@@ -71,6 +91,8 @@ void sl_key_free(sl_key *k)
 {
 	if (!k)
 		return;
+	EVP_MD_CTX_free(k->inner);
+	EVP_MD_CTX_free(k->outer);
 	memset(k, 0, sizeof *k);
 	free(k);
 }
@@ -80,17 +102,22 @@ const char *sl_key_fingerprint(const sl_key *k) { return k->fp; }
 void sl_key_hmac(const sl_key *k, const char *domain, const void *value, size_t n,
 		 uint8_t out[32])
 {
-	/* domain || 0x00 || value: the separator keeps domains from overlapping. */
-	size_t dl = strlen(domain);
-	uint8_t stackbuf[512];
-	uint8_t *msg = dl + 1 + n <= sizeof stackbuf ? stackbuf : sl_xmalloc(dl + 1 + n);
-	memcpy(msg, domain, dl);
-	msg[dl] = 0;
-	if (n)
-		memcpy(msg + dl + 1, value, n);
-	unsigned len = 32;
-	if (!HMAC(EVP_sha256(), k->k, SL_KEY_LEN, msg, dl + 1 + n, out, &len))
+	/* HMAC (RFC 2104) of domain || 0x00 || value: the separator keeps
+	 * domains from overlapping. */
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	if (!c)
 		abort();
-	if (msg != stackbuf)
-		free(msg);
+	uint8_t inner[32];
+	unsigned len = 32;
+	if (EVP_MD_CTX_copy_ex(c, k->inner) != 1)
+		abort();
+	EVP_DigestUpdate(c, domain, strlen(domain) + 1);
+	if (n)
+		EVP_DigestUpdate(c, value, n);
+	EVP_DigestFinal_ex(c, inner, &len);
+	if (EVP_MD_CTX_copy_ex(c, k->outer) != 1)
+		abort();
+	EVP_DigestUpdate(c, inner, sizeof inner);
+	EVP_DigestFinal_ex(c, out, &len);
+	EVP_MD_CTX_free(c);
 }

@@ -23,13 +23,11 @@ void sl_store_dirty_dir(sl_store *st, const char *rel)
 
 int sl_store_seen_get(sl_store *st, unsigned slot, const uint8_t key[32], struct sl_seen *out)
 {
-	if (!st->slots || slot >= st->nslots)
+	if (!st->slots || slot >= st->nslots || !st->slots[slot].q_seen)
 		return 0;
-	sqlite3_stmt *q;
+	sqlite3_stmt *q = st->slots[slot].q_seen;
 	int found = 0;
-	if (sqlite3_prepare_v2(st->slots[slot].rdb, "SELECT size, mtime_ns, ctime_ns, ino, dev, "
-			       "input_digest FROM seen WHERE path_key=?", -1, &q, NULL) != SQLITE_OK)
-		return 0;
+	sqlite3_reset(q);
 	sqlite3_bind_blob(q, 1, key, 32, SQLITE_STATIC);
 	if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_bytes(q, 5) == 32) {
 		out->size = (uint64_t)sqlite3_column_int64(q, 0);
@@ -40,7 +38,7 @@ int sl_store_seen_get(sl_store *st, unsigned slot, const uint8_t key[32], struct
 		memcpy(out->input_digest, sqlite3_column_blob(q, 5), 32);
 		found = 1;
 	}
-	sqlite3_finalize(q);
+	sqlite3_reset(q); /* a reader left mid-statement would pin the WAL */
 	return found;
 }
 
@@ -91,17 +89,13 @@ static int sync_objects(sl_store *st, sl_err *err)
 
 static int item_exists(sl_store *st, const struct sl_item *it)
 {
-	sqlite3_stmt *q;
-	int found = 0;
-	if (sqlite3_prepare_v2(st->db, "SELECT id FROM items WHERE input_digest=? AND format=? "
-			       "AND options_fp=?", -1, &q, NULL) != SQLITE_OK)
-		return 0;
+	sqlite3_stmt *q = st->q_item;
+	sqlite3_reset(q);
 	sqlite3_bind_blob(q, 1, it->input_digest, 32, SQLITE_STATIC);
 	sqlite3_bind_text(q, 2, it->format, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 3, it->options_fp, -1, SQLITE_STATIC);
-	if (sqlite3_step(q) == SQLITE_ROW)
-		found = 1;
-	sqlite3_finalize(q);
+	int found = sqlite3_step(q) == SQLITE_ROW;
+	sqlite3_reset(q);
 	return found;
 }
 

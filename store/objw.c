@@ -34,13 +34,12 @@ uint64_t sl_pack_record_end(uint64_t data_off, uint64_t size)
 	return (data_off + size + 7) & ~7ull;
 }
 
-int sl_catalog_has_object(sqlite3 *db, const uint8_t d[32], struct sl_objref *ref)
+int sl_catalog_has_object(sqlite3_stmt *q, const uint8_t d[32], struct sl_objref *ref)
 {
-	sqlite3_stmt *q;
 	int found = 0;
-	if (sqlite3_prepare_v2(db, "SELECT size, pack, offset FROM objects WHERE digest=?", -1, &q,
-			       NULL) != SQLITE_OK)
+	if (!q)
 		return 0;
+	sqlite3_reset(q);
 	sqlite3_bind_blob(q, 1, d, 32, SQLITE_STATIC);
 	if (sqlite3_step(q) == SQLITE_ROW) {
 		memcpy(ref->digest, d, 32);
@@ -49,7 +48,7 @@ int sl_catalog_has_object(sqlite3 *db, const uint8_t d[32], struct sl_objref *re
 		ref->offset = (uint64_t)sqlite3_column_int64(q, 2);
 		found = 1;
 	}
-	sqlite3_finalize(q);
+	sqlite3_reset(q);
 	return found;
 }
 
@@ -100,7 +99,7 @@ static int claim(sl_objw *w, const uint8_t d[32], struct sl_objref *ref)
 		pthread_cond_wait(&st->cv, &st->mu);
 	}
 	pthread_mutex_unlock(&st->mu);
-	if (sl_catalog_has_object(st->slots[w->slot].rdb, d, ref)) {
+	if (sl_catalog_has_object(st->slots[w->slot].q_obj, d, ref)) {
 		ref->fresh = 0;
 		return 1;
 	}

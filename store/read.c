@@ -73,7 +73,11 @@ static int read_object(sl_store *st, const struct sl_objref *ref, int out, uint8
 int sl_store_cat(sl_store *st, const uint8_t digest[32], int fd, sl_err *err)
 {
 	struct sl_objref ref;
-	if (!sl_catalog_has_object(st->db, digest, &ref))
+	sqlite3_stmt *q = NULL;
+	sqlite3_prepare_v2(st->db, SL_SQL_OBJECT, -1, &q, NULL);
+	int found = sl_catalog_has_object(q, digest, &ref);
+	sqlite3_finalize(q);
+	if (!found)
 		return sl_fail(err, SL_E_STATE, "no such object in this store");
 	return read_object(st, &ref, fd, NULL, err);
 }

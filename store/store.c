@@ -323,9 +323,15 @@ static int open_writable(sl_store *st, unsigned slots, struct sl_store_open_info
 	st->nslots = slots ? slots : 1;
 	st->slots = sl_xcalloc(st->nslots, sizeof *st->slots);
 	for (unsigned i = 0; rc == 0 && i < st->nslots; i++) {
-		st->slots[i].pack_fd = -1;
-		rc = open_db(st, &st->slots[i].rdb, 1, err);
+		struct slot *s = &st->slots[i];
+		s->pack_fd = -1;
+		rc = open_db(st, &s->rdb, 1, err);
+		if (rc == 0 && (sqlite3_prepare_v2(s->rdb, SL_SQL_SEEN, -1, &s->q_seen, NULL) ||
+				sqlite3_prepare_v2(s->rdb, SL_SQL_OBJECT, -1, &s->q_obj, NULL)))
+			rc = sl_fail(err, SL_E_STATE, "catalog: %s", sqlite3_errmsg(s->rdb));
 	}
+	if (rc == 0 && sqlite3_prepare_v2(st->db, SL_SQL_ITEM, -1, &st->q_item, NULL))
+		rc = sl_fail(err, SL_E_STATE, "catalog: %s", sqlite3_errmsg(st->db));
 	st->set = sl_xcalloc(4096, sizeof *st->set);
 	return rc;
 }
@@ -377,6 +383,8 @@ void sl_store_close(sl_store *st)
 			close(s->pack_fd);
 		for (int j = 0; j < s->nold; j++)
 			close(s->old_fds[j]);
+		sqlite3_finalize(s->q_seen);
+		sqlite3_finalize(s->q_obj);
 		sqlite3_close(s->rdb);
 	}
 	free(st->slots);
@@ -391,6 +399,7 @@ void sl_store_close(sl_store *st)
 	for (size_t i = 0; i < st->ndirty_dirs; i++)
 		free(st->dirty_dirs[i]);
 	free(st->dirty_dirs);
+	sqlite3_finalize(st->q_item);
 	sqlite3_close(st->db);
 	if (st->prov_fd >= 0)
 		close(st->prov_fd);

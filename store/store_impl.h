@@ -15,6 +15,7 @@ struct slot {
 	uint64_t pack_end;   /* where the next record goes */
 	int dirty;           /* written since the last commit */
 	sqlite3 *rdb;        /* read-only connection for this slot */
+	sqlite3_stmt *q_seen, *q_obj; /* prepared once: preparing costs more than running */
 	/* earlier packs of this run that still need their final fsync */
 	int old_fds[8];
 	int nold;
@@ -32,6 +33,7 @@ struct sl_store {
 	int flags;
 	int lock_fd;
 	sqlite3 *db;            /* the committer's connection */
+	sqlite3_stmt *q_item;   /* committer: does this item exist? */
 	unsigned nslots;
 	struct slot *slots;
 	pthread_mutex_t mu;     /* pack allocation, in-run set, dirty dirs */
@@ -48,7 +50,12 @@ struct sl_store {
 
 int sl_store_sql(sqlite3 *db, const char *sql, sl_err *err);
 int sl_store_meta_get(sqlite3 *db, const char *key, char *out, size_t n);
-int sl_catalog_has_object(sqlite3 *db, const uint8_t d[32], struct sl_objref *ref);
+/* Look up an object with a prepared "SELECT size, pack, offset FROM objects
+ * WHERE digest=?" (the caller owns q, so each thread uses its own). */
+int sl_catalog_has_object(sqlite3_stmt *q, const uint8_t d[32], struct sl_objref *ref);
+#define SL_SQL_OBJECT "SELECT size, pack, offset FROM objects WHERE digest=?"
+#define SL_SQL_SEEN "SELECT size, mtime_ns, ctime_ns, ino, dev, input_digest FROM seen WHERE path_key=?"
+#define SL_SQL_ITEM "SELECT id FROM items WHERE input_digest=? AND format=? AND options_fp=?"
 char *sl_store_path(const sl_store *st, const char *name);
 void sl_object_path(const sl_store *st, const uint8_t d[32], char *out, size_t n);
 void sl_pack_path(const sl_store *st, int64_t id, char *out, size_t n);

@@ -71,16 +71,21 @@ void sl_buf_puts(sl_buf *b, const char *s) { sl_buf_add(b, s, strlen(s)); }
 
 void sl_buf_printf(sl_buf *b, const char *fmt, ...)
 {
+	/* Format straight into the spare room; only a result that does not
+	 * fit is formatted a second time. */
+	reserve(b, 128);
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(NULL, 0, fmt, ap);
+	int n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		return;
-	reserve(b, (size_t)n);
-	va_start(ap, fmt);
-	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
+	if ((size_t)n >= b->cap - b->len) {
+		reserve(b, (size_t)n);
+		va_start(ap, fmt);
+		vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+	}
 	b->len += (size_t)n;
 }
 

@@ -219,9 +219,13 @@ static void build_prov(struct engine *e, struct result *r, const uint8_t path_ke
 	}
 	sl_buf_printf(b, "],\"policy\":{\"format\":\"%s\",\"version\":\"%s\",\"options\":{}},",
 		      r->fmt->name, r->fmt->version);
-	sl_buf_printf(b, "\"facts\":{%s},\"software\":%s,\"key_fp\":\"%s\",\"subject_map\":",
-		      r->facts.data ? r->facts.data : "", sl_versions_json(),
-		      sl_key_fingerprint(e->key));
+	sl_buf_puts(b, "\"facts\":{");
+	sl_buf_puts(b, r->facts.data ? r->facts.data : "");
+	sl_buf_puts(b, "},\"software\":");
+	sl_buf_puts(b, sl_versions_json());
+	sl_buf_puts(b, ",\"key_fp\":\"");
+	sl_buf_puts(b, sl_key_fingerprint(e->key));
+	sl_buf_puts(b, "\",\"subject_map\":");
 	if (e->smap)
 		sl_buf_printf(b, "\"%s\"", sl_subject_map_digest(e->smap));
 	else

@@ -140,12 +140,15 @@ static void build_lines(sl_store *st, struct sl_item **items, size_t n, const ch
 		size_t start = lines->len;
 		sl_buf_printf(lines, "{\"seq\":%llu,\"prev\":\"", (unsigned long long)++*count);
 		sl_buf_hex(lines, head, 32);
-		sl_buf_printf(lines, "\",\"time\":\"%s\",\"item\":%lld,\"format\":", now,
-			      (long long)it->item_id);
+		sl_buf_puts(lines, "\",\"time\":\"");
+		sl_buf_puts(lines, now);
+		sl_buf_printf(lines, "\",\"item\":%lld,\"format\":", (long long)it->item_id);
 		sl_buf_json_str(lines, it->format);
 		sl_buf_puts(lines, ",\"options_fp\":");
 		sl_buf_json_str(lines, it->options_fp);
-		sl_buf_printf(lines, ",%s}", it->prov_body);
+		sl_buf_puts(lines, ",");
+		sl_buf_puts(lines, it->prov_body);
+		sl_buf_puts(lines, "}");
 		sl_sha256_once(lines->data + start, lines->len - start, head);
 		sl_buf_puts(lines, "\n");
 	}
@@ -181,12 +184,6 @@ static int exec_item(sl_store *st, sqlite3_stmt **q, struct sl_item *it, const c
 		sqlite3_bind_text(q[2], 3, o->role, -1, SQLITE_STATIC);
 		sqlite3_bind_text(q[2], 4, o->media_type, -1, SQLITE_STATIC);
 		ok &= sqlite3_step(q[2]) == SQLITE_DONE;
-		if (o->ref.pack >= 0) {
-			sqlite3_reset(q[5]);
-			sqlite3_bind_int64(q[5], 1, o->ref.pack);
-			sqlite3_bind_int64(q[5], 2, (int64_t)sl_pack_record_end(o->ref.offset, o->ref.size));
-			ok &= sqlite3_step(q[5]) == SQLITE_DONE;
-		}
 	}
 	for (size_t j = 0; j < it->nattrs; j++) {
 		sqlite3_reset(q[3]);
@@ -209,6 +206,50 @@ static int exec_seen(sqlite3_stmt *q, const struct sl_item *it)
 	sqlite3_bind_int64(q, 6, (int64_t)it->stat.dev);
 	sqlite3_bind_blob(q, 7, it->input_digest, 32, SQLITE_STATIC);
 	return sqlite3_step(q) == SQLITE_DONE;
+}
+
+/* Each pack's committed end: the furthest record any item of the batch uses
+ * (records below it were written earlier by the same writer, so they are
+ * complete).  One statement per pack, not per object. */
+static int record_pack_ends(sqlite3_stmt *q, struct sl_item **items, size_t n)
+{
+	int64_t packs[64];
+	uint64_t ends[64];
+	size_t np = 0;
+	int ok = 1;
+	for (size_t i = 0; i < n; i++) {
+		for (size_t j = 0; j < items[i]->nouts; j++) {
+			const struct sl_objref *r = &items[i]->outs[j].ref;
+			if (r->pack < 0)
+				continue;
+			uint64_t end = sl_pack_record_end(r->offset, r->size);
+			size_t k = 0;
+			while (k < np && packs[k] != r->pack)
+				k++;
+			if (k == np) {
+				if (np == 64) { /* many packs in one batch: flush what we have */
+					for (size_t m = 0; m < np; m++) {
+						sqlite3_reset(q);
+						sqlite3_bind_int64(q, 1, packs[m]);
+						sqlite3_bind_int64(q, 2, (int64_t)ends[m]);
+						ok &= sqlite3_step(q) == SQLITE_DONE;
+					}
+					np = k = 0;
+				}
+				packs[np] = r->pack;
+				ends[np++] = 0;
+			}
+			if (end > ends[k])
+				ends[k] = end;
+		}
+	}
+	for (size_t m = 0; m < np; m++) {
+		sqlite3_reset(q);
+		sqlite3_bind_int64(q, 1, packs[m]);
+		sqlite3_bind_int64(q, 2, (int64_t)ends[m]);
+		ok &= sqlite3_step(q) == SQLITE_DONE;
+	}
+	return ok;
 }
 
 static const char *const stmts[] = {
@@ -242,6 +283,7 @@ static int catalog_txn(sl_store *st, struct sl_item **items, size_t n, const cha
 			ok &= exec_item(st, q, items[i], now, ++seq);
 		ok &= exec_seen(q[4], items[i]);
 	}
+	ok = ok && record_pack_ends(q[5], items, n);
 	char sql[256], hex[65];
 	sl_hex(hex, head, 32);
 	snprintf(sql, sizeof sql, "UPDATE meta SET value=CASE key WHEN 'prov_size' THEN '%llu' "

@@ -79,3 +79,22 @@ assert_exit 2 sluice nosuchcommand
 assert_exit 2 sluice verify --store does-not-exist
 assert_exit 1 sluice cat --store st 0000000000000000000000000000000000000000000000000000000000000000
 pass "usage errors"
+
+# SRC forms: @LIST and - (stdin), with a missing entry rejected, not fatal
+printf '%s\n' src/ref/a.bin src/ref/sub missing.bin > list.txt
+assert_exit 1 sluice ingest --store st3 --key-file key --opaque src/ref --report rep3.jsonl @list.txt
+assert_eq "$(wc -l < rep3.jsonl)" 4 "@LIST: 1 file + 2 in the folder + 1 missing"
+assert_contains "$(grep missing.bin rep3.jsonl)" "No such file" "missing list entry"
+printf '%s\n' src/ref/a.bin src/ref/sub/s.txt | sluice ingest --store st4 --key-file key --opaque src/ref --json - 2>/dev/null > sum4.json
+assert_eq "$(json "$(cat sum4.json)" 'j["ingested"]')" 2 "stdin list"
+pass "@LIST and stdin sources"
+
+printf 'PAT1,9434765919\nPAT1,4010232137\n' > bad-map.csv
+assert_exit 2 sluice ingest --store st5 --key-file key --subject-map bad-map.csv --opaque src src
+assert_contains "$OUT" "bad-map.csv" "bad subject map named"
+printf 'local_id,person_id\nPAT1,9434765919\n' > map.csv
+assert_exit 0 sluice ingest --store st5 --key-file key --subject-map map.csv --opaque src/ref src/ref
+[[ $(sluice log --store st5 | python3 -c "import json,sys; print(json.loads(sys.stdin.readline())['subject_map'])") =~ ^[0-9a-f]{64}$ ]] \
+	|| fail "subject map digest recorded in provenance"
+grep -raqF 9434765919 st5 && fail "a person identifier from the subject map reached the store"
+pass "--subject-map checked and recorded by digest only"

@@ -21,3 +21,9 @@ while read -r d; do
 	cmp <(sluice cat --store s1 "$d") <(sluice cat --store s2 "$d") || fail "object $d differs"
 done < d1
 pass "objects identical across threads, I/O backends and input paths"
+
+sluice ingest --store s4 --key-file key --opaque src --direct src 2>/dev/null
+digests s4 > d4
+cmp d1 d4 || fail "--direct changed the objects"
+verify_ok s4
+pass "--direct (O_DIRECT where the filesystem allows it) stores the same objects"

@@ -98,7 +98,8 @@ void sl_writer_free(sl_writer *w); /* after finish, or to abandon */
 /* Create an output file (O_CREAT|O_EXCL, mode), with O_DIRECT when asked and
  * the filesystem accepts it; *direct says what was obtained. -errno on failure. */
 int sl_io_open_out(sl_io *io, const char *path, int mode, int want_direct, int *direct);
-/* Synchronous positional write and fsync through the backend. 0 or -errno. */
+/* Synchronous positional write (a plain pwrite: waiting leaves nothing for a
+ * ring to overlap) and fsync through the backend. 0 or -errno. */
 int sl_io_pwrite(sl_io *io, int fd, const void *p, size_t n, uint64_t off);
 int sl_io_fsync(sl_io *io, int fd);
 

@@ -356,6 +356,27 @@ static int triage(struct worker *w, struct result *r, struct sl_io_file *f,
 	return 1;
 }
 
+/* The batch's small objects reach their pack in one write, before any item
+ * naming them goes to the committer.  If that write fails, the items whose
+ * new objects were in it cannot be recorded. */
+static void flush_batch(struct worker *w, struct result **r, unsigned m)
+{
+	sl_err err = {0};
+	if (sl_store_flush(w->e->st, w->io, w->slot, &err) == 0)
+		return;
+	if (err.code == SL_E_NOSPC)
+		sl_engine_stop(w->e, err.msg);
+	for (unsigned i = 0; i < m; i++) {
+		if (r[i]->status != R_COMMIT)
+			continue;
+		for (size_t j = 0; j < r[i]->nouts; j++)
+			if (r[i]->outs[j].ref.fresh && r[i]->outs[j].ref.pack >= 0) {
+				sl_result_reject(r[i], err.msg);
+				break;
+			}
+	}
+}
+
 static void process_batch(struct worker *w, struct sl_task **t, unsigned n)
 {
 	struct engine *e = w->e;
@@ -391,8 +412,10 @@ static void process_batch(struct worker *w, struct sl_task **t, unsigned n)
 		sl_chunk_put(f[i].head);
 		if (f[i].fd >= 0)
 			close(f[i].fd);
-		sl_queue_push(&e->results, r[i]);
 	}
+	flush_batch(w, r, m);
+	for (unsigned i = 0; i < m; i++)
+		sl_queue_push(&e->results, r[i]);
 }
 
 void *sl_worker_main(void *arg)

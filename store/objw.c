@@ -94,8 +94,16 @@ static int claim(sl_objw *w, const uint8_t d[32], struct sl_objref *ref)
 		}
 		if (!e)
 			break;
-		/* Another worker is writing these very bytes; it holds no other
-		 * claim while it does, so this wait ends. */
+		/* Another worker is writing these very bytes.  Publish ours
+		 * first: a worker waits only with nothing of its own pending,
+		 * so whoever it waits for is not waiting, and the wait ends. */
+		if (st->slots[w->slot].nclaims) {
+			pthread_mutex_unlock(&st->mu);
+			sl_err ferr;
+			sl_store_flush(st, w->io, w->slot, &ferr);
+			pthread_mutex_lock(&st->mu);
+			continue;
+		}
 		pthread_cond_wait(&st->cv, &st->mu);
 	}
 	pthread_mutex_unlock(&st->mu);
@@ -117,10 +125,9 @@ static int claim(sl_objw *w, const uint8_t d[32], struct sl_objref *ref)
 	return 0;
 }
 
-/* Finish a claim: ok publishes the location, failure withdraws it. */
-static void publish(sl_store *st, const uint8_t d[32], const struct sl_objref *ref, int ok)
+/* Finish a claim (mu held): ok publishes the location, failure withdraws it. */
+static void publish_locked(sl_store *st, const uint8_t d[32], const struct sl_objref *ref, int ok)
 {
-	pthread_mutex_lock(&st->mu);
 	for (struct inrun **p = bucket(st, d); *p; p = &(*p)->next)
 		if (!memcmp((*p)->digest, d, 32)) {
 			if (ok) {
@@ -134,7 +141,39 @@ static void publish(sl_store *st, const uint8_t d[32], const struct sl_objref *r
 			break;
 		}
 	pthread_cond_broadcast(&st->cv);
+}
+
+static void publish(sl_store *st, const uint8_t d[32], const struct sl_objref *ref, int ok)
+{
+	pthread_mutex_lock(&st->mu);
+	publish_locked(st, d, ref, ok);
 	pthread_mutex_unlock(&st->mu);
+}
+
+int sl_store_flush(sl_store *st, sl_io *io, unsigned slot, sl_err *err)
+{
+	struct slot *s = &st->slots[slot];
+	int rc = 0;
+	if (s->pend_len) {
+		rc = sl_io_pwrite(io, s->pack_fd, s->pend, s->pend_len, s->pend_off);
+		if (rc < 0)
+			rc = sl_fail_errno(err, SL_E_IO, -rc, "cannot append to pack %lld",
+					   (long long)s->pack_id);
+	}
+	pthread_mutex_lock(&st->mu);
+	if (rc == 0 && s->pend_len)
+		s->dirty = 1;
+	for (size_t i = 0; i < s->nclaims; i++) {
+		struct inrun *e = s->claims[i];
+		publish_locked(st, e->digest, &e->ref, rc == 0);
+	}
+	s->nclaims = 0;
+	pthread_mutex_unlock(&st->mu);
+	if (rc < 0) /* the records never reached the file: reuse the space */
+		s->pack_end = s->pend_off;
+	s->pend_off += rc == 0 ? s->pend_len : 0;
+	s->pend_len = 0;
+	return rc;
 }
 
 /* Move to the large-object path: a temp file and a streaming writer. */
@@ -230,6 +269,9 @@ static int roll_pack(sl_objw *w, sl_err *err)
 {
 	sl_store *st = w->st;
 	struct slot *s = &st->slots[w->slot];
+	int rc = sl_store_flush(st, w->io, w->slot, err);
+	if (rc < 0)
+		return rc;
 	pthread_mutex_lock(&st->mu);
 	if (s->pack_fd >= 0) {
 		if (s->nold == (int)(sizeof s->old_fds / sizeof s->old_fds[0])) {
@@ -249,7 +291,7 @@ static int roll_pack(sl_objw *w, sl_err *err)
 	uint8_t hdr[PACK_HDR];
 	memcpy(hdr, "SLPACK01", 8);
 	le64(hdr + 8, (uint64_t)id);
-	int rc = sl_io_pwrite(w->io, fd, hdr, sizeof hdr, 0);
+	rc = sl_io_pwrite(w->io, fd, hdr, sizeof hdr, 0);
 	if (rc < 0) {
 		close(fd);
 		unlink(path);
@@ -258,39 +300,60 @@ static int roll_pack(sl_objw *w, sl_err *err)
 	pthread_mutex_lock(&st->mu);
 	s->pack_fd = fd;
 	s->pack_id = id;
-	s->pack_end = PACK_HDR;
+	s->pack_end = s->pend_off = PACK_HDR;
 	s->dirty = 1;
 	pthread_mutex_unlock(&st->mu);
 	return 0;
 }
 
+#define PEND_MAX (8u << 20)
+
+/* Append the record to the slot's pending bytes; the claim is published
+ * when they are flushed. */
 static int append_small(sl_objw *w, const uint8_t d[32], struct sl_objref *ref, sl_err *err)
 {
 	struct slot *s = &w->st->slots[w->slot];
 	uint64_t rec = sl_pack_record_end(REC_HDR, w->len);
-	if (s->pack_fd < 0 || s->pack_end + rec > PACK_ROLL) {
-		int rc = roll_pack(w, err);
-		if (rc < 0)
-			return rc;
+	int rc = 0;
+	if (s->pack_fd < 0 || s->pack_end + rec > PACK_ROLL)
+		rc = roll_pack(w, err);
+	else if (s->pend_len + rec > PEND_MAX)
+		rc = sl_store_flush(w->st, w->io, w->slot, err);
+	if (rc < 0)
+		return rc;
+	if (s->pend_len + rec > s->pend_cap) {
+		s->pend_cap = s->pend_len + rec > 65536 ? s->pend_len + rec : 65536;
+		s->pend = sl_xrealloc(s->pend, s->pend_cap);
 	}
-	if (!w->buf)
-		w->buf = sl_xcalloc(1, REC_HDR + 8);
-	uint8_t *h = w->buf;
+	uint8_t *h = s->pend + s->pend_len;
 	memcpy(h, "SLOB", 4);
 	memset(h + 4, 0, 4);
 	le64(h + 8, w->len);
 	memcpy(h + 16, d, 32);
-	memset(w->buf + REC_HDR + w->len, 0, rec - REC_HDR - w->len);
-	int rc = sl_io_pwrite(w->io, s->pack_fd, w->buf, rec, s->pack_end);
-	if (rc < 0)
-		return sl_fail_errno(err, SL_E_IO, -rc, "cannot append to pack %lld", (long long)s->pack_id);
-	pthread_mutex_lock(&w->st->mu);
-	s->dirty = 1;
-	pthread_mutex_unlock(&w->st->mu);
+	if (w->len)
+		memcpy(h + REC_HDR, w->buf + REC_HDR, w->len);
+	memset(h + REC_HDR + w->len, 0, rec - REC_HDR - w->len);
+	s->pend_len += rec;
 	ref->pack = s->pack_id;
 	ref->offset = s->pack_end + REC_HDR;
 	s->pack_end += rec;
 	return 0;
+}
+
+/* Remember the claim for publication at the next flush. */
+static void defer_publish(sl_objw *w, const uint8_t d[32], const struct sl_objref *ref)
+{
+	sl_store *st = w->st;
+	struct slot *s = &st->slots[w->slot];
+	pthread_mutex_lock(&st->mu);
+	struct inrun *e = inrun_find(st, d);
+	e->ref = *ref;
+	pthread_mutex_unlock(&st->mu);
+	if (s->nclaims == s->claims_cap) {
+		s->claims_cap = s->claims_cap ? 2 * s->claims_cap : 64;
+		s->claims = sl_xrealloc(s->claims, s->claims_cap * sizeof *s->claims);
+	}
+	s->claims[s->nclaims++] = e;
 }
 
 static int place_large(sl_objw *w, const uint8_t d[32], struct sl_objref *ref, sl_err *err)
@@ -338,8 +401,16 @@ int sl_objw_finish(sl_objw *w, const uint8_t *digest_if_nohash, struct sl_objref
 			memcpy(ref->digest, d, 32);
 			ref->size = w->size;
 			ref->fresh = 1;
-			rc = w->w ? place_large(w, d, ref, err) : append_small(w, d, ref, err);
-			publish(w->st, d, ref, rc == 0);
+			if (w->w) {
+				rc = place_large(w, d, ref, err);
+				publish(w->st, d, ref, rc == 0);
+			} else {
+				rc = append_small(w, d, ref, err);
+				if (rc == 0)
+					defer_publish(w, d, ref);
+				else
+					publish(w->st, d, ref, 0);
+			}
 		}
 	}
 	sl_objw_abort(w);

@@ -383,6 +383,8 @@ void sl_store_close(sl_store *st)
 			close(s->pack_fd);
 		for (int j = 0; j < s->nold; j++)
 			close(s->old_fds[j]);
+		free(s->pend);
+		free(s->claims);
 		sqlite3_finalize(s->q_seen);
 		sqlite3_finalize(s->q_obj);
 		sqlite3_close(s->rdb);

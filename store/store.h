@@ -73,6 +73,14 @@ int sl_objw_finish(sl_objw *w, const uint8_t *digest_if_nohash,
 		   struct sl_objref *ref, sl_err *err);
 void sl_objw_abort(sl_objw *w); /* frees w; removes any temp file */
 
+/* Small objects are gathered per slot and written to the pack in one write
+ * (one system call per batch of inputs, not per object).  A worker must
+ * flush before it hands items that reference its objects to the committer;
+ * until then other writers of the same bytes wait.  On failure the objects
+ * finished since the last flush are not stored: their items must be
+ * rejected. */
+int sl_store_flush(sl_store *st, sl_io *io, unsigned slot, sl_err *err);
+
 /* The re-ingest cache: a keyed hash of the input path -> what it was. */
 struct sl_seen {
 	uint64_t size, mtime_ns, ctime_ns, ino, dev;

@@ -14,6 +14,11 @@ struct slot {
 	int64_t pack_id;
 	uint64_t pack_end;   /* where the next record goes */
 	int dirty;           /* written since the last commit */
+	uint8_t *pend;       /* records appended but not yet written */
+	size_t pend_len, pend_cap;
+	uint64_t pend_off;   /* pack offset of pend[0] */
+	struct inrun **claims; /* objects in pend, published at flush */
+	size_t nclaims, claims_cap;
 	sqlite3 *rdb;        /* read-only connection for this slot */
 	sqlite3_stmt *q_seen, *q_obj; /* prepared once: preparing costs more than running */
 	/* earlier packs of this run that still need their final fsync */

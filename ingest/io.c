@@ -168,7 +168,6 @@ void sl_io_free(sl_io *io)
 }
 
 const char *sl_io_backend(const sl_io *io) { return io->be->name; }
-size_t sl_io_chunk_size(const sl_io *io) { return io->o.chunk; }
 
 /* ---- batched open of inputs ---- */
 

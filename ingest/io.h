@@ -46,7 +46,6 @@ void sl_io_free(sl_io *io);
 const char *sl_io_backend(const sl_io *io);
 /* True when the kernel lets this process use io_uring (cached probe). */
 int sl_io_uring_available(void);
-size_t sl_io_chunk_size(const sl_io *io);
 
 /* A free chunk (refs = 1, len = 0).  Never fails: waits for I/O to release. */
 sl_chunk *sl_chunk_get(sl_io *io);

@@ -21,8 +21,8 @@ struct sl_objw {
 	unsigned slot;
 	int nohash;
 	sl_sha256 *h;
-	uint8_t *buf;           /* REC_HDR reserved bytes, then the data */
-	size_t len, cap;        /* data bytes, capacity for data */
+	uint8_t *buf;           /* a small object's bytes until finish */
+	size_t len, cap;
 	uint64_t size;
 	int fd, direct;
 	sl_writer *w;
@@ -191,7 +191,7 @@ static int spill(sl_objw *w, sl_err *err)
 	w->w = sl_writer_new(w->io, fd, 0, w->direct);
 	int rc = 0;
 	if (w->len)
-		rc = sl_writer_write(w->w, w->buf + REC_HDR, w->len, err);
+		rc = sl_writer_write(w->w, w->buf, w->len, err);
 	free(w->buf);
 	w->buf = NULL;
 	w->len = w->cap = 0;
@@ -233,10 +233,10 @@ static int buffer(sl_objw *w, const void *p, size_t n, sl_err *err)
 		size_t cap = w->cap ? w->cap : 16384;
 		while (cap < w->len + n)
 			cap *= 2;
-		w->buf = sl_xrealloc(w->buf, REC_HDR + cap + 8);
+		w->buf = sl_xrealloc(w->buf, cap);
 		w->cap = cap;
 	}
-	memcpy(w->buf + REC_HDR + w->len, p, n);
+	memcpy(w->buf + w->len, p, n);
 	w->len += n;
 	return 0;
 }
@@ -331,7 +331,7 @@ static int append_small(sl_objw *w, const uint8_t d[32], struct sl_objref *ref, 
 	le64(h + 8, w->len);
 	memcpy(h + 16, d, 32);
 	if (w->len)
-		memcpy(h + REC_HDR, w->buf + REC_HDR, w->len);
+		memcpy(h + REC_HDR, w->buf, w->len);
 	memset(h + REC_HDR + w->len, 0, rec - REC_HDR - w->len);
 	s->pend_len += rec;
 	ref->pack = s->pack_id;

@@ -128,9 +128,6 @@ struct sl_item {
  */
 int sl_store_commit(sl_store *st, struct sl_item **items, size_t n, sl_err *err);
 
-/* Store-level settings the CLI needs. */
-const char *sl_store_id(const sl_store *st); /* random hex id made at creation */
-
 /* ---- reading ---- */
 
 /* Write an object's bytes to fd. SL_E_STATE if unknown digest. */

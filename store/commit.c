@@ -42,27 +42,35 @@ int sl_store_seen_get(sl_store *st, unsigned slot, const uint8_t key[32], struct
 	return found;
 }
 
+/* Take, under mu, the descriptors of every pack written since the last
+ * commit (each ours to close) and the folders to fsync. */
+static int *take_dirty_packs(sl_store *st, size_t *n)
+{
+	size_t cap = 0;
+	for (unsigned i = 0; i < st->nslots; i++)
+		cap += (size_t)st->slots[i].nold + 1;
+	int *fds = sl_xmalloc((cap ? cap : 1) * sizeof *fds);
+	*n = 0;
+	for (unsigned i = 0; i < st->nslots; i++) {
+		struct slot *s = &st->slots[i];
+		for (int j = 0; j < s->nold; j++)
+			fds[(*n)++] = s->old_fds[j];
+		s->nold = 0;
+		/* a dup: the worker may roll this pack away before we are done */
+		if (s->dirty && s->pack_fd >= 0)
+			fds[(*n)++] = dup(s->pack_fd);
+		s->dirty = 0;
+	}
+	return fds;
+}
+
 /* Step 1: every pack written and every folder renamed into since the last
  * commit reaches the disk. */
 static int sync_objects(sl_store *st, sl_err *err)
 {
-	int fds[64 + 8 * 64];
-	int owned[64 + 8 * 64];
-	size_t n = 0;
+	size_t n;
 	pthread_mutex_lock(&st->mu);
-	for (unsigned i = 0; i < st->nslots && n + 9 < sizeof fds / sizeof fds[0]; i++) {
-		struct slot *s = &st->slots[i];
-		for (int j = 0; j < s->nold; j++) {
-			fds[n] = s->old_fds[j];
-			owned[n++] = 1;
-		}
-		s->nold = 0;
-		if (s->dirty && s->pack_fd >= 0) {
-			fds[n] = dup(s->pack_fd);
-			owned[n++] = 1;
-		}
-		s->dirty = 0;
-	}
+	int *fds = take_dirty_packs(st, &n);
 	char **dirs = st->dirty_dirs;
 	size_t ndirs = st->ndirty_dirs;
 	st->dirty_dirs = NULL;
@@ -72,14 +80,17 @@ static int sync_objects(sl_store *st, sl_err *err)
 	for (size_t i = 0; i < n; i++) {
 		if (rc == 0 && (fds[i] < 0 || fsync(fds[i]) < 0))
 			rc = sl_fail_errno(err, SL_E_IO, errno, "cannot fsync a pack");
-		if (owned[i] && fds[i] >= 0)
+		if (fds[i] >= 0)
 			close(fds[i]);
 	}
+	free(fds);
 	/* Object folders before objects/ itself, which gained the new folders. */
 	for (size_t i = ndirs; i-- > 0;) {
 		char *p = sl_store_path(st, dirs[i]);
-		if (rc == 0 && sl_fsync_dir(p) < 0)
-			rc = sl_fail_errno(err, SL_E_IO, errno, "cannot fsync an object folder");
+		int e = rc == 0 ? sl_fsync_dir(p) : 0;
+		if (e < 0)
+			rc = sl_fail_errno(err, SL_E_IO, -e, "cannot fsync the %s folder",
+					   strncmp(dirs[i], "objects", 7) ? "packs" : "object");
 		free(p);
 		free(dirs[i]);
 	}

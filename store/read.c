@@ -219,7 +219,8 @@ static uint64_t rd64(const uint8_t *p)
 static void verify_objects(sl_store *st, struct vctx *v)
 {
 	sqlite3_stmt *q;
-	sqlite3_prepare_v2(st->db, "SELECT digest, size, pack, offset FROM objects ORDER BY pack, offset",
+	sqlite3_prepare_v2(st->db, "SELECT o.digest, o.size, o.pack, o.offset, p.committed_size "
+			   "FROM objects o LEFT JOIN packs p ON p.id=o.pack ORDER BY o.pack, o.offset",
 			   -1, &q, NULL);
 	while (sqlite3_step(q) == SQLITE_ROW) {
 		struct sl_objref ref = {0};
@@ -235,6 +236,14 @@ static void verify_objects(sl_store *st, struct vctx *v)
 		ref.offset = (uint64_t)sqlite3_column_int64(q, 3);
 		v->s->objects++;
 		v->s->bytes += ref.size;
+		if (ref.pack >= 0 && (sqlite3_column_type(q, 4) == SQLITE_NULL ||
+				      sl_pack_record_end(ref.offset, ref.size) >
+				      (uint64_t)sqlite3_column_int64(q, 4))) {
+			/* Bytes past committed_size are cut off by the next repair. */
+			problem(v, "object %s: lies beyond the committed end of pack %lld", hex,
+				(long long)ref.pack);
+			continue;
+		}
 		if (ref.pack >= 0) {
 			/* The record header in the pack must agree with the catalog. */
 			char p[4096];
@@ -283,7 +292,10 @@ static void verify_objects(sl_store *st, struct vctx *v)
 static void verify_packs(sl_store *st, struct vctx *v)
 {
 	sqlite3_stmt *q;
-	sqlite3_prepare_v2(st->db, "SELECT id, committed_size FROM packs ORDER BY id", -1, &q, NULL);
+	/* A pack with nothing committed may be one a writer has only just
+	 * started; it holds no object. */
+	sqlite3_prepare_v2(st->db, "SELECT id, committed_size FROM packs WHERE committed_size>0 ORDER BY id",
+			   -1, &q, NULL);
 	while (sqlite3_step(q) == SQLITE_ROW) {
 		int64_t id = sqlite3_column_int64(q, 0);
 		uint64_t committed = (uint64_t)sqlite3_column_int64(q, 1), off = PACK_HDR;
@@ -315,9 +327,32 @@ static void verify_packs(sl_store *st, struct vctx *v)
 	sqlite3_finalize(q);
 }
 
+/* Check one line (newline removed) against the chain so far; fills *item
+ * with the item id the record names.  0 if it is a record in sequence. */
+static int check_line(struct vctx *v, const char *line, size_t n, uint64_t seq,
+		      const uint8_t head[32], int64_t *item)
+{
+	unsigned long long s;
+	long long id;
+	char prev[65], want[65];
+	int end = 0;
+	if (sscanf(line, "{\"seq\":%llu,\"prev\":\"%64[0-9a-f]\"%n", &s, prev, &end) != 2 || !end ||
+	    s != seq || line[n - 1] != '}') {
+		problem(v, "provenance line %llu: not a record in sequence", (unsigned long long)seq);
+		return -1;
+	}
+	*item = sscanf(line + end, ",\"time\":\"%*[^\"]\",\"item\":%lld", &id) == 1 ? id : -1;
+	sl_hex(want, head, 32);
+	if (strcmp(prev, want))
+		problem(v, "provenance line %llu: chain broken (prev does not match the line before)",
+			(unsigned long long)seq);
+	return 0;
+}
+
 /* Walk the chain: seq consecutive, prev = hash of the previous line, and the
- * end exactly where the catalog's committed size, count and head say. */
-static void verify_prov(sl_store *st, struct vctx *v)
+ * end exactly where the catalog's committed size, count and head say.
+ * items[seq - 1] gets the item id each record names. */
+static void verify_prov(sl_store *st, struct vctx *v, int64_t **items)
 {
 	char *p = sl_store_path(st, "provenance.jsonl");
 	FILE *f = fopen(p, "re");
@@ -327,12 +362,12 @@ static void verify_prov(sl_store *st, struct vctx *v)
 		return;
 	}
 	char *line = NULL;
-	size_t cap = 0;
+	size_t cap = 0, icap = 0;
 	ssize_t n;
 	uint64_t seq = 0, bytes = 0;
 	uint8_t head[32] = {0};
 	int broken = 0;
-	while ((n = getline(&line, &cap, f)) > 0) {
+	while (!broken && (n = getline(&line, &cap, f)) > 0) {
 		bytes += (uint64_t)n;
 		seq++;
 		if (line[n - 1] != '\n') {
@@ -341,22 +376,15 @@ static void verify_prov(sl_store *st, struct vctx *v)
 			break;
 		}
 		line[--n] = 0;
-		unsigned long long s;
-		char prev[65];
-		if (sscanf(line, "{\"seq\":%llu,\"prev\":\"%64[0-9a-f]\"", &s, prev) != 2 || s != seq) {
-			problem(v, "provenance line %llu: not a record in sequence", (unsigned long long)seq);
-			broken = 1;
-			break;
+		if (seq > icap) {
+			icap = icap ? 2 * icap : 1024;
+			*items = sl_xrealloc(*items, icap * sizeof **items);
 		}
-		char want[65];
-		sl_hex(want, head, 32);
-		if (strcmp(prev, want)) {
-			problem(v, "provenance line %llu: chain broken (prev does not match the line before)",
-				(unsigned long long)seq);
-			broken = 1;
-		}
+		broken = n == 0 || check_line(v, line, (size_t)n, seq, head, &(*items)[seq - 1]) < 0;
 		sl_sha256_once(line, (size_t)n, head);
 	}
+	if (broken && n == 0)
+		problem(v, "provenance line %llu: empty", (unsigned long long)seq);
 	free(line);
 	fclose(f);
 	v->s->records = seq;
@@ -370,17 +398,22 @@ static void verify_prov(sl_store *st, struct vctx *v)
 		problem(v, "provenance head does not match the catalog");
 }
 
-static void verify_items(sl_store *st, struct vctx *v)
+/* Every item has the provenance record its prov_seq names, and that record
+ * names the item; nrec = 0 when the log could not be read to its end. */
+static void verify_items(sl_store *st, struct vctx *v, const int64_t *rec_item, uint64_t nrec)
 {
 	sqlite3_stmt *q;
-	sqlite3_prepare_v2(st->db, "SELECT COUNT(*) FROM items", -1, &q, NULL);
-	if (sqlite3_step(q) == SQLITE_ROW)
-		v->s->items = (uint64_t)sqlite3_column_int64(q, 0);
-	sqlite3_finalize(q);
-	sqlite3_prepare_v2(st->db, "SELECT COUNT(*) FROM items WHERE prov_seq<1 OR prov_seq>?", -1, &q, NULL);
-	sqlite3_bind_int64(q, 1, (int64_t)st->prov_count);
-	if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int64(q, 0))
-		problem(v, "catalog: %lld item(s) point to no provenance record", sqlite3_column_int64(q, 0));
+	sqlite3_prepare_v2(st->db, "SELECT id, prov_seq FROM items ORDER BY id", -1, &q, NULL);
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(q, 0), seq = sqlite3_column_int64(q, 1);
+		v->s->items++;
+		if (seq < 1 || (uint64_t)seq > st->prov_count)
+			problem(v, "item %lld: points to no provenance record (seq %lld)", (long long)id,
+				(long long)seq);
+		else if ((uint64_t)seq <= nrec && rec_item[seq - 1] != id)
+			problem(v, "item %lld: provenance record %lld names another item", (long long)id,
+				(long long)seq);
+	}
 	sqlite3_finalize(q);
 	sqlite3_prepare_v2(st->db, "SELECT COUNT(*) FROM item_objects io LEFT JOIN objects o "
 			   "ON o.digest=io.digest WHERE o.digest IS NULL", -1, &q, NULL);
@@ -402,7 +435,11 @@ int sl_store_verify(sl_store *st, void (*cb)(void *ctx, const char *problem), vo
 	}
 	verify_objects(st, &v);
 	verify_packs(st, &v);
-	verify_prov(st, &v);
-	verify_items(st, &v);
+	int64_t *rec_item = NULL;
+	uint64_t before = stats->problems;
+	verify_prov(st, &v, &rec_item);
+	/* compare items with records only when the whole log was read */
+	verify_items(st, &v, rec_item, stats->problems == before ? stats->records : 0);
+	free(rec_item);
 	return 0;
 }

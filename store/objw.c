@@ -1,10 +1,11 @@
 /*
  * objw.c: writing objects.  Small objects (up to SL_STORE_PACK_MAX) are
- * buffered and appended as one record to the writing slot's pack: one pack
- * per worker, so appends never interleave and need no lock.  Larger ones
- * stream to a temp file (by reference, O_DIRECT where allowed), are fsynced
- * and renamed to objects/ab/<digest>.  An in-run set makes identical content
- * written by two workers at once land once.
+ * buffered, then gathered per writing slot and appended to the slot's own
+ * pack in one write per batch (sl_store_flush): one pack per worker, so
+ * appends never interleave and need no lock.  Larger ones stream to a temp
+ * file (by reference, O_DIRECT where allowed), are fsynced and renamed to
+ * objects/ab/<digest>.  An in-run set makes identical content written by
+ * two workers at once land once.
  */
 #include "store_impl.h"
 #include <errno.h>
@@ -78,6 +79,8 @@ void sl_store_inrun_forget(sl_store *st, const uint8_t d[32])
 	pthread_mutex_unlock(&st->mu);
 }
 
+static int flush_pending(sl_store *st, sl_io *io, unsigned slot);
+
 /* 1: the object exists (ref filled, fresh = 0); 0: the caller now owns the
  * claim and must call publish() after writing. */
 static int claim(sl_objw *w, const uint8_t d[32], struct sl_objref *ref)
@@ -99,8 +102,7 @@ static int claim(sl_objw *w, const uint8_t d[32], struct sl_objref *ref)
 		 * so whoever it waits for is not waiting, and the wait ends. */
 		if (st->slots[w->slot].nclaims) {
 			pthread_mutex_unlock(&st->mu);
-			sl_err ferr;
-			sl_store_flush(st, w->io, w->slot, &ferr);
+			flush_pending(st, w->io, w->slot);
 			pthread_mutex_lock(&st->mu);
 			continue;
 		}
@@ -150,15 +152,19 @@ static void publish(sl_store *st, const uint8_t d[32], const struct sl_objref *r
 	pthread_mutex_unlock(&st->mu);
 }
 
-int sl_store_flush(sl_store *st, sl_io *io, unsigned slot, sl_err *err)
+/* Write the slot's gathered records and publish their claims.  A failure
+ * is kept in the slot until sl_store_flush hands it out: a flush made on the
+ * way (a claim, a pack roll, a full buffer) cannot reject the items whose
+ * objects were lost, so the worker's own flush must still see it. */
+static int flush_pending(sl_store *st, sl_io *io, unsigned slot)
 {
 	struct slot *s = &st->slots[slot];
 	int rc = 0;
 	if (s->pend_len) {
 		rc = sl_io_pwrite(io, s->pack_fd, s->pend, s->pend_len, s->pend_off);
-		if (rc < 0)
-			rc = sl_fail_errno(err, SL_E_IO, -rc, "cannot append to pack %lld",
-					   (long long)s->pack_id);
+		if (rc < 0 && !s->ferr.code)
+			sl_fail_errno(&s->ferr, SL_E_IO, -rc, "cannot append to pack %lld",
+				      (long long)s->pack_id);
 	}
 	pthread_mutex_lock(&st->mu);
 	if (rc == 0 && s->pend_len)
@@ -173,6 +179,25 @@ int sl_store_flush(sl_store *st, sl_io *io, unsigned slot, sl_err *err)
 		s->pack_end = s->pend_off;
 	s->pend_off += rc == 0 ? s->pend_len : 0;
 	s->pend_len = 0;
+	return rc;
+}
+
+/* The slot's kept failure as this call's error (it stays kept). */
+static int slot_failure(const struct slot *s, sl_err *err)
+{
+	if (err)
+		*err = s->ferr;
+	return -s->ferr.code;
+}
+
+int sl_store_flush(sl_store *st, sl_io *io, unsigned slot, sl_err *err)
+{
+	struct slot *s = &st->slots[slot];
+	flush_pending(st, io, slot);
+	if (!s->ferr.code)
+		return 0;
+	int rc = slot_failure(s, err);
+	memset(&s->ferr, 0, sizeof s->ferr);
 	return rc;
 }
 
@@ -263,45 +288,71 @@ static void le64(uint8_t *p, uint64_t v)
 		p[i] = (uint8_t)(v >> (8 * i));
 }
 
-/* A new pack for this slot; the old one stays open until a commit has
- * fsynced it. */
-static int roll_pack(sl_objw *w, sl_err *err)
+/* A new pack id, recorded in the catalog (committed at once) before its
+ * file exists: a writable open then knows every pack file a run made, and
+ * can tell a pack that never got a committed object from one it must keep. */
+static int alloc_pack(sl_store *st, int64_t *id, sl_err *err)
 {
-	sl_store *st = w->st;
-	struct slot *s = &st->slots[w->slot];
-	int rc = sl_store_flush(st, w->io, w->slot, err);
-	if (rc < 0)
-		return rc;
-	pthread_mutex_lock(&st->mu);
-	if (s->pack_fd >= 0) {
-		if (s->nold == (int)(sizeof s->old_fds / sizeof s->old_fds[0])) {
-			pthread_mutex_unlock(&st->mu);
-			return sl_fail(err, SL_E_STATE, "too many packs awaiting commit");
-		}
-		s->old_fds[s->nold++] = s->pack_fd;
-		s->pack_fd = -1;
-	}
-	int64_t id = st->next_pack++;
-	pthread_mutex_unlock(&st->mu);
+	int rc = 0;
+	pthread_mutex_lock(&st->alloc_mu);
+	sqlite3_stmt *q = st->q_pack;
+	sqlite3_reset(q);
+	sqlite3_bind_int64(q, 1, st->next_pack);
+	if (sqlite3_step(q) == SQLITE_DONE)
+		*id = st->next_pack++;
+	else
+		rc = sl_fail(err, sqlite3_errcode(st->alloc_db) == SQLITE_FULL ? SL_E_NOSPC : SL_E_IO,
+			     "catalog: cannot record a new pack: %s", sqlite3_errmsg(st->alloc_db));
+	sqlite3_reset(q);
+	pthread_mutex_unlock(&st->alloc_mu);
+	return rc;
+}
+
+static int create_pack(sl_objw *w, int64_t id, sl_err *err)
+{
 	char path[4096];
-	sl_pack_path(st, id, path, sizeof path);
+	sl_pack_path(w->st, id, path, sizeof path);
 	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
 	if (fd < 0)
 		return sl_fail_errno(err, SL_E_IO, errno, "cannot create pack %lld", (long long)id);
 	uint8_t hdr[PACK_HDR];
 	memcpy(hdr, "SLPACK01", 8);
 	le64(hdr + 8, (uint64_t)id);
-	rc = sl_io_pwrite(w->io, fd, hdr, sizeof hdr, 0);
+	int rc = sl_io_pwrite(w->io, fd, hdr, sizeof hdr, 0);
 	if (rc < 0) {
 		close(fd);
 		unlink(path);
 		return sl_fail_errno(err, SL_E_IO, -rc, "cannot write pack %lld", (long long)id);
 	}
+	return fd;
+}
+
+/* Move the slot to a new pack; the old one stays open until a commit has
+ * fsynced it. */
+static int roll_pack(sl_objw *w, sl_err *err)
+{
+	sl_store *st = w->st;
+	struct slot *s = &st->slots[w->slot];
+	if (flush_pending(st, w->io, w->slot) < 0)
+		return slot_failure(s, err);
+	pthread_mutex_lock(&st->mu); /* the committer empties old_fds */
+	int full = s->pack_fd >= 0 && s->nold == (int)(sizeof s->old_fds / sizeof s->old_fds[0]);
+	pthread_mutex_unlock(&st->mu);
+	if (full)
+		return sl_fail(err, SL_E_STATE, "too many packs awaiting commit");
+	int64_t id;
+	int rc = alloc_pack(st, &id, err);
+	int fd = rc < 0 ? rc : create_pack(w, id, err);
+	if (fd < 0)
+		return fd;
 	pthread_mutex_lock(&st->mu);
+	if (s->pack_fd >= 0)
+		s->old_fds[s->nold++] = s->pack_fd;
 	s->pack_fd = fd;
 	s->pack_id = id;
 	s->pack_end = s->pend_off = PACK_HDR;
 	s->dirty = 1;
+	sl_store_dirty_dir(st, "packs"); /* the new name must survive a crash */
 	pthread_mutex_unlock(&st->mu);
 	return 0;
 }
@@ -317,8 +368,8 @@ static int append_small(sl_objw *w, const uint8_t d[32], struct sl_objref *ref, 
 	int rc = 0;
 	if (s->pack_fd < 0 || s->pack_end + rec > PACK_ROLL)
 		rc = roll_pack(w, err);
-	else if (s->pend_len + rec > PEND_MAX)
-		rc = sl_store_flush(w->st, w->io, w->slot, err);
+	else if (s->pend_len + rec > PEND_MAX && flush_pending(w->st, w->io, w->slot) < 0)
+		rc = slot_failure(s, err);
 	if (rc < 0)
 		return rc;
 	if (s->pend_len + rec > s->pend_cap) {
@@ -380,16 +431,50 @@ static int place_large(sl_objw *w, const uint8_t d[32], struct sl_objref *ref, s
 	return 0;
 }
 
+/* A size hint can send an object to a temp file that ends up small.  It
+ * goes into a pack like any other small object: where an object lives
+ * depends on its size alone.  (The temp file may be O_DIRECT: read it
+ * through a plain descriptor.) */
+static int unspill(sl_objw *w, sl_err *err)
+{
+	int fd = open(w->tmp, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return sl_fail_errno(err, SL_E_IO, errno, "cannot reopen a temp object file");
+	w->buf = sl_xmalloc(w->size ? w->size : 1);
+	w->cap = w->size;
+	size_t got = 0;
+	while (got < w->size) {
+		ssize_t n = pread(fd, w->buf + got, w->size - got, (off_t)got);
+		if (n <= 0) {
+			int e = n < 0 ? errno : EIO;
+			close(fd);
+			return sl_fail_errno(err, SL_E_IO, e, "cannot read back a temp object file");
+		}
+		got += (size_t)n;
+	}
+	close(fd);
+	w->len = got;
+	sl_writer_free(w->w);
+	w->w = NULL;
+	close(w->fd);
+	w->fd = -1;
+	unlink(w->tmp);
+	w->tmp[0] = 0;
+	return 0;
+}
+
 int sl_objw_finish(sl_objw *w, const uint8_t *digest_if_nohash, struct sl_objref *ref, sl_err *err)
 {
 	uint8_t d[32];
 	int rc = 0;
 	uint64_t end = 0;
 	if (w->w) {
-		/* The bytes must be durable before the name says they exist. */
 		rc = sl_writer_finish(w->w, &end, err);
-		if (rc == 0 && sl_io_fsync(w->io, w->fd) < 0)
-			rc = sl_fail_errno(err, SL_E_IO, errno, "cannot fsync an object");
+		if (rc == 0 && w->size <= SL_STORE_PACK_MAX)
+			rc = unspill(w, err);
+		/* The bytes must be durable before the name says they exist. */
+		else if (rc == 0 && (rc = sl_io_fsync(w->io, w->fd)) < 0)
+			rc = sl_fail_errno(err, SL_E_IO, -rc, "cannot fsync an object");
 	}
 	if (rc == 0) {
 		if (w->nohash)

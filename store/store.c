@@ -222,62 +222,84 @@ static int64_t pack_id_of(const char *name)
 	return -1;
 }
 
-static int64_t committed_size(sl_store *st, int64_t id)
-{
-	sqlite3_stmt *q;
-	int64_t sz = -1;
-	if (sqlite3_prepare_v2(st->db, "SELECT committed_size FROM packs WHERE id=?", -1, &q, NULL) != SQLITE_OK)
-		return -1;
-	sqlite3_bind_int64(q, 1, id);
-	if (sqlite3_step(q) == SQLITE_ROW)
-		sz = sqlite3_column_int64(q, 0);
-	sqlite3_finalize(q);
-	return sz;
-}
-
-/* Packs the catalog does not know were made by a run that committed nothing
- * in them: remove them.  Known packs are cut back to their committed end. */
-static int repair_packs(sl_store *st, struct sl_store_open_info *info, sl_err *err)
+/* The highest pack id named by a file in packs/ (0 if none). */
+static int64_t max_pack_file(sl_store *st)
 {
 	char *dir = sl_store_path(st, "packs");
 	DIR *d = opendir(dir);
 	free(dir);
-	if (!d)
-		return sl_fail_errno(err, SL_E_STATE, errno, "cannot read the packs folder");
-	int rc = 0;
 	int64_t maxid = 0;
 	struct dirent *de;
-	while (rc == 0 && (de = readdir(d))) {
+	while (d && (de = readdir(d))) {
 		int64_t id = pack_id_of(de->d_name);
-		if (id < 0)
-			continue;
 		if (id > maxid)
 			maxid = id;
-		int64_t committed = committed_size(st, id);
-		struct stat sb;
-		if (fstatat(dirfd(d), de->d_name, &sb, 0) < 0)
-			continue;
-		if (committed < 0) {
-			unlinkat(dirfd(d), de->d_name, 0);
-			info->truncated_packs++;
-		} else if (sb.st_size > committed) {
-			int fd = openat(dirfd(d), de->d_name, O_WRONLY | O_CLOEXEC);
-			if (fd < 0 || ftruncate(fd, committed) < 0 || fsync(fd) < 0)
-				rc = sl_fail_errno(err, SL_E_IO, errno, "cannot repair pack %lld", (long long)id);
-			if (fd >= 0)
-				close(fd);
-			info->truncated_packs++;
-		}
 	}
-	closedir(d);
-	sqlite3_stmt *q;
-	if (sqlite3_prepare_v2(st->db, "SELECT MAX(id) FROM packs", -1, &q, NULL) == SQLITE_OK) {
-		if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int64(q, 0) > maxid)
-			maxid = sqlite3_column_int64(q, 0);
-		sqlite3_finalize(q);
+	if (d)
+		closedir(d);
+	return maxid;
+}
+
+/* Cut one pack back to its committed end, or remove it when nothing in it
+ * was ever committed.  A pack shorter than committed is damage: left for
+ * verify to report. */
+static int repair_pack(sl_store *st, int64_t id, int64_t committed,
+		       struct sl_store_open_info *info, sl_err *err)
+{
+	char p[4096];
+	sl_pack_path(st, id, p, sizeof p);
+	if (committed == 0) {
+		if (unlink(p) == 0)
+			info->truncated_packs++;
+		else if (errno != ENOENT)
+			return sl_fail_errno(err, SL_E_IO, errno, "cannot remove pack %lld", (long long)id);
+		return 0;
 	}
-	st->next_pack = maxid + 1;
+	int fd = open(p, O_WRONLY | O_CLOEXEC);
+	struct stat sb;
+	if (fd < 0 || fstat(fd, &sb) < 0 || sb.st_size <= committed) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	int rc = 0;
+	if (ftruncate(fd, committed) < 0 || fsync(fd) < 0)
+		rc = sl_fail_errno(err, SL_E_IO, errno, "cannot repair pack %lld", (long long)id);
+	close(fd);
+	info->truncated_packs++;
 	return rc;
+}
+
+/* Every pack a run makes has a catalog row before its file exists, so the
+ * rows say what to repair.  A file without a row was not made by sluice:
+ * it is left alone, but its id is never reused. */
+static int repair_packs(sl_store *st, struct sl_store_open_info *info, sl_err *err)
+{
+	int64_t maxid = max_pack_file(st);
+	sqlite3_stmt *q;
+	if (sqlite3_prepare_v2(st->db, "SELECT id, committed_size FROM packs ORDER BY id", -1, &q,
+			       NULL) != SQLITE_OK)
+		return sl_fail(err, SL_E_STATE, "catalog: %s", sqlite3_errmsg(st->db));
+	int rc = 0, empty = 0;
+	while (rc == 0 && sqlite3_step(q) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(q, 0), committed = sqlite3_column_int64(q, 1);
+		if (id > maxid)
+			maxid = id;
+		empty += committed == 0;
+		rc = repair_pack(st, id, committed, info, err);
+	}
+	sqlite3_finalize(q);
+	st->next_pack = maxid + 1;
+	if (rc < 0 || !empty)
+		return rc;
+	/* The removals must be durable before the rows go, or a crash could
+	 * bring back a file no row names. */
+	char *dir = sl_store_path(st, "packs");
+	rc = sl_fsync_dir(dir);
+	free(dir);
+	if (rc < 0)
+		return sl_fail_errno(err, SL_E_IO, -rc, "cannot fsync the packs folder");
+	return sl_store_sql(st->db, "DELETE FROM packs WHERE committed_size=0", err);
 }
 
 static int repair_prov(sl_store *st, struct sl_store_open_info *info, sl_err *err)
@@ -301,6 +323,21 @@ static int repair_prov(sl_store *st, struct sl_store_open_info *info, sl_err *er
 		return sl_fail(err, SL_E_CORRUPT, "the provenance log is shorter than the catalog "
 			       "records (%llu < %llu bytes): run sluice verify",
 			       (unsigned long long)sb.st_size, (unsigned long long)st->prov_size);
+	return 0;
+}
+
+/* A second writing connection for pack ids: workers record them while the
+ * committer's connection may be inside a transaction (SQLite serialises the
+ * two; a pack is made once per GiB written, so the wait is rare). */
+static int open_alloc_db(sl_store *st, sl_err *err)
+{
+	int rc = open_db(st, &st->alloc_db, 0, err);
+	if (rc < 0)
+		return rc;
+	sqlite3_busy_timeout(st->alloc_db, 60000);
+	if (sqlite3_prepare_v2(st->alloc_db, "INSERT INTO packs(id, committed_size) VALUES(?, 0)",
+			       -1, &st->q_pack, NULL) != SQLITE_OK)
+		return sl_fail(err, SL_E_STATE, "catalog: %s", sqlite3_errmsg(st->alloc_db));
 	return 0;
 }
 
@@ -336,6 +373,8 @@ static int open_writable(sl_store *st, unsigned slots, struct sl_store_open_info
 	}
 	if (rc == 0 && sqlite3_prepare_v2(st->db, SL_SQL_ITEM, -1, &st->q_item, NULL))
 		rc = sl_fail(err, SL_E_STATE, "catalog: %s", sqlite3_errmsg(st->db));
+	if (rc == 0)
+		rc = open_alloc_db(st, err);
 	st->set = sl_xcalloc(4096, sizeof *st->set);
 	return rc;
 }
@@ -353,6 +392,7 @@ int sl_store_open(sl_store **out, const char *dir, int flags, unsigned slots,
 	st->flags = flags;
 	st->lock_fd = st->prov_fd = -1;
 	pthread_mutex_init(&st->mu, NULL);
+	pthread_mutex_init(&st->alloc_mu, NULL);
 	pthread_cond_init(&st->cv, NULL);
 	int rc = 0;
 	struct stat sb;
@@ -407,11 +447,14 @@ void sl_store_close(sl_store *st)
 	free(st->dirty_dirs);
 	sqlite3_finalize(st->q_item);
 	sqlite3_close(st->db);
+	sqlite3_finalize(st->q_pack);
+	sqlite3_close(st->alloc_db);
 	if (st->prov_fd >= 0)
 		close(st->prov_fd);
 	if (st->lock_fd >= 0)
 		close(st->lock_fd);
 	pthread_mutex_destroy(&st->mu);
+	pthread_mutex_destroy(&st->alloc_mu);
 	pthread_cond_destroy(&st->cv);
 	free(st->dir);
 	free(st);

@@ -58,7 +58,8 @@ struct sl_objref {
  * Streaming object writer.  Bytes are buffered in memory up to
  * SL_STORE_PACK_MAX; beyond that they spill to a temp file in DIR/tmp which
  * finish() fsyncs and renames to its content address.  Small objects are
- * appended to the slot's pack at finish().  If the digest is already stored
+ * gathered for the slot's pack at finish() (see sl_store_flush); where an
+ * object goes depends on its final size only.  If the digest is already stored
  * (catalog, or written earlier in this run) nothing new is written.
  * `io` is the calling thread's sl_io.  With nohash the caller supplies the
  * digest at finish (it has hashed the same bytes already, e.g. the engine for
@@ -76,9 +77,10 @@ void sl_objw_abort(sl_objw *w); /* frees w; removes any temp file */
 /* Small objects are gathered per slot and written to the pack in one write
  * (one system call per batch of inputs, not per object).  A worker must
  * flush before it hands items that reference its objects to the committer;
- * until then other writers of the same bytes wait.  On failure the objects
- * finished since the last flush are not stored: their items must be
- * rejected. */
+ * until then other writers of the same bytes wait.  On failure (of this
+ * write, or of one made on the way, e.g. when a pack rolls) the small
+ * objects finished since the previous sl_store_flush may be lost: their
+ * items must be rejected.  Each failure is reported once. */
 int sl_store_flush(sl_store *st, sl_io *io, unsigned slot, sl_err *err);
 
 /* The re-ingest cache: a keyed hash of the input path -> what it was. */

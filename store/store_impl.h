@@ -19,6 +19,7 @@ struct slot {
 	uint64_t pend_off;   /* pack offset of pend[0] */
 	struct inrun **claims; /* objects in pend, published at flush */
 	size_t nclaims, claims_cap;
+	sl_err ferr;         /* a failed append, kept until sl_store_flush reports it */
 	sqlite3 *rdb;        /* read-only connection for this slot */
 	sqlite3_stmt *q_seen, *q_obj; /* prepared once: preparing costs more than running */
 	/* earlier packs of this run that still need their final fsync */
@@ -46,7 +47,10 @@ struct sl_store {
 	struct inrun **set;     /* hash set, 4096 buckets */
 	char **dirty_dirs;
 	size_t ndirty_dirs;
-	int64_t next_pack;      /* pack ids are allocated in memory, recorded at commit */
+	sqlite3 *alloc_db;      /* records new pack ids from worker threads */
+	sqlite3_stmt *q_pack;
+	pthread_mutex_t alloc_mu; /* alloc_db, q_pack, next_pack */
+	int64_t next_pack;
 	int prov_fd;
 	uint64_t prov_size, prov_count;
 	uint8_t prov_head[32];

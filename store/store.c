@@ -151,12 +151,13 @@ static int open_db(sl_store *st, sqlite3 **db, int ro, sl_err *err)
 	if (rc != SQLITE_OK)
 		return sl_fail(err, SL_E_STATE, "cannot open the catalog: %s", sqlite3_errmsg(*db));
 	sqlite3_busy_timeout(*db, 10000);
-	/* Catalog pages are read through a map and a large cache: otherwise
-	 * every B-tree step past the default 2 MB cache is a pread, and at
-	 * 100,000 inputs those system calls cost more than the inserts. */
-	rc = sl_store_sql(*db, "PRAGMA mmap_size=1073741824; PRAGMA cache_size=-65536", err);
+	/* Catalog pages are read through a map: otherwise every B-tree step
+	 * past the page cache is a pread, and at 100,000 inputs those system
+	 * calls cost more than the inserts.  Only the writer gets a large
+	 * cache (there is one writer, and a reader per worker). */
+	rc = sl_store_sql(*db, "PRAGMA mmap_size=1073741824", err);
 	if (rc == 0 && !ro)
-		rc = sl_store_sql(*db, "PRAGMA synchronous=FULL", err);
+		rc = sl_store_sql(*db, "PRAGMA synchronous=FULL; PRAGMA cache_size=-32768", err);
 	return rc;
 }
 

@@ -69,6 +69,19 @@ static sl_store *open_ro(const char *dir)
 	return st;
 }
 
+/* The start every reading command shares: its options (no operands) and
+ * the store, opened read-only.  NULL when the command must end (said why). */
+static sl_store *begin(int argc, char **argv, struct common *c, const char *usage)
+{
+	if (parse(argc, argv, c, usage) < 0)
+		return NULL;
+	if (c->nrest) {
+		sl_cli_error("unexpected argument '%s'", c->rest[0]);
+		return NULL;
+	}
+	return open_ro(c->store);
+}
+
 int sl_cmd_keygen(int argc, char **argv)
 {
 	struct common c;
@@ -101,9 +114,7 @@ static void print_problem(void *ctx, const char *problem)
 int sl_cmd_verify(int argc, char **argv)
 {
 	struct common c;
-	if (parse(argc, argv, &c, "usage: sluice verify --store DIR\n") < 0 || c.nrest)
-		return SL_EXIT_ENV;
-	sl_store *st = open_ro(c.store);
+	sl_store *st = begin(argc, argv, &c, "usage: sluice verify --store DIR\n");
 	if (!st)
 		return SL_EXIT_ENV;
 	struct sl_verify_stats vs = {0};
@@ -127,9 +138,7 @@ int sl_cmd_verify(int argc, char **argv)
 int sl_cmd_log(int argc, char **argv)
 {
 	struct common c;
-	if (parse(argc, argv, &c, "usage: sluice log --store DIR\n") < 0 || c.nrest)
-		return SL_EXIT_ENV;
-	sl_store *st = open_ro(c.store);
+	sl_store *st = begin(argc, argv, &c, "usage: sluice log --store DIR\n");
 	if (!st)
 		return SL_EXIT_ENV;
 	sl_err err = {0};
@@ -226,10 +235,8 @@ static int ls_one(void *ctx, const struct sl_item_view *v)
 int sl_cmd_ls(int argc, char **argv)
 {
 	struct common c;
-	if (parse(argc, argv, &c, "usage: sluice ls --store DIR [--subject ID|--kind K|--study UID|"
-		  "--series UID|--format F] [--json]\n") < 0 || c.nrest)
-		return SL_EXIT_ENV;
-	sl_store *st = open_ro(c.store);
+	sl_store *st = begin(argc, argv, &c, "usage: sluice ls --store DIR [--subject ID|--kind K|"
+			     "--study UID|--series UID|--format F] [--json]\n");
 	if (!st)
 		return SL_EXIT_ENV;
 	sl_err err = {0};

@@ -16,12 +16,16 @@ NIN=302
 NDISTINCT=301
 cmd=("$SLUICE" ingest --store st --key-file key --opaque src --threads 2 --no-progress)
 
-# kill_when COND: start the ingest, SIGKILL it when COND holds on the store;
-# fails unless the process was still running when killed.
+# kill_when COND [SIGNAL [ARGS...]]: start the ingest (with ARGS), send
+# SIGNAL (default KILL) when COND holds on the store, wait for it; exits 3
+# if the process had finished before (nothing tested), else 0, and prints
+# what the store looked like.
 kill_when() {
-	python3 - "$1" "${cmd[@]}" src <<'PY'
-import os, subprocess, sys, time
-cond, argv = sys.argv[1], sys.argv[2:]
+	local cond=$1 sig=${2:-KILL}
+	shift $(($# < 2 ? $# : 2))
+	python3 - "$cond" "$sig" "${cmd[@]}" "$@" src <<'PY'
+import os, signal, subprocess, sys, time
+cond, sig, argv = sys.argv[1], sys.argv[2], sys.argv[3:]
 def size(p):
     try: return os.path.getsize(p)
     except OSError: return 0
@@ -34,15 +38,17 @@ test = {
     "packs": lambda: packs() > 1e6 and size("st/provenance.jsonl") == 0,
     "prov":  lambda: size("st/provenance.jsonl") > 0,
 }[cond]
-p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+out = open("run.out", "wb"); err = open("run.err", "wb")
+p = subprocess.Popen(argv, stdout=out, stderr=err)
 t0 = time.time()
 while p.poll() is None and not test():
     time.sleep(0.001)
 alive = p.poll() is None
-p.kill()
-p.wait()
-print(f"killed at {time.time() - t0:.3f}s ({cond}): tmp={len(listdir('st/tmp'))} "
-      f"packs={packs()} provenance={size('st/provenance.jsonl')}")
+state = f"tmp={len(listdir('st/tmp'))} packs={packs()} provenance={size('st/provenance.jsonl')}"
+p.send_signal(getattr(signal, "SIG" + sig))
+rc = p.wait()
+open("run.rc", "w").write(str(rc))
+print(f"{sig} at {time.time() - t0:.3f}s ({cond}): {state}")
 sys.exit(0 if alive else 3)
 PY
 }
@@ -97,5 +103,40 @@ rep = [json.loads(l) for l in open("rep.jsonl")]
 assert {r["input"] for r in rep} == want, "report digests are not the inputs'"
 PY
 	assert_eq "$(sluice log --store st | wc -l)" $NDISTINCT "one provenance record per distinct input"
-	pass "kill -9 $what; re-run: exit 0, verify ok, each input once, nothing partial, tmp/ empty"
+	pass "$what; re-run: exit 0, verify ok, each input once, nothing partial, tmp/ empty"
+done
+
+# SIGTERM and SIGINT mid-run: a clean stop.  Exit 2, the summary says the
+# run stopped, every input is reported (not processed ones rejected with the
+# reason), tmp/ is empty, verify passes, and the same command finishes.
+for sig in TERM INT; do
+	for try in 1 2 3; do
+		rm -rf st rep.jsonl
+		krc=0
+		what=$(kill_when prov $sig --json --report rep.jsonl) || krc=$?
+		((krc == 3)) || break
+	done
+	((krc != 3)) || fail "the ingest finished before SIG$sig could be sent 3 times"
+	((krc == 0)) || fail "kill helper failed ($krc)"
+	assert_eq "$(cat run.rc)" 2 "exit status after SIG$sig ($(cat run.err))"
+	cp run.out sum.json
+	check_accounting sum.json rep.jsonl $NIN
+	assert_eq "$(jfile sum.json 'j["stopped"]')" True "summary says the run stopped (SIG$sig)"
+	assert_contains "$(cat run.err)" "interrupted" "the message says the run was interrupted (SIG$sig)"
+	python3 - <<'PY' || fail "inputs not processed after SIG$sig"
+import json
+for l in open("rep.jsonl"):
+    r = json.loads(l)
+    assert r["status"] != "rejected" or "run stopped" in r["reason"], r
+PY
+	assert_eq "$(ls -A st/tmp | wc -l)" 0 "temp files left after SIG$sig"
+	verify_ok st
+	done_before=$(jfile sum.json 'j["ingested"]')
+	assert_eq "$(items st)" "$done_before" "catalog items = inputs reported ingested before SIG$sig"
+	run_cmd "${cmd[@]}" --json src
+	assert_eq "$RC" 0 "re-run after SIG$sig ($STDERR)"
+	assert_eq "$(jget "$STDOUT" 'j["ingested"]')" $((NDISTINCT - done_before)) "the re-run ingests exactly the rest"
+	verify_ok st
+	assert_eq "$(items st)" $NDISTINCT "each input once after SIG$sig and re-run"
+	pass "$what: clean stop (exit 2, all reported, tmp/ empty, store valid); re-run completes"
 done

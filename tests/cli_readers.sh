@@ -1,0 +1,97 @@
+# cli_readers.sh: the reading commands (ls, log, cat, verify) while an
+# ingest writes the same store.  docs/store-format.md: readers take no lock,
+# change nothing, and see only what the catalog has committed.  So each
+# reader run, at any moment of the writer's run, must succeed and show a
+# consistent store: ls rows parse, the log is a whole hash chain, listed
+# objects cat back to their digests, verify passes.
+source "$TESTS/lib.sh"
+newkey key
+mkdir -p src/big src/small
+for i in $(seq 1 5); do head -c 5000000 /dev/urandom > src/big/f$i.bin; done
+python3 -c "
+import os
+for p in range(20):
+    os.mkdir('src/small/p%02d' % p)
+    for i in range(500): open('src/small/p%02d/s%03d.bin' % (p, i), 'wb').write(os.urandom(4000))"
+NIN=10005
+
+# the writer: one thread, one run per part, so that the store sees many
+# commits and runs starting and ending while it is read
+(
+	set -e
+	for part in src/big src/small/p*; do
+		"$SLUICE" ingest --store st --key-file key --opaque src --threads 1 "$part" 2>> writer.err
+	done
+) &
+writer=$!
+CLEANUP+=("kill $writer")
+# the store exists (and has its store id) once ls works on it
+for i in $(seq 1 500); do
+	sluice ls --store st --json > /dev/null 2>&1 && break
+	kill -0 $writer 2>/dev/null || break
+	sleep 0.01
+done
+
+# verify in a loop of its own (it re-hashes everything: slower)
+(
+	n=0 bad=0
+	while kill -0 $writer 2>/dev/null; do
+		n=$((n + 1))
+		if ! "$SLUICE" verify --store st > v.out 2>&1; then
+			bad=$((bad + 1))
+			[[ -e v.first ]] || cp v.out v.first
+		fi
+		echo "$n $bad" > v.count
+	done
+) &
+verifier=$!
+
+rounds=0
+while kill -0 $writer 2>/dev/null; do
+	rounds=$((rounds + 1))
+	sluice ls --store st --json > ls.jsonl || fail "ls during the run (round $rounds)"
+	sluice log --store st > log.jsonl || fail "log during the run (round $rounds)"
+	python3 - "$SLUICE" <<'PY' || fail "inconsistent reader view during the run (round $rounds)"
+import hashlib, json, subprocess, sys
+rows = [json.loads(l) for l in open("ls.jsonl")]
+raw = open("log.jsonl", "rb").read()
+assert raw == b"" or raw.endswith(b"\n"), "log ends in a torn line"
+prev = "0" * 64
+for i, l in enumerate(raw.split(b"\n")[:-1], 1):
+    r = json.loads(l)
+    assert r["seq"] == i and r["prev"] == prev, f"log chain broken at record {i}"
+    prev = hashlib.sha256(l).hexdigest()
+for r in rows[-3:]:
+    d = r["outputs"][0]["digest"]
+    data = subprocess.run([sys.argv[1], "cat", "--store", "st", d], capture_output=True, check=True).stdout
+    assert hashlib.sha256(data).hexdigest() == d, f"listed object {d} does not cat back"
+PY
+done
+wait $verifier
+read -r vrounds verify_fail < v.count || { vrounds=0; verify_fail=0; }
+first_verify=$(cat v.first 2>/dev/null || true)
+wrc=0; wait $writer || wrc=$?
+assert_eq "$wrc" 0 "the writer's exit status ($(cat writer.err))"
+assert_eq "$(items st)" $NIN "the writer ingested everything"
+verify_ok st
+if ((rounds >= 3)); then
+	pass "ls, log and cat during a run: $rounds rounds, each a consistent committed view"
+else
+	skip "readers during a run: the writer finished after $rounds reader round(s); too fast to test much"
+fi
+
+if ((verify_fail)); then
+	known_bug "sluice verify while an ingest runs fails in $verify_fail of $vrounds rounds, e.g.: \
+$(tr '\n' ' ' <<<"$first_verify" | cut -c1-400).  docs/store-format.md says readers see only what the \
+catalog committed.  Suspect store/read.c: verify_prov() reads the whole provenance.jsonl and requires its \
+length to equal prov_size, so the writer's appended-but-uncommitted records (durability order step 2, \
+before the catalog commit) count as damage; and verify's queries run as separate autocommit reads while \
+prov_size/prov_count were read at open, so items committed meanwhile 'point to no provenance record'.  \
+Fix: one read transaction for the whole verify, and check the log only up to prov_size."
+else
+	if ((vrounds >= 3)); then
+		pass "verify during a run: passes every round ($vrounds)"
+	else
+		skip "verify during a run: only $vrounds round(s) before the writer finished"
+	fi
+fi

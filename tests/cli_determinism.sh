@@ -31,8 +31,10 @@ PY
 same_objects() { # STORE WHAT
 	digests "$1" > "d-$1"
 	cmp -s d1 "d-$1" || fail "$2 changed the objects: $(diff d1 "d-$1" | head -5)"
+	# every object reads back from this store with its digest (s1's bytes
+	# are the inputs', checked above)
 	while read -r _ d _; do
-		cmp -s <(sluice cat --store s1 "$d") <(sluice cat --store "$1" "$d") || fail "$2: object $d differs"
+		[[ $(sluice cat --store "$1" "$d" | sha256sum | cut -c1-64) == "$d" ]] || fail "$2: object $d differs"
 	done < d1
 }
 

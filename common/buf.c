@@ -134,8 +134,10 @@ void sl_buf_json_strn(sl_buf *b, const char *str, size_t n)
 		} else {
 			size_t l = utf8_len(s + i, n - i);
 			if (l == 0) {
-				/* Not UTF-8: keep the byte visible and reversible. */
-				sl_buf_printf(b, "\\u00%02x", c);
+				/* Not UTF-8: a lone low surrogate, as Python's
+				 * surrogateescape, which no valid UTF-8 name can
+				 * produce, so 'caf\xe9' and 'café' stay apart. */
+				sl_buf_printf(b, "\\udc%02x", c);
 				i++;
 			} else {
 				sl_buf_add(b, s + i, l);

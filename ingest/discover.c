@@ -111,7 +111,8 @@ static void walk_dir(struct walk *w, const char *path, const struct stat *st)
 	closedir(d);
 	if (rd_err)
 		emit_errno(w, path, "error reading directory", rd_err);
-	qsort(ents, n, sizeof *ents, cmp_dent);
+	if (n)
+		qsort(ents, n, sizeof *ents, cmp_dent);
 
 	w->stack[w->depth].dev = st->st_dev;
 	w->stack[w->depth].ino = st->st_ino;

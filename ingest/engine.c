@@ -236,10 +236,36 @@ static void *discover_main(void *arg)
 	return NULL;
 }
 
+/* The final component may be a symlink (even a dangling one) into the store:
+ * fopen would follow it, so follow the chain here first. */
+static char *report_target(const char *report)
+{
+	char *p = sl_xstrdup(report);
+	for (int hops = 0; hops < 40; hops++) {
+		struct stat st;
+		char link[PATH_MAX];
+		if (lstat(p, &st) < 0 || !S_ISLNK(st.st_mode))
+			break;
+		ssize_t n = readlink(p, link, sizeof link - 1);
+		if (n < 0)
+			break;
+		link[n] = 0;
+		char *slash = strrchr(p, '/');
+		sl_buf b;
+		sl_buf_init(&b);
+		if (link[0] != '/' && slash)
+			sl_buf_add(&b, p, (size_t)(slash - p) + 1);
+		sl_buf_puts(&b, link);
+		free(p);
+		p = b.data;
+	}
+	return p;
+}
+
 static int report_inside_store(const char *report, const char *store)
 {
 	char rs[PATH_MAX], rr[PATH_MAX];
-	char *dir = sl_xstrdup(report);
+	char *dir = report_target(report);
 	char *slash = strrchr(dir, '/');
 	if (slash)
 		*slash = 0;

@@ -351,6 +351,12 @@ static int triage(struct worker *w, struct result *r, struct sl_io_file *f,
 		r->reason = sl_xstrdup("unchanged since last ingest (not read)");
 		memcpy(r->input_digest, s.input_digest, 32);
 		r->have_digest = 1;
+		/* The report still says where the outputs are. */
+		int n = s.item_id ? sl_store_item_outputs(e->st, w->slot, s.item_id, &r->outs) : -1;
+		if (n > 0) {
+			r->nouts = (size_t)n;
+			r->item.item_id = s.item_id;
+		}
 		return 0;
 	}
 	return 1;

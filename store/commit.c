@@ -36,10 +36,53 @@ int sl_store_seen_get(sl_store *st, unsigned slot, const uint8_t key[32], struct
 		out->ino = (uint64_t)sqlite3_column_int64(q, 3);
 		out->dev = (uint64_t)sqlite3_column_int64(q, 4);
 		memcpy(out->input_digest, sqlite3_column_blob(q, 5), 32);
+		out->item_id = sqlite3_column_int64(q, 6);
 		found = 1;
 	}
 	sqlite3_reset(q); /* a reader left mid-statement would pin the WAL */
 	return found;
+}
+
+int sl_store_item_outputs(sl_store *st, unsigned slot, int64_t item_id,
+			   struct sl_item_output **outs)
+{
+	*outs = NULL;
+	if (!st->slots || slot >= st->nslots || !st->slots[slot].q_outs)
+		return -1;
+	sqlite3_stmt *q = st->slots[slot].q_outs;
+	sl_buf strs; /* role\0media\0 per output, placed after the array */
+	struct sl_item_output *o = NULL;
+	int n = 0;
+	sl_buf_init(&strs);
+	sqlite3_reset(q);
+	sqlite3_bind_int64(q, 1, item_id);
+	while (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_bytes(q, 0) == 32) {
+		o = sl_xrealloc(o, (size_t)(n + 1) * sizeof *o);
+		memset(&o[n], 0, sizeof o[n]);
+		memcpy(o[n].ref.digest, sqlite3_column_blob(q, 0), 32);
+		o[n].ref.size = (uint64_t)sqlite3_column_int64(q, 1);
+		o[n].ref.pack = sqlite3_column_type(q, 2) == SQLITE_NULL ? -1 : sqlite3_column_int64(q, 2);
+		o[n].ref.offset = (uint64_t)sqlite3_column_int64(q, 3);
+		for (int c = 4; c <= 5; c++) {
+			const char *t = (const char *)sqlite3_column_text(q, c);
+			sl_buf_add(&strs, t ? t : "", strlen(t ? t : "") + 1);
+		}
+		n++;
+	}
+	sqlite3_reset(q);
+	size_t arr = (size_t)n * sizeof *o;
+	*outs = sl_xrealloc(o, arr + strs.len);
+	if (strs.len)
+		memcpy((char *)*outs + arr, strs.data, strs.len);
+	const char *t = (const char *)*outs + arr;
+	for (int i = 0; i < n; i++) {
+		(*outs)[i].role = t;
+		t += strlen(t) + 1;
+		(*outs)[i].media_type = t;
+		t += strlen(t) + 1;
+	}
+	sl_buf_free(&strs);
+	return n;
 }
 
 /* Take, under mu, the descriptors of every pack written since the last
@@ -98,16 +141,16 @@ static int sync_objects(sl_store *st, sl_err *err)
 	return rc;
 }
 
-static int item_exists(sl_store *st, const struct sl_item *it)
+static int64_t existing_item(sl_store *st, const struct sl_item *it)
 {
 	sqlite3_stmt *q = st->q_item;
 	sqlite3_reset(q);
 	sqlite3_bind_blob(q, 1, it->input_digest, 32, SQLITE_STATIC);
 	sqlite3_bind_text(q, 2, it->format, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 3, it->options_fp, -1, SQLITE_STATIC);
-	int found = sqlite3_step(q) == SQLITE_ROW;
+	int64_t id = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
 	sqlite3_reset(q);
-	return found;
+	return id;
 }
 
 static int64_t next_item_id(sl_store *st)
@@ -139,12 +182,13 @@ static void build_lines(sl_store *st, struct sl_item **items, size_t n, const ch
 	int64_t id = next_item_id(st);
 	for (size_t i = 0; i < n; i++) {
 		struct sl_item *it = items[i];
-		it->outcome_new = !item_exists(st, it);
-		for (size_t j = 0; j < i && it->outcome_new; j++)
+		it->item_id = existing_item(st, it);
+		for (size_t j = 0; j < i && !it->item_id; j++)
 			if (items[j]->outcome_new && !memcmp(items[j]->input_digest, it->input_digest, 32) &&
 			    !strcmp(items[j]->format, it->format) &&
 			    !strcmp(items[j]->options_fp, it->options_fp))
-				it->outcome_new = 0;
+				it->item_id = items[j]->item_id;
+		it->outcome_new = it->item_id == 0;
 		if (!it->outcome_new)
 			continue;
 		it->item_id = id++;
@@ -216,6 +260,7 @@ static int exec_seen(sqlite3_stmt *q, const struct sl_item *it)
 	sqlite3_bind_int64(q, 5, (int64_t)it->stat.ino);
 	sqlite3_bind_int64(q, 6, (int64_t)it->stat.dev);
 	sqlite3_bind_blob(q, 7, it->input_digest, 32, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 8, it->item_id);
 	return sqlite3_step(q) == SQLITE_DONE;
 }
 
@@ -269,8 +314,8 @@ static const char *const stmts[] = {
 	"INSERT OR IGNORE INTO objects(digest,size,pack,offset) VALUES(?,?,?,?)",
 	"INSERT INTO item_objects(item_id,digest,role,media_type) VALUES(?,?,?,?)",
 	"INSERT INTO attrs(item_id,key,value) VALUES(?,?,?)",
-	"INSERT OR REPLACE INTO seen(path_key,size,mtime_ns,ctime_ns,ino,dev,input_digest) "
-	"VALUES(?,?,?,?,?,?,?)",
+	"INSERT OR REPLACE INTO seen(path_key,size,mtime_ns,ctime_ns,ino,dev,input_digest,item_id) "
+	"VALUES(?,?,?,?,?,?,?,?)",
 	"INSERT INTO packs(id,committed_size) VALUES(?1,?2) ON CONFLICT(id) DO UPDATE SET "
 	"committed_size=MAX(committed_size,excluded.committed_size)",
 };

@@ -367,7 +367,10 @@ static void verify_prov(sl_store *st, struct vctx *v, int64_t **items)
 	uint64_t seq = 0, bytes = 0;
 	uint8_t head[32] = {0};
 	int broken = 0;
-	while (!broken && (n = getline(&line, &cap, f)) > 0) {
+	/* Lines past the committed size belong to a batch a writer has not
+	 * committed yet (or one a crash cut short, which the next run cuts
+	 * off): neither is damage. */
+	while (!broken && (n = getline(&line, &cap, f)) > 0 && bytes + (uint64_t)n <= st->prov_size) {
 		bytes += (uint64_t)n;
 		seq++;
 		if (line[n - 1] != '\n') {
@@ -428,6 +431,13 @@ int sl_store_verify(sl_store *st, void (*cb)(void *ctx, const char *problem), vo
 	memset(stats, 0, sizeof *stats);
 	struct vctx v = {cb, ctx, stats};
 	sqlite3_stmt *q;
+	/* One read transaction: a writer may be committing while we look,
+	 * and every check must see the same committed state. */
+	int rc = sl_store_sql(st->db, "BEGIN", err);
+	if (rc == 0)
+		rc = sl_store_load_meta(st, err);
+	if (rc < 0)
+		return rc;
 	if (sqlite3_prepare_v2(st->db, "PRAGMA quick_check", -1, &q, NULL) == SQLITE_OK) {
 		if (sqlite3_step(q) == SQLITE_ROW && strcmp((const char *)sqlite3_column_text(q, 0), "ok"))
 			problem(&v, "catalog: sqlite integrity check failed");
@@ -441,5 +451,5 @@ int sl_store_verify(sl_store *st, void (*cb)(void *ctx, const char *problem), vo
 	/* compare items with records only when the whole log was read */
 	verify_items(st, &v, rec_item, stats->problems == before ? stats->records : 0);
 	free(rec_item);
-	return 0;
+	return sl_store_sql(st->db, "COMMIT", err);
 }

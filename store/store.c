@@ -32,7 +32,7 @@ static const char schema[] =
 	"CREATE INDEX IF NOT EXISTS attrs_kv ON attrs(key, value);"
 	"CREATE INDEX IF NOT EXISTS attrs_item ON attrs(item_id);"
 	"CREATE TABLE IF NOT EXISTS seen(path_key BLOB PRIMARY KEY, size INTEGER, mtime_ns INTEGER,"
-	" ctime_ns INTEGER, ino INTEGER, dev INTEGER, input_digest BLOB);";
+	" ctime_ns INTEGER, ino INTEGER, dev INTEGER, input_digest BLOB, item_id INTEGER);";
 
 int sl_store_sql(sqlite3 *db, const char *sql, sl_err *err)
 {
@@ -89,33 +89,6 @@ static int mkdir_mode(const char *p)
 	if (mkdir(p, 0750) < 0 && errno != EEXIST)
 		return -errno;
 	return 0;
-}
-
-static int create_layout(const char *dir, sl_err *err)
-{
-	static const char *const sub[] = {"packs", "objects", "tmp"};
-	int rc = mkdir_mode(dir);
-	for (size_t i = 0; rc == 0 && i < 3; i++) {
-		char *p = path2(dir, sub[i]);
-		rc = mkdir_mode(p);
-		free(p);
-	}
-	if (rc < 0)
-		return sl_fail_errno(err, SL_E_STATE, -rc, "cannot create the store layout");
-	char *f = path2(dir, "FORMAT");
-	int fd = open(f, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-	if (fd >= 0) {
-		rc = sl_write_all(fd, "sluice-store 1\n", 15);
-		if (rc == 0 && fsync(fd) < 0)
-			rc = -errno;
-		close(fd);
-	} else if (errno != EEXIST) {
-		rc = -errno;
-	}
-	free(f);
-	if (rc == 0)
-		rc = sl_fsync_dir(dir);
-	return rc < 0 ? sl_fail_errno(err, SL_E_STATE, -rc, "cannot create the store") : 0;
 }
 
 static int check_format(const char *dir, sl_err *err)
@@ -183,7 +156,7 @@ static int init_meta(sl_store *st, sl_err *err)
 	return 0;
 }
 
-static int load_meta(sl_store *st, sl_err *err)
+int sl_store_load_meta(sl_store *st, sl_err *err)
 {
 	char v[80];
 	if (!sl_store_meta_get(st->db, "store_id", st->id, sizeof st->id))
@@ -355,7 +328,7 @@ static int open_writable(sl_store *st, unsigned slots, struct sl_store_open_info
 	if (rc == 0)
 		rc = init_meta(st, err);
 	if (rc == 0)
-		rc = load_meta(st, err);
+		rc = sl_store_load_meta(st, err);
 	if (rc == 0)
 		rc = clean_tmp(st, info);
 	if (rc == 0)
@@ -369,7 +342,8 @@ static int open_writable(sl_store *st, unsigned slots, struct sl_store_open_info
 		s->pack_fd = -1;
 		rc = open_db(st, &s->rdb, 1, err);
 		if (rc == 0 && (sqlite3_prepare_v2(s->rdb, SL_SQL_SEEN, -1, &s->q_seen, NULL) ||
-				sqlite3_prepare_v2(s->rdb, SL_SQL_OBJECT, -1, &s->q_obj, NULL)))
+				sqlite3_prepare_v2(s->rdb, SL_SQL_OBJECT, -1, &s->q_obj, NULL) ||
+				sqlite3_prepare_v2(s->rdb, SL_SQL_OUTPUTS, -1, &s->q_outs, NULL)))
 			rc = sl_fail(err, SL_E_STATE, "catalog: %s", sqlite3_errmsg(s->rdb));
 	}
 	if (rc == 0 && sqlite3_prepare_v2(st->db, SL_SQL_ITEM, -1, &st->q_item, NULL))
@@ -377,6 +351,102 @@ static int open_writable(sl_store *st, unsigned slots, struct sl_store_open_info
 	if (rc == 0)
 		rc = open_alloc_db(st, err);
 	st->set = sl_xcalloc(4096, sizeof *st->set);
+	return rc;
+}
+
+static int create_layout(const char *dir)
+{
+	static const char *const sub[] = {"packs", "objects", "tmp"};
+	int rc = mkdir_mode(dir);
+	for (size_t i = 0; rc == 0 && i < 3; i++) {
+		char *p = path2(dir, sub[i]);
+		rc = mkdir_mode(p);
+		free(p);
+	}
+	return rc;
+}
+
+/* FORMAT is written last: a folder without it is not yet a store, so a
+ * creation cut short (ENOSPC, a crash) is finished by the next run. */
+static int write_format(const char *dir)
+{
+	char *f = path2(dir, "FORMAT");
+	int rc = 0, fd = open(f, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	if (fd >= 0) {
+		rc = sl_write_all(fd, "sluice-store 1\n", 15);
+		if (rc == 0 && fsync(fd) < 0)
+			rc = -errno;
+		close(fd);
+		if (rc < 0)
+			unlink(f);
+	} else if (errno != EEXIST) {
+		rc = -errno;
+	}
+	free(f);
+	return rc == 0 ? sl_fsync_dir(dir) : rc;
+}
+
+static int build_store(const char *dir, sl_err *err)
+{
+	int rc = create_layout(dir);
+	if (rc < 0)
+		return sl_fail_errno(err, SL_E_STATE, -rc,
+				     "cannot create the store layout");
+	sl_store tmp = {.dir = (char *)dir};
+	rc = open_db(&tmp, &tmp.db, 0, err);
+	if (rc == 0)
+		rc = init_meta(&tmp, err);
+	if (tmp.db && sqlite3_close(tmp.db) != SQLITE_OK && rc == 0)
+		rc = sl_fail(err, SL_E_STATE, "cannot close the new catalog");
+	if (rc == 0 && (rc = write_format(dir)) < 0)
+		rc = sl_fail_errno(err, SL_E_STATE, -rc,
+				   "cannot create the store");
+	return rc;
+}
+
+static void remove_unfinished(const char *dir)
+{
+	static const char *const names[] = {"FORMAT", "catalog.db", "catalog.db-wal",
+					    "catalog.db-shm", "packs", "objects", "tmp"};
+	for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+		char *p = path2(dir, names[i]);
+		if (unlink(p) < 0 && errno == EISDIR)
+			rmdir(p);
+		free(p);
+	}
+	rmdir(dir);
+}
+
+/* A new store is built beside its final name and renamed into place, so
+ * the name never shows a half-made store; a folder that exists already is
+ * completed in place. */
+static int create_store(const char *dir, sl_err *err)
+{
+	char *f = path2(dir, "FORMAT");
+	int have = access(f, F_OK) == 0;
+	free(f);
+	if (have)
+		return 0;
+	struct stat sb;
+	if (stat(dir, &sb) == 0)
+		return build_store(dir, err);
+	char *tmp = sl_xmalloc(strlen(dir) + 32);
+	sprintf(tmp, "%s.new-%ld", dir, (long)getpid());
+	remove_unfinished(tmp);
+	int rc = build_store(tmp, err);
+	if (rc == 0 && rename(tmp, dir) < 0 && errno != EEXIST && errno != ENOTEMPTY)
+		rc = sl_fail_errno(err, SL_E_STATE, errno, "cannot create the store");
+	if (rc == 0) {
+		char *parent = sl_xstrdup(dir), *slash = strrchr(parent, '/');
+		if (slash)
+			slash[slash == parent] = 0;
+		rc = sl_fsync_dir(slash ? parent : ".");
+		free(parent);
+		if (rc < 0)
+			rc = sl_fail_errno(err, SL_E_STATE, -rc, "cannot create the store");
+	}
+	remove_unfinished(tmp); /* after a lost race: another process made it */
+	free(tmp);
 	return rc;
 }
 
@@ -400,13 +470,13 @@ int sl_store_open(sl_store **out, const char *dir, int flags, unsigned slots,
 	if (stat(dir, &sb) < 0 && !(flags & SL_STORE_CREATE))
 		rc = sl_fail(err, SL_E_STATE, "no store here");
 	else if ((flags & SL_STORE_CREATE) && !(flags & SL_STORE_READONLY))
-		rc = create_layout(dir, err);
+		rc = create_store(dir, err);
 	if (rc == 0)
 		rc = check_format(dir, err);
 	if (rc == 0 && (flags & SL_STORE_READONLY)) {
 		rc = open_db(st, &st->db, 1, err);
 		if (rc == 0)
-			rc = load_meta(st, err);
+			rc = sl_store_load_meta(st, err);
 	} else if (rc == 0) {
 		rc = open_writable(st, slots, info, err);
 	}
@@ -432,6 +502,7 @@ void sl_store_close(sl_store *st)
 		free(s->claims);
 		sqlite3_finalize(s->q_seen);
 		sqlite3_finalize(s->q_obj);
+		sqlite3_finalize(s->q_outs);
 		sqlite3_close(s->rdb);
 	}
 	free(st->slots);

@@ -87,10 +87,16 @@ int sl_store_flush(sl_store *st, sl_io *io, unsigned slot, sl_err *err);
 struct sl_seen {
 	uint64_t size, mtime_ns, ctime_ns, ino, dev;
 	uint8_t input_digest[32];
+	int64_t item_id;
 };
 /* 1 if found, 0 if not. Thread-safe. */
 int sl_store_seen_get(sl_store *st, unsigned slot, const uint8_t path_key[32],
 		      struct sl_seen *out);
+struct sl_item_output;
+/* The outputs of a committed item, in one allocation (roles and media types
+ * included): free(*outs) releases it.  Returns their number, or -1. */
+int sl_store_item_outputs(sl_store *st, unsigned slot, int64_t item_id,
+			   struct sl_item_output **outs);
 
 struct sl_item_output {
 	struct sl_objref ref;

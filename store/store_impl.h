@@ -21,7 +21,7 @@ struct slot {
 	size_t nclaims, claims_cap;
 	sl_err ferr;         /* a failed append, kept until sl_store_flush reports it */
 	sqlite3 *rdb;        /* read-only connection for this slot */
-	sqlite3_stmt *q_seen, *q_obj; /* prepared once: preparing costs more than running */
+	sqlite3_stmt *q_seen, *q_obj, *q_outs; /* prepared once: preparing costs more than running */
 	/* earlier packs of this run that still need their final fsync */
 	int old_fds[8];
 	int nold;
@@ -58,12 +58,16 @@ struct sl_store {
 };
 
 int sl_store_sql(sqlite3 *db, const char *sql, sl_err *err);
+/* (Re)read the committed provenance size, count and head from the catalog. */
+int sl_store_load_meta(sl_store *st, sl_err *err);
 int sl_store_meta_get(sqlite3 *db, const char *key, char *out, size_t n);
 /* Look up an object with a prepared "SELECT size, pack, offset FROM objects
  * WHERE digest=?" (the caller owns q, so each thread uses its own). */
 int sl_catalog_has_object(sqlite3_stmt *q, const uint8_t d[32], struct sl_objref *ref);
 #define SL_SQL_OBJECT "SELECT size, pack, offset FROM objects WHERE digest=?"
-#define SL_SQL_SEEN "SELECT size, mtime_ns, ctime_ns, ino, dev, input_digest FROM seen WHERE path_key=?"
+#define SL_SQL_SEEN "SELECT size, mtime_ns, ctime_ns, ino, dev, input_digest, item_id FROM seen WHERE path_key=?"
+#define SL_SQL_OUTPUTS "SELECT io.digest, o.size, o.pack, o.offset, io.role, io.media_type " \
+	"FROM item_objects io JOIN objects o ON o.digest=io.digest WHERE io.item_id=? ORDER BY io.rowid"
 #define SL_SQL_ITEM "SELECT id FROM items WHERE input_digest=? AND format=? AND options_fp=?"
 char *sl_store_path(const sl_store *st, const char *name);
 void sl_object_path(const sl_store *st, const uint8_t d[32], char *out, size_t n);

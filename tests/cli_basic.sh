@@ -211,10 +211,7 @@ for b in -1 abc 4294967296; do
 	[[ $RC == 2 ]] || bad_batch+=("--batch $b: exit $RC")
 done
 if ((${#bad_batch[@]})); then
-	known_bug "ingest --batch is not validated: ${bad_batch[*]} (expected 2, a usage error; 134 is \
-SIGABRT).  '--batch -1' becomes 4294967295 items and the committer's sl_xmalloc of that many pointers \
-aborts; 'abc' silently means the default.  Suspect ingest/cmd_ingest.c parse_opts(), case O_BATCH: \
-strtoul without checks (compare --threads); also list --batch in the help or drop it."
+	soft_fail "ingest --batch is not validated: ${bad_batch[*]} (expected 2, a usage error)"
 else
 	pass "--batch validated"
 fi

@@ -86,13 +86,8 @@ else
 fi
 
 if ((verify_fail)); then
-	known_bug "sluice verify while an ingest runs fails in $verify_fail of $vrounds rounds, e.g.: \
-$(tr '\n' ' ' <<<"$first_verify" | cut -c1-400).  docs/store-format.md says readers see only what the \
-catalog committed.  Suspect store/read.c: verify_prov() reads the whole provenance.jsonl and requires its \
-length to equal prov_size, so the writer's appended-but-uncommitted records (durability order step 2, \
-before the catalog commit) count as damage; and verify's queries run as separate autocommit reads while \
-prov_size/prov_count were read at open, so items committed meanwhile 'point to no provenance record'.  \
-Fix: one read transaction for the whole verify, and check the log only up to prov_size."
+	soft_fail "sluice verify while an ingest runs fails in $verify_fail of $vrounds rounds, e.g.: \
+$(tr '\n' ' ' <<<"$first_verify" | cut -c1-400)"
 else
 	if ((vrounds >= 3)); then
 		pass "verify during a run: passes every round ($vrounds)"

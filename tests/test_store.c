@@ -228,7 +228,8 @@ static void run(int mode, const char *base)
 	snprintf(pk, sizeof pk, "%s/tmp/obj-leftover", bad);
 	fd = open(pk, O_WRONLY | O_CREAT, 0600);
 	close(fd);
-	CHECK(verify_problems(bad, NULL) >= 1);
+	/* uncommitted tails are what a running writer leaves too: not damage */
+	CHECK(verify_problems(bad, NULL) == 0);
 	REQUIRE(sl_store_open(&st, bad, 0, 1, &info, &err) == 0);
 	CHECK(info.repaired_prov == 19 && info.truncated_packs == 1 && info.removed_tmp == 1);
 	sl_store_close(st);

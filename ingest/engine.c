@@ -285,7 +285,8 @@ static int setup(struct engine *e, const struct sl_ingest_opts *o, FILE **report
 	e->dctx.key = e->key;
 	e->dctx.subjects = e->smap;
 	int flags = SL_STORE_CREATE | (o->direct ? SL_STORE_DIRECT : 0);
-	if ((rc = sl_store_open(&e->st, o->store_dir, flags, e->nworkers, NULL, err)) < 0)
+	if ((rc = sl_store_open(&e->st, o->store_dir, flags, e->nworkers, NULL, err)) < 0 ||
+	    (rc = sl_store_bind_key(e->st, sl_key_fingerprint(e->key), err)) < 0)
 		return rc;
 	if (o->report_path) {
 		if (report_inside_store(o->report_path, o->store_dir))

@@ -62,6 +62,28 @@ int sl_store_meta_get(sqlite3 *db, const char *key, char *out, size_t n)
 	return found;
 }
 
+int sl_store_bind_key(sl_store *st, const char *key_fp, sl_err *err)
+{
+	char have[80];
+	if (sl_store_meta_get(st->db, "key_fp", have, sizeof have)) {
+		if (strcmp(have, key_fp))
+			return sl_fail(err, SL_E_USAGE, "this store's pseudonyms were made with the key "
+				       "whose fingerprint is %s, not %s: use that key, or another store",
+				       have, key_fp);
+		return 0;
+	}
+	sqlite3_stmt *q;
+	if (sqlite3_prepare_v2(st->db, "INSERT INTO meta VALUES('key_fp', ?)", -1, &q, NULL) != SQLITE_OK)
+		return sl_fail(err, SL_E_STATE, "catalog: %s", sqlite3_errmsg(st->db));
+	sqlite3_bind_text(q, 1, key_fp, -1, SQLITE_STATIC);
+	int ok = sqlite3_step(q) == SQLITE_DONE;
+	sqlite3_finalize(q);
+	if (!ok)
+		return sl_fail(err, sqlite3_errcode(st->db) == SQLITE_FULL ? SL_E_NOSPC : SL_E_STATE,
+			       "catalog: %s", sqlite3_errmsg(st->db));
+	return 0;
+}
+
 static char *path2(const char *dir, const char *name)
 {
 	size_t n = strlen(dir) + strlen(name) + 2;

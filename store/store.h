@@ -44,6 +44,10 @@ struct sl_store_open_info {
 int sl_store_open(sl_store **out, const char *dir, int flags, unsigned slots,
 		  struct sl_store_open_info *info, sl_err *err);
 void sl_store_close(sl_store *st);
+/* A store is one pseudonym domain: the first writer records its key's
+ * fingerprint, and a writer with another key is refused (SL_E_USAGE), since
+ * its pseudonyms and UIDs would not match the ones already stored. */
+int sl_store_bind_key(sl_store *st, const char *key_fp, sl_err *err);
 
 /* A stored object's name and location. */
 struct sl_objref {

@@ -56,7 +56,12 @@ fp2=$(sluice keygen --out k3 2>&1 | sed -n 's/.*fingerprint \([0-9a-f]*\).*/\1/p
 assert_match "$fp2" '^[0-9a-f]{16,}$' "keygen prints the fingerprint"
 [[ $fp1 != "$fp2" ]] || fail "two keys with one fingerprint"
 echo fresh > src/b
-assert_exit 0 sluice ingest --store st --key-file k3 --opaque src src
-assert_eq "$(sluice log --store st | tail -1 | python3 -c "import json,sys; print(json.load(sys.stdin)['key_fp'])")" "$fp2" \
+before=$(sluice log --store st | wc -l)
+assert_exit 2 sluice ingest --store st --key-file k3 --opaque src src
+assert_contains "$OUT" "$fp1" "another key: the message names the store's key fingerprint"
+assert_contains "$OUT" "$fp2" "another key: the message names the given key's fingerprint"
+assert_eq "$(sluice log --store st | wc -l)" "$before" "another key: nothing recorded"
+sluice ingest --store st2 --key-file k3 --opaque src src 2>/dev/null
+assert_eq "$(sluice log --store st2 | tail -1 | python3 -c "import json,sys; print(json.load(sys.stdin)['key_fp'])")" "$fp2" \
 	"fingerprint in the record made with the second key"
-pass "each record names the fingerprint of the key that made it"
+pass "a store keeps one key (another is refused, naming both fingerprints); records name it"

@@ -12,7 +12,7 @@ static int opaque_sniff(const uint8_t *head, size_t len, uint64_t size)
 }
 
 static int opaque_transform(sl_input *in, sl_sink *out, const struct sl_deid_ctx *ctx,
-			    sl_err *err)
+			    const void *conf, sl_err *err)
 {
 	int rc = sl_sink_begin(out, "primary", "application/octet-stream", err);
 	sl_chunk *c;

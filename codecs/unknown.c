@@ -10,7 +10,7 @@ static int unknown_sniff(const uint8_t *head, size_t len, uint64_t size)
 }
 
 static int unknown_transform(sl_input *in, sl_sink *out, const struct sl_deid_ctx *ctx,
-			     sl_err *err)
+			     const void *conf, sl_err *err)
 {
 	return sl_fail(err, SL_E_FORMAT,
 		       "unrecognised format (not DICOM, a slide or genomics); "

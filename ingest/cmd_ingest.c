@@ -1,6 +1,7 @@
 /* cmd_ingest.c: `sluice ingest`: options, the run, the summary. */
 #include "cli.h"
 #include "engine.h"
+#include "format.h"
 #include "io.h"
 #include <getopt.h>
 #include <stdarg.h>
@@ -99,13 +100,46 @@ static void print_json(const struct sl_ingest_summary *s)
 	sl_buf_free(&b);
 }
 
+enum { O_FORMAT = 1000 };
+
+/* The base options plus every option a format declares (val O_FORMAT + k). */
+static struct option *all_options(const struct option *base, size_t nbase,
+				  const struct sl_format_option ***fopts)
+{
+	size_t n = 0, k = 0;
+	for (size_t i = 0; sl_formats[i]; i++)
+		for (const struct sl_format_option *x = sl_formats[i]->options; x && x->name; x++)
+			n++;
+	struct option *lo = sl_xcalloc(nbase + n + 1, sizeof *lo);
+	*fopts = sl_xcalloc(n + 1, sizeof **fopts);
+	memcpy(lo, base, nbase * sizeof *lo);
+	for (size_t i = 0; sl_formats[i]; i++)
+		for (const struct sl_format_option *x = sl_formats[i]->options; x && x->name; x++) {
+			lo[nbase + k] = (struct option){x->name, required_argument, 0, O_FORMAT + (int)k};
+			(*fopts)[k++] = x;
+		}
+	return lo;
+}
+
+static void print_help(FILE *f)
+{
+	fputs(help, f);
+	int any = 0;
+	for (size_t i = 0; sl_formats[i]; i++)
+		for (const struct sl_format_option *x = sl_formats[i]->options; x && x->name; x++) {
+			if (!any++)
+				fputs("\nFormat options:\n", f);
+			fprintf(f, "  --%s %s\n      %s\n", x->name, x->arg, x->help);
+		}
+}
+
 /* 0: options parsed; 1: --help printed; -1: usage error (already said). */
 static int parse_opts(int argc, char **argv, struct sl_ingest_opts *o, const char **opaque,
 		      int *json)
 {
 	enum { O_THREADS = 256, O_REPORT, O_OPAQUE, O_SMAP, O_JSON, O_IO, O_DIRECT, O_FOLLOW,
 	       O_PROGRESS, O_NOPROGRESS, O_BATCH, O_HELP };
-	static const struct option lo[] = {
+	static const struct option base[] = {
 		{"store", required_argument, 0, 's'}, {"key-file", required_argument, 0, 'k'},
 		{"threads", required_argument, 0, O_THREADS}, {"report", required_argument, 0, O_REPORT},
 		{"opaque", required_argument, 0, O_OPAQUE}, {"subject-map", required_argument, 0, O_SMAP},
@@ -113,12 +147,14 @@ static int parse_opts(int argc, char **argv, struct sl_ingest_opts *o, const cha
 		{"direct", no_argument, 0, O_DIRECT}, {"follow-symlinks", no_argument, 0, O_FOLLOW},
 		{"progress", no_argument, 0, O_PROGRESS}, {"no-progress", no_argument, 0, O_NOPROGRESS},
 		{"batch", required_argument, 0, O_BATCH}, {"help", no_argument, 0, O_HELP},
-		{0, 0, 0, 0},
 	};
-	int c;
+	const struct sl_format_option **fopts;
+	struct option *lo = all_options(base, sizeof base / sizeof *base, &fopts);
+	const char **pairs = (const char **)o->fmt_opts;
+	int c, rc = 0;
 	if (parse_io(getenv("SLUICE_IO"), &o->io_mode) < 0) {
 		sl_cli_error("SLUICE_IO must be auto, uring or posix");
-		return -1;
+		goto usage;
 	}
 	while ((c = getopt_long(argc, argv, "s:k:", lo, NULL)) != -1) {
 		char *end;
@@ -129,14 +165,14 @@ static int parse_opts(int argc, char **argv, struct sl_ingest_opts *o, const cha
 			o->threads = (unsigned)strtoul(optarg, &end, 10);
 			if (*end || *optarg == '-' || o->threads == 0 || o->threads > 1024) {
 				sl_cli_error("--threads wants a number from 1 to 1024, not '%s'", optarg);
-				return -1;
+				goto usage;
 			}
 			break;
 		case O_BATCH:
 			o->batch_items = (uint32_t)strtoul(optarg, &end, 10);
 			if (*end || *optarg == '-' || o->batch_items == 0 || o->batch_items > 65536) {
 				sl_cli_error("--batch wants a number from 1 to 65536, not '%s'", optarg);
-				return -1;
+				goto usage;
 			}
 			break;
 		case O_REPORT: o->report_path = optarg; break;
@@ -146,36 +182,51 @@ static int parse_opts(int argc, char **argv, struct sl_ingest_opts *o, const cha
 		case O_IO:
 			if (parse_io(optarg, &o->io_mode) < 0) {
 				sl_cli_error("--io must be auto, uring or posix, not '%s'", optarg);
-				return -1;
+				goto usage;
 			}
 			break;
 		case O_DIRECT: o->direct = 1; break;
 		case O_FOLLOW: o->follow_symlinks = 1; break;
 		case O_PROGRESS: o->progress = 1; break;
 		case O_NOPROGRESS: o->progress = 0; break;
-		case O_HELP: fputs(help, stdout); return 1;
-		default: fputs(help, stderr); return -1;
+		case O_HELP: print_help(stdout); rc = 1; goto out;
+		default:
+			if (c >= O_FORMAT) {
+				pairs[2 * o->nfmt_opts] = fopts[c - O_FORMAT]->name;
+				pairs[2 * o->nfmt_opts++ + 1] = optarg;
+				break;
+			}
+			print_help(stderr);
+			goto usage;
 		}
 	}
 	o->srcs = (const char *const *)argv + optind;
 	o->nsrcs = (size_t)(argc - optind);
 	if (!o->store_dir || !o->key_file || o->nsrcs == 0) {
 		sl_cli_error("ingest needs --store DIR, --key-file FILE and at least one SRC");
-		fputs(help, stderr);
-		return -1;
+		print_help(stderr);
+		goto usage;
 	}
-	return 0;
+out:
+	free(lo);
+	free(fopts);
+	return rc;
+usage:
+	rc = -1;
+	goto out;
 }
 
 int sl_cmd_ingest(int argc, char **argv)
 {
 	struct sl_ingest_opts o = {.progress = isatty(2)};
 	const char **opaque = sl_xcalloc((size_t)argc, sizeof *opaque);
+	o.fmt_opts = sl_xcalloc((size_t)argc, sizeof *o.fmt_opts);
 	int json = 0;
 	o.opaque = opaque;
 	int p = parse_opts(argc, argv, &o, opaque, &json);
 	if (p != 0) {
 		free(opaque);
+		free((void *)o.fmt_opts);
 		return p > 0 ? SL_EXIT_OK : SL_EXIT_ENV;
 	}
 	struct sl_ingest_summary sum;
@@ -187,6 +238,7 @@ int sl_cmd_ingest(int argc, char **argv)
 		print_json(&sum);
 	sl_ingest_summary_free(&sum);
 	free(opaque);
+	free((void *)o.fmt_opts);
 	if (rc == -SL_E_NOSPC) {
 		sl_cli_error("the store ran out of space (%s); everything reported ingested is safely "
 			     "stored: free space and run the same command again to finish", err.msg);

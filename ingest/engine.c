@@ -52,10 +52,12 @@ static void fingerprints(struct engine *e)
 	e->fmt_fp = sl_xcalloc(nf, sizeof *e->fmt_fp);
 	sl_sha256 *run = sl_sha256_new();
 	for (size_t i = 0; i < nf; i++) {
-		/* Formats have no options yet; when they do, they join here. */
+		const struct sl_format *f = sl_formats[i];
 		sl_buf b;
 		sl_buf_init(&b);
-		sl_buf_printf(&b, "%s/%s", sl_formats[i]->name, sl_formats[i]->version);
+		sl_buf_printf(&b, "%s/%s", f->name, f->version);
+		if (f->policy)
+			sl_buf_printf(&b, "/%s", f->policy(e->fmt_conf[i]));
 		uint8_t d[32];
 		sl_sha256_once(b.data, b.len + 1, d);
 		sl_hex(e->fmt_fp[i], d, 16);
@@ -275,9 +277,68 @@ static int report_inside_store(const char *report, const char *store)
 	return inside;
 }
 
+/* A format option's file, read here: formats never open files. */
+static int read_option_file(const char *opt, const char *path, sl_buf *b, sl_err *err)
+{
+	FILE *f = fopen(path, "rbe");
+	if (!f)
+		return sl_fail_errno(err, SL_E_USAGE, errno, "--%s %s", opt, path);
+	char tmp[65536];
+	size_t n;
+	while ((n = fread(tmp, 1, sizeof tmp, f)) > 0 && b->len < (16u << 20))
+		sl_buf_add(b, tmp, n);
+	int bad = ferror(f) || b->len >= (16u << 20);
+	fclose(f);
+	return bad ? sl_fail(err, SL_E_USAGE, "--%s %s: unreadable or larger than 16 MiB", opt, path)
+		   : 0;
+}
+
+static int configure_formats(struct engine *e, const struct sl_ingest_opts *o, sl_err *err)
+{
+	size_t nf = 0;
+	while (sl_formats[nf])
+		nf++;
+	e->fmt_conf = sl_xcalloc(nf, sizeof *e->fmt_conf);
+	for (size_t p = 0; p < o->nfmt_opts; p++) {
+		const char *name = o->fmt_opts[2 * p], *value = o->fmt_opts[2 * p + 1];
+		const struct sl_format_option *opt = NULL;
+		size_t i;
+		for (i = 0; i < nf && !opt; i++)
+			for (const struct sl_format_option *x = sl_formats[i]->options; x && x->name; x++)
+				if (!strcmp(x->name, name))
+					opt = x;
+		if (!opt)
+			return sl_fail(err, SL_E_USAGE, "unknown option --%s", name);
+		i--;
+		sl_buf content;
+		sl_buf_init(&content);
+		int rc = opt->is_file ? read_option_file(name, value, &content, err) : 0;
+		if (rc == 0 && opt->is_file)
+			rc = sl_formats[i]->configure(&e->fmt_conf[i], name, content.data ? content.data
+						      : "", content.len, err);
+		else if (rc == 0)
+			rc = sl_formats[i]->configure(&e->fmt_conf[i], name, value, strlen(value), err);
+		sl_buf_free(&content);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static void release_formats(struct engine *e)
+{
+	for (size_t i = 0; e->fmt_conf && sl_formats[i]; i++)
+		if (e->fmt_conf[i] && sl_formats[i]->release)
+			sl_formats[i]->release(e->fmt_conf[i]);
+	free(e->fmt_conf);
+}
+
 static int setup(struct engine *e, const struct sl_ingest_opts *o, FILE **report, sl_err *err)
 {
-	int rc = sl_key_load(&e->key, o->key_file, err);
+	int rc = configure_formats(e, o, err);
+	if (rc < 0)
+		return rc;
+	rc = sl_key_load(&e->key, o->key_file, err);
 	if (rc < 0)
 		return rc;
 	if (o->subject_map && (rc = sl_subject_map_load(&e->smap, o->subject_map, err)) < 0)
@@ -400,6 +461,7 @@ int sl_ingest(const struct sl_ingest_opts *o, struct sl_ingest_summary *sum, sl_
 	sl_key_free(e->key);
 	sl_subject_map_free(e->smap);
 	free(e->fmt_fp);
+	release_formats(e);
 	return rc;
 }
 

@@ -22,6 +22,9 @@ struct sl_ingest_opts {
 	const char *report_path; /* JSON Lines operator report or NULL */
 	int progress;            /* draw progress on stderr */
 	uint32_t batch_items;    /* commit batch size (0: default) */
+	/* Format options in command-line order: name, value, name, value... */
+	const char *const *fmt_opts;
+	size_t nfmt_opts;        /* pairs */
 };
 
 struct sl_reason_count {

@@ -43,6 +43,7 @@ struct engine {
 	char stop_why[200];
 	char stop_reason[256];   /* what inputs not processed are told */
 	char (*fmt_fp)[33];      /* options fingerprint per sl_formats[] entry */
+	void **fmt_conf;         /* configured options per sl_formats[] entry */
 	uint8_t run_fp[32];      /* all options that decide an input's outcome */
 	unsigned nworkers;
 	unsigned workers_left;

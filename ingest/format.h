@@ -24,17 +24,36 @@ enum {
 	SL_FORMAT_IDENTITY = 1,
 };
 
+/* An option a format takes, given as `--NAME VALUE` on the command line. */
+struct sl_format_option {
+	const char *name;     /* "dicom-options"; prefixed with the format's name */
+	const char *arg;      /* for the help: "LIST", "keep|remove", "FILE" */
+	const char *help;
+	int is_file;          /* VALUE names a file: the format gets its content
+			         (formats never open files) */
+};
+
 struct sl_format {
 	const char *name;     /* short, stable: goes into catalog and provenance */
 	const char *version;  /* bump when output bytes change */
 	unsigned flags;
+	const struct sl_format_option *options; /* ends with a NULL name; may be NULL */
+	/* Apply one option to *conf (NULL on the first call: the format
+	 * allocates it).  An error names the option and says why. */
+	int (*configure)(void **conf, const char *name, const char *value, size_t len,
+			 sl_err *err);
+	/* The policy as canonical JSON (owned by conf, NULL conf allowed): it
+	 * goes into provenance and into the fingerprint that decides whether
+	 * an input is already present. */
+	const char *(*policy)(const void *conf);
+	void (*release)(void *conf);
 	/* Confidence 0..100 that an input starting with head (len bytes, the
 	 * first chunk or the whole file) of total size `size` is this format. */
 	int (*sniff)(const uint8_t *head, size_t len, uint64_t size);
 	/* Turn one input into objects.  Return 0, or a negative sl_code with
 	 * err->msg saying why the input is rejected (no identifying values). */
 	int (*transform)(sl_input *in, sl_sink *out, const struct sl_deid_ctx *ctx,
-			 sl_err *err);
+			 const void *conf, sl_err *err);
 };
 
 /* ---- input ---- */

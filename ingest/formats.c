@@ -3,10 +3,12 @@
 #include "format.h"
 #include <string.h>
 
+extern const struct sl_format sl_format_dicom;
 extern const struct sl_format sl_format_opaque;
 extern const struct sl_format sl_format_unknown;
 
 const struct sl_format *const sl_formats[] = {
+	&sl_format_dicom,
 	&sl_format_opaque,
 	&sl_format_unknown,
 	NULL,

@@ -217,8 +217,10 @@ static void build_prov(struct engine *e, struct result *r, const uint8_t path_ke
 		sl_buf_json_str(b, o->media_type);
 		sl_buf_puts(b, "}");
 	}
-	sl_buf_printf(b, "],\"policy\":{\"format\":\"%s\",\"version\":\"%s\",\"options\":{}},",
-		      r->fmt->name, r->fmt->version);
+	const struct sl_format *f = r->fmt;
+	sl_buf_printf(b, "],\"policy\":{\"format\":\"%s\",\"version\":\"%s\",\"options\":%s},",
+		      f->name, f->version,
+		      f->policy ? f->policy(e->fmt_conf[format_index(f)]) : "{}");
 	sl_buf_puts(b, "\"facts\":{");
 	sl_buf_puts(b, r->facts.data ? r->facts.data : "");
 	sl_buf_puts(b, "},\"software\":");
@@ -282,7 +284,7 @@ static void process_one(struct worker *w, struct result *r, struct sl_io_file *f
 	sl_input in = {.io = w->io, .fd = f->fd, .size = f->size, .head = f->head, .h = w->h};
 	f->head = NULL;
 	sl_sink sk = {.w = w, .r = r, .in = &in, .identity = !!(r->fmt->flags & SL_FORMAT_IDENTITY)};
-	int rc = r->fmt->transform(&in, &sk, &e->dctx, &err);
+	int rc = r->fmt->transform(&in, &sk, &e->dctx, e->fmt_conf[format_index(r->fmt)], &err);
 	if (rc >= 0)
 		rc = input_drain(&in, &err);
 	if (rc >= 0)
@@ -352,9 +354,9 @@ static int triage(struct worker *w, struct result *r, struct sl_io_file *f,
 		memcpy(r->input_digest, s.input_digest, 32);
 		r->have_digest = 1;
 		/* The report still says where the outputs are. */
-		int n = s.item_id ? sl_store_item_outputs(e->st, w->slot, s.item_id, &r->outs) : -1;
-		if (n > 0) {
-			r->nouts = (size_t)n;
+		int no = s.item_id ? sl_store_item_outputs(e->st, w->slot, s.item_id, &r->outs) : -1;
+		if (no > 0) {
+			r->nouts = (size_t)no;
 			r->item.item_id = s.item_id;
 		}
 		return 0;

@@ -5,7 +5,8 @@ set -euo pipefail
 
 packages=(
 	build-essential cmake pkg-config
-	liburing-dev libsqlite3-dev libssl-dev
+	liburing-dev libsqlite3-dev libssl-dev zlib1g-dev
+	libdcmtk-dev dcmtk dicom3tools   # DICOM: the dcmdata oracle, dump2dcm, dciodvfy
 	clang libclang-rt-14-dev   # sanitizer and fuzzer runtimes
 	python3 util-linux coreutils findutils
 )

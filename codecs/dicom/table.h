@@ -30,7 +30,11 @@ enum sl_dcm_option {
 };
 
 struct sl_dcm_rule {
-	uint32_t tag, mask;       /* matches when (t & mask) == tag */
+	uint32_t tag, mask;       /* matches when (t & mask) == tag; mask is
+				     ~0 for one tag.  50xx/60xx cover only the
+				     even groups 5000-501E / 6000-601E (PS3.5
+				     7.6); the private row covers every odd
+				     group */
 	uint8_t basic;            /* enum sl_dcm_action */
 	uint8_t opt[SL_DO_COUNT]; /* SL_DA_NONE where the option changes nothing */
 	uint8_t std_iod;          /* used in standard composite IODs */
@@ -40,15 +44,18 @@ struct sl_dcm_dict {
 	uint32_t tag, mask;
 	char vr[3];               /* first VR when the dictionary allows several
 				     ("OB or OW" -> "OB", "US or SS" -> "US");
-				     "" where it gives none (item delimiters) */
+				     "" where it gives none (items and
+				     delimiters, three retired rows) */
 	uint8_t multi_vr;         /* the dictionary allows several VRs */
 	uint8_t retired;
-	const char *keyword;
+	const char *keyword;      /* "" for the few retired rows without one */
 };
 
 /* The row for a tag (exact rows before masked ones), or NULL. */
 const struct sl_dcm_rule *sl_dcm_rule(uint32_t tag);
-/* The dictionary entry for a tag (exact before masked), or NULL. */
+/* The dictionary entry for a tag (exact before masked), or NULL.  PS3.6 has
+ * no private entries and no command group (0000,xxxx), and an odd group never
+ * matches a repeating-group entry. */
 const struct sl_dcm_dict *sl_dcm_dict(uint32_t tag);
 /* The action for a tag under a set of options (bit i = enum sl_dcm_option i):
  * the basic action, or the option's action where a selected option changes

@@ -75,6 +75,13 @@ void sl_sink_attr(sl_sink *s, const char *key, const char *value);
 /* A provenance fact: key and a JSON value (a literal, string or object). */
 void sl_sink_fact(sl_sink *s, const char *key, const char *json_value);
 
+/* Run a format on bytes in memory (tests, fuzzing, tools): the objects it
+ * writes are appended to out, its provenance facts (JSON members) to facts
+ * (may be NULL).  chunk: the size the input is served in (0: the default). */
+int sl_transform_memory(const struct sl_format *f, const void *data, size_t len,
+			const struct sl_deid_ctx *ctx, const void *conf, size_t chunk,
+			sl_buf *out, sl_buf *facts, sl_err *err);
+
 /* The registry (ingest/formats.c). */
 extern const struct sl_format *const sl_formats[];
 const struct sl_format *sl_format_by_name(const char *name);

@@ -25,6 +25,8 @@ struct sl_input {
 	sl_sha256 *h;
 	int eof;
 	uint8_t digest[32];      /* valid once eof */
+	const uint8_t *mem;      /* sl_transform_memory: the input's bytes */
+	size_t mem_chunk;        /* and the chunk size it is served in */
 };
 
 struct sl_sink {
@@ -34,6 +36,8 @@ struct sl_sink {
 	int identity;
 	sl_objw *ow;
 	const char *role, *media;
+	sl_buf *mem;             /* sl_transform_memory: objects go here */
+	int mem_open;
 };
 
 /* ---- sl_input ---- */
@@ -45,7 +49,16 @@ int sl_input_next(sl_input *in, sl_chunk **c, sl_err *err)
 	if (in->eof)
 		return 0;
 	int rc;
-	if (in->head) {
+	if (in->mem) {
+		size_t n = in->size - in->consumed;
+		n = n < in->mem_chunk ? n : in->mem_chunk;
+		rc = n > 0;
+		if (rc) {
+			*c = sl_chunk_get(in->io);
+			memcpy((*c)->data, in->mem + in->consumed, n);
+			(*c)->len = n;
+		}
+	} else if (in->head) {
 		*c = in->head;
 		in->head = NULL;
 		rc = 1;
@@ -87,6 +100,12 @@ int sl_sink_begin(sl_sink *s, const char *role, const char *media_type, sl_err *
 		return sl_fail(err, SL_E_STATE, "format error: object begun before the last ended");
 	s->role = role;
 	s->media = media_type;
+	if (s->mem) {
+		if (s->mem_open)
+			return sl_fail(err, SL_E_STATE, "format error: object begun before the last ended");
+		s->mem_open = 1;
+		return 0;
+	}
 	struct engine *e = s->w->e;
 	return sl_objw_begin(e->st, s->w->io, s->w->slot, s->identity,
 			     s->identity ? s->in->size : 0, &s->ow, err);
@@ -94,6 +113,10 @@ int sl_sink_begin(sl_sink *s, const char *role, const char *media_type, sl_err *
 
 int sl_sink_write(sl_sink *s, const void *p, size_t n, sl_err *err)
 {
+	if (s->mem && s->mem_open) {
+		sl_buf_add(s->mem, p, n);
+		return 0;
+	}
 	if (!s->ow)
 		return sl_fail(err, SL_E_STATE, "format error: write outside an object");
 	return sl_objw_write(s->ow, p, n, err);
@@ -101,6 +124,8 @@ int sl_sink_write(sl_sink *s, const void *p, size_t n, sl_err *err)
 
 int sl_sink_put(sl_sink *s, sl_chunk *c, size_t off, size_t n, sl_err *err)
 {
+	if (s->mem)
+		return sl_sink_write(s, c->data + off, n, err);
 	if (!s->ow)
 		return sl_fail(err, SL_E_STATE, "format error: write outside an object");
 	return sl_objw_put(s->ow, c, off, n, err);
@@ -108,6 +133,10 @@ int sl_sink_put(sl_sink *s, sl_chunk *c, size_t off, size_t n, sl_err *err)
 
 int sl_sink_end(sl_sink *s, sl_err *err)
 {
+	if (s->mem) {
+		s->mem_open = 0;
+		return 0;
+	}
 	if (!s->ow)
 		return sl_fail(err, SL_E_STATE, "format error: end without begin");
 	if (s->identity && !s->in->eof)
@@ -442,4 +471,32 @@ void *sl_worker_main(void *arg)
 		sl_queue_close(&e->results);
 	pthread_mutex_unlock(&e->workers_mu);
 	return NULL;
+}
+
+int sl_transform_memory(const struct sl_format *f, const void *data, size_t len,
+			const struct sl_deid_ctx *ctx, const void *conf, size_t chunk,
+			sl_buf *out, sl_buf *facts, sl_err *err)
+{
+	struct sl_io_opts o = {.mode = SL_IO_POSIX};
+	sl_io *io;
+	int rc = sl_io_new(&io, &o, err);
+	if (rc < 0)
+		return rc;
+	sl_sha256 *h = sl_sha256_new();
+	sl_input in = {.io = io, .fd = -1, .size = len, .h = h, .mem = data};
+	sl_chunk *c = sl_chunk_get(io);
+	/* small chunks put element boundaries across chunks, as large files do */
+	in.mem_chunk = chunk && chunk < c->cap ? chunk : c->cap;
+	sl_chunk_put(c);
+	struct result *r = sl_result_new("");
+	sl_sink sk = {.r = r, .in = &in, .mem = out};
+	rc = f->transform(&in, &sk, ctx, conf, err);
+	if (rc >= 0)
+		rc = input_drain(&in, err);
+	if (facts && r->facts.data)
+		sl_buf_puts(facts, r->facts.data);
+	sl_result_free(r);
+	sl_sha256_free(h);
+	sl_io_free(io);
+	return rc;
 }

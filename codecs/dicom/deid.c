@@ -427,7 +427,10 @@ static enum act decide(const struct dcm_file *f, const struct dcm_parser *p,
 	case SL_DA_Z: a = A_EMPTY; break;
 	case SL_DA_D: a = is_vr(el->vr, "UI") ? A_UID : A_DUMMY; break;
 	case SL_DA_ZD: a = is_vr(el->vr, "UI") ? A_UID : A_EMPTY; break;
-	case SL_DA_XZU: case SL_DA_U: a = is_vr(el->vr, "UI") ? A_UID : A_REMOVE; break;
+	case SL_DA_XZU: case SL_DA_U:
+		/* U* on a sequence: kept, its UIDs replaced inside */
+		a = is_vr(el->vr, "UI") ? A_UID : el->is_sq ? A_KEEP : A_REMOVE;
+		break;
 	case SL_DA_C:
 		a = date_vr(el->vr) ? date_policy(f, el->vr) : A_EMPTY;
 		break;

@@ -92,7 +92,7 @@ struct run {
 	struct dcm_file f;
 	struct dcm_item meta, seg; /* file meta group; top-level elements not yet written */
 	char ts[72];               /* input transfer syntax */
-	int has_meta, preamble, started;
+	int has_meta, preamble, started, pixels, rows;
 	uint32_t last_tag;
 	sl_sink *out;
 };
@@ -128,7 +128,7 @@ static const char *text(const struct run *r, const struct dcm_item *it, uint32_t
 static int read_meta(struct run *r, sl_err *err)
 {
 	const uint8_t *b;
-	size_t n = dcm_src_peek(&r->s, &b, err);
+	size_t n = dcm_src_peek(&r->s, 132, &b, err);
 	if (n >= 132 && !memcmp(b + 128, "DICM", 4)) {
 		r->preamble = 1;
 		int rc = dcm_src_skip(&r->s, 132, err);
@@ -137,7 +137,7 @@ static int read_meta(struct run *r, sl_err *err)
 	}
 	struct dcm_enc le = {1, 0};
 	size_t cap = 0;
-	while ((n = dcm_src_peek(&r->s, &b, err)) >= 2 && dcm_rd16(b, 0) == 0x0002) {
+	while ((n = dcm_src_peek(&r->s, 2, &b, err)) >= 2 && dcm_rd16(b, 0) == 0x0002) {
 		struct dcm_el el = {0};
 		int rc = dcm_read_header(&r->p, &le, &el.tag, el.vr, &el.len);
 		if (rc == 0 && el.len == DCM_UNDEF)
@@ -171,7 +171,7 @@ static int choose_encoding(struct run *r, sl_err *err)
 		return 0;
 	}
 	const uint8_t *b;
-	size_t n = dcm_src_peek(&r->s, &b, err);
+	size_t n = dcm_src_peek(&r->s, 8, &b, err);
 	char vr[3] = {0};
 	if (n >= 6)
 		vr[0] = (char)b[4], vr[1] = (char)b[5];
@@ -390,6 +390,7 @@ static int pass_bulk(struct run *r, const struct sl_deid_ctx *ctx, struct dcm_el
 	if (rc < 0)
 		return rc;
 	int keep = dcm_keep_bulk(&r->f, el->tag);
+	r->pixels |= (el->tag >> 16) == 0x7FE0;
 	sl_buf h;
 	sl_buf_init(&h);
 	dcm_emit_added(&r->f, &h, el->tag);
@@ -439,6 +440,8 @@ static int parse_top(struct run *r, const struct sl_deid_ctx *ctx, sl_err *err)
 			cap = cap ? 2 * cap : 64;
 			r->seg.els = sl_xrealloc(r->seg.els, cap * sizeof *r->seg.els);
 		}
+		r->pixels |= (el.tag >> 16) == 0x7FE0;
+		r->rows |= el.tag == DCM_TAG(0x0028, 0x0010);
 		r->seg.els[r->seg.nels++] = el;
 	}
 }
@@ -478,6 +481,10 @@ static int dicom_transform(sl_input *in, sl_sink *out, const struct sl_deid_ctx 
 		rc = choose_encoding(&r, err);
 	if (rc == 0)
 		rc = parse_top(&r, ctx, err);
+	/* Cut at an element boundary, a file still parses: an image whose
+	 * pixels never came is how a truncated copy shows. */
+	if (rc == 0 && !r.pixels && r.rows)
+		rc = sl_fail(err, SL_E_FORMAT, "an image without pixel data: the file looks truncated");
 	if (rc == 0)
 		rc = flush_segment(&r, ctx, err);
 	sl_buf tail;

@@ -38,6 +38,10 @@ struct dcm_src {
 	uint8_t *zbuf;        /* inflated bytes not yet consumed: zbuf[zoff..zlen) */
 	size_t zoff, zlen;
 	int zend;
+	uint8_t back[256];    /* peeked bytes, served before the chunks */
+	size_t boff, blen;
+	uint8_t raw[256];     /* peeked compressed bytes, inflated first */
+	size_t roff, rlen;
 };
 
 int dcm_src_init(struct dcm_src *s, sl_input *in, sl_err *err);
@@ -53,8 +57,9 @@ int dcm_src_pass(struct dcm_src *s, uint64_t n, sl_sink *out, sl_err *err);
 /* Bytes left in the file (not meaningful once inflating). */
 uint64_t dcm_src_left(const struct dcm_src *s);
 int dcm_src_start_inflate(struct dcm_src *s, sl_err *err);
-/* Up to n bytes ahead without consuming them (within the current chunk). */
-size_t dcm_src_peek(struct dcm_src *s, const uint8_t **p, sl_err *err);
+/* Up to `want` (at most 256) bytes ahead without consuming them; returns
+ * how many there are (fewer only at the end). */
+size_t dcm_src_peek(struct dcm_src *s, size_t want, const uint8_t **p, sl_err *err);
 
 /* ---- parse.c: elements ---- */
 struct dcm_enc {

@@ -50,17 +50,22 @@ static int refill_inflated(struct dcm_src *s, sl_err *err)
 {
 	s->zoff = s->zlen = 0;
 	while (!s->zend && s->zlen == 0) {
-		int rc = raw_avail(s, err);
+		/* bytes peeked before inflating began come first */
+		int pre = s->rlen > s->roff;
+		int rc = pre ? 1 : raw_avail(s, err);
 		if (rc < 0)
 			return rc;
 		if (rc == 0)
 			return sl_fail(err, SL_E_FORMAT, "deflated data set ends early");
-		s->z.next_in = s->c->data + s->off;
-		s->z.avail_in = (uInt)(s->c->len - s->off);
+		s->z.next_in = pre ? s->raw + s->roff : s->c->data + s->off;
+		s->z.avail_in = (uInt)(pre ? s->rlen - s->roff : s->c->len - s->off);
 		s->z.next_out = s->zbuf;
 		s->z.avail_out = ZBUF;
 		int z = inflate(&s->z, Z_NO_FLUSH);
-		s->off = s->c->len - s->z.avail_in;
+		if (pre)
+			s->roff = s->rlen - s->z.avail_in;
+		else
+			s->off = s->c->len - s->z.avail_in;
 		s->zlen = ZBUF - s->z.avail_out;
 		if (z == Z_STREAM_END)
 			s->zend = 1;
@@ -77,11 +82,14 @@ int dcm_src_start_inflate(struct dcm_src *s, sl_err *err)
 		return sl_fail(err, SL_E_NOMEM, "cannot start inflating");
 	s->inflating = 1;
 	s->zbuf = sl_xmalloc(ZBUF);
+	memcpy(s->raw, s->back + s->boff, s->blen - s->boff);
+	s->rlen = s->blen - s->boff;
+	s->boff = s->blen = 0;
 	return 0;
 }
 
-/* A pointer to the next contiguous bytes and how many: 0 at the end. */
-static int avail(struct dcm_src *s, const uint8_t **p, size_t *n, sl_err *err)
+/* The next contiguous bytes below the peek buffer: 0 at the end. */
+static int under_avail(struct dcm_src *s, const uint8_t **p, size_t *n, sl_err *err)
 {
 	if (s->inflating) {
 		if (s->zoff == s->zlen) {
@@ -105,13 +113,52 @@ static int avail(struct dcm_src *s, const uint8_t **p, size_t *n, sl_err *err)
 	return 1;
 }
 
-static void consume(struct dcm_src *s, size_t n)
+static void under_consume(struct dcm_src *s, size_t n)
 {
 	if (s->inflating)
 		s->zoff += n;
 	else
 		s->off += n;
+}
+
+static int avail(struct dcm_src *s, const uint8_t **p, size_t *n, sl_err *err)
+{
+	if (s->boff < s->blen) {
+		*p = s->back + s->boff;
+		*n = s->blen - s->boff;
+		return 1;
+	}
+	return under_avail(s, p, n, err);
+}
+
+static void consume(struct dcm_src *s, size_t n)
+{
+	if (s->boff < s->blen)
+		s->boff += n;
+	else
+		under_consume(s, n);
 	s->pos += n;
+}
+
+size_t dcm_src_peek(struct dcm_src *s, size_t want, const uint8_t **p, sl_err *err)
+{
+	if (want > sizeof s->back)
+		want = sizeof s->back;
+	memmove(s->back, s->back + s->boff, s->blen - s->boff);
+	s->blen -= s->boff;
+	s->boff = 0;
+	while (s->blen < want) {
+		const uint8_t *q;
+		size_t k;
+		if (under_avail(s, &q, &k, err) <= 0)
+			break;
+		k = k < want - s->blen ? k : want - s->blen;
+		memcpy(s->back + s->blen, q, k);
+		s->blen += k;
+		under_consume(s, k);
+	}
+	*p = s->back;
+	return s->blen;
 }
 
 int dcm_src_eof(struct dcm_src *s, sl_err *err)
@@ -171,7 +218,8 @@ int dcm_src_pass(struct dcm_src *s, uint64_t n, sl_sink *out, sl_err *err)
 		if (rc == 0)
 			return sl_fail(err, SL_E_FORMAT, "truncated: a value runs past the end of the file");
 		k = k < n ? k : (size_t)n;
-		rc = s->inflating ? sl_sink_write(out, p, k, err) : sl_sink_put(out, s->c, s->off, k, err);
+		int copied = s->inflating || s->boff < s->blen;
+		rc = copied ? sl_sink_write(out, p, k, err) : sl_sink_put(out, s->c, s->off, k, err);
 		if (rc < 0)
 			return rc;
 		consume(s, k);
@@ -185,10 +233,3 @@ uint64_t dcm_src_left(const struct dcm_src *s)
 	return s->pos < s->size ? s->size - s->pos : 0;
 }
 
-size_t dcm_src_peek(struct dcm_src *s, const uint8_t **p, sl_err *err)
-{
-	size_t n = 0;
-	if (avail(s, p, &n, err) <= 0)
-		return 0;
-	return n;
-}

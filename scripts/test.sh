@@ -10,3 +10,11 @@ ctest --test-dir build --output-on-failure -j"$jobs"
 scripts/build.sh build-asan -DSL_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	ctest --test-dir build-asan --output-on-failure -j"$jobs"
+# A short fuzz of the DICOM parser (libFuzzer, ASan + UBSan) from the
+# committed seed corpus; longer runs: build-fuzz/fuzz_dicom -max_total_time=N.
+scripts/build.sh build-fuzz -DSL_FUZZ=ON -DSL_SANITIZE=ON -DCMAKE_C_COMPILER=clang \
+	-DCMAKE_BUILD_TYPE=Debug -DBUILD_TESTING=OFF
+corpus=$(mktemp -d)
+trap 'rm -rf "$corpus"' EXIT
+build-fuzz/fuzz_dicom -max_total_time=60 -max_len=8192 -timeout=10 -artifact_prefix=build-fuzz/ \
+	"$corpus" tests/fuzz/corpus-dicom

@@ -474,6 +474,7 @@ static int dicom_transform(sl_input *in, sl_sink *out, const struct sl_deid_ctx 
 	r.p.s = &r.s;
 	r.p.err = err;
 	sl_buf_init(&r.p.arena);
+	sl_buf_add(&r.p.arena, "", 0); /* never NULL: values are arena.data + offset */
 	int rc = dcm_src_init(&r.s, in, err);
 	if (rc == 0)
 		rc = read_meta(&r, err);

@@ -313,6 +313,8 @@ static int export_one(void *ctx, const struct sl_item_view *v)
 	if (!group)
 		group = attr(v, "sample");
 	const char *name = attr(v, "name");
+	if (!name)
+		name = attr(v, "instance");
 	for (size_t i = 0; i < v->nouts; i++) {
 		char hex[65];
 		sl_hex(hex, v->outs[i].ref.digest, 32);
@@ -327,9 +329,19 @@ static int export_one(void *ctx, const struct sl_item_view *v)
 			safe_name(&p, name);
 		else
 			sl_buf_add(&p, hex, 16);
+		size_t stem = p.len;
 		sl_buf_puts(&p, extension(v->outs[i].media_type));
 		int fd = mkdirs(p.data) < 0 ? -1 :
-			 open(p.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+			 open(p.data, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+		if (fd < 0 && errno == EEXIST) {
+			/* a name is not unique (one instance in two encodings):
+			 * both kept, told apart by digest */
+			if (name) {
+				p.len = stem;
+				sl_buf_printf(&p, "-%.16s%s", hex, extension(v->outs[i].media_type));
+			}
+			fd = open(p.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+		}
 		sl_err err = {0};
 		if (fd < 0 || sl_store_cat(x->st, v->outs[i].ref.digest, fd, &err) < 0) {
 			sl_cli_error("cannot export object %s to %s: %s", hex, p.data,

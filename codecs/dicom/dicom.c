@@ -459,7 +459,6 @@ static void facts(struct run *r)
 		      (unsigned long long)r->f.replaced, (unsigned long long)r->f.uids,
 		      (unsigned long long)r->f.shifted);
 	sl_sink_fact(r->out, "dicom", b.data);
-	sl_sink_fact(r->out, "policy", r->f.pol->json);
 	if (r->f.pol->accept_burned_in)
 		sl_sink_fact(r->out, "burned_in", "\"accepted by the operator's policy\"");
 	sl_buf_free(&b);

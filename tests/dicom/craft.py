@@ -1,0 +1,193 @@
+#!/usr/bin/env python3
+"""craft.py: the byte-level parts of the DICOM test corpus that DCMTK's
+tools cannot write (make_corpus.sh calls it; Python 3 standard library only,
+deterministic: no clock, no randomness without a fixed seed).
+
+  craft.py pixels DIR              ct16.raw (16x16, 16 bits) and mr8.raw (64x64, 8 bits)
+  craft.py mixed OUT               nested sequences mixing defined and undefined lengths
+  craft.py bad CT OUTDIR           malformed files cut from a valid explicit VR LE file
+  craft.py fix-uid FILE UID-ROOT   replace (0002,0003) by a fixed UID of the same length
+  craft.py insert FILE TAG VR TEXT add a top-level element (gggg,eeee) in tag order to an
+                                   explicit VR LE file (check_checker.sh: private elements
+                                   that dcmodify will not write)
+"""
+import random
+import struct
+import sys
+
+UNDEF = 0xFFFFFFFF
+LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR",
+            b"UT", b"UV"}
+
+
+def pixels(outdir):
+    ct = b"".join(struct.pack("<H", (x * 37 + y * 101) % 4096) for y in range(16) for x in range(16))
+    open(outdir + "/ct16.raw", "wb").write(ct)
+    r = random.Random(7)  # texture, so that the JPEG spans several 1 KiB fragments
+    mr = bytes(((x * 3 + y * 2) + r.randrange(40)) & 255 for y in range(64) for x in range(64))
+    open(outdir + "/mr8.raw", "wb").write(mr)
+
+
+# ---- explicit VR little endian writer ----
+
+def pad(vr, v):
+    if len(v) % 2:
+        v += b"\0" if vr in (b"UI", b"OB") else b" "
+    return v
+
+
+def el(g, e, vr, value):
+    vr = vr.encode()
+    v = pad(vr, value.encode() if isinstance(value, str) else value)
+    if vr in LONG_VRS:
+        return struct.pack("<HH2sHI", g, e, vr, 0, len(v)) + v
+    return struct.pack("<HH2sH", g, e, vr, len(v)) + v
+
+
+def item(body, defined):
+    if defined:
+        return struct.pack("<HHI", 0xFFFE, 0xE000, len(body)) + body
+    return (struct.pack("<HHI", 0xFFFE, 0xE000, UNDEF) + body +
+            struct.pack("<HHI", 0xFFFE, 0xE00D, 0))
+
+
+def seq(g, e, items, defined):
+    body = b"".join(items)
+    if defined:
+        return struct.pack("<HH2sHI", g, e, b"SQ", 0, len(body)) + body
+    return (struct.pack("<HH2sHI", g, e, b"SQ", 0, UNDEF) + body +
+            struct.pack("<HHI", 0xFFFE, 0xE0DD, 0))
+
+
+def part10(sop_class, sop_inst, dataset):
+    meta = (el(0x0002, 0x0001, "OB", b"\0\1") + el(0x0002, 0x0002, "UI", sop_class) +
+            el(0x0002, 0x0003, "UI", sop_inst) + el(0x0002, 0x0010, "UI", "1.2.840.10008.1.2.1"))
+    return (b"\0" * 128 + b"DICM" + el(0x0002, 0x0000, "UL", struct.pack("<I", len(meta))) +
+            meta + dataset)
+
+
+def mixed(out):
+    """Three levels of sequences alternating undefined and defined lengths
+    (sequence and item lengths disagree at every level), an empty item and
+    an empty sequence of each kind, identifying values at every depth."""
+    root = "1.2.826.0.1.3680043.9.7777.5"
+    ct = "1.2.840.10008.5.1.4.1.1.2"
+    inst = root + ".1.1"
+    depth3 = item(el(0x0008, 0x0020, "DA", "20230405") +
+                  el(0x0008, 0x0090, "PN", "CANARY^MIXED^DEPTH3") +
+                  el(0x0008, 0x0100, "SH", "C3") + el(0x0008, 0x0102, "SH", "99SLUICE") +
+                  el(0x0008, 0x0104, "LO", "Depth three") +
+                  el(0x0008, 0x1155, "UI", inst), defined=True)
+    depth2 = item(el(0x0008, 0x1155, "UI", root + ".5.1") +
+                  el(0x0014, 0x0104, "PN", "CANARY^MIXED^DEPTH2") +
+                  el(0x0040, 0xA040, "CS", "PNAME") +
+                  el(0x0040, 0xA123, "PN", "CANARY^MIXED^PERSON") +
+                  seq(0x0040, 0xA168, [depth3], defined=False), defined=False)
+    depth1 = item(el(0x0008, 0x0090, "PN", "CANARY^MIXED^DEPTH1") +
+                  el(0x0008, 0x0100, "SH", "P2") + el(0x0008, 0x0102, "SH", "99SLUICE") +
+                  el(0x0008, 0x0104, "LO", "Mixed lengths") +
+                  el(0x0014, 0x0102, "DA", "20230406") +
+                  seq(0x0040, 0x0440, [depth2], defined=True), defined=True)
+    ds = (el(0x0008, 0x0016, "UI", ct) + el(0x0008, 0x0018, "UI", inst) +
+          el(0x0008, 0x0020, "DA", "20230405") + el(0x0008, 0x0050, "SH", "CANARYACC05") +
+          el(0x0008, 0x0060, "CS", "CT") +
+          seq(0x0008, 0x1032, [item(b"", defined=True), item(b"", defined=False)], defined=False) +
+          seq(0x0008, 0x1110, [], defined=True) +
+          seq(0x0008, 0x1111, [], defined=False) +
+          el(0x0010, 0x0010, "PN", "CANARY^PATIENT") + el(0x0010, 0x0020, "LO", "CANARYPID") +
+          el(0x0010, 0x0030, "DA", "19710203") +
+          el(0x0020, 0x000D, "UI", root) + el(0x0020, 0x000E, "UI", root + ".1") +
+          seq(0x0040, 0x0260, [depth1, item(el(0x0008, 0x0100, "SH", "P3") +
+                                           el(0x0008, 0x1070, "PN", "CANARY^MIXED^OPERATOR"),
+                                           defined=False)], defined=False))
+    open(out, "wb").write(part10(ct, inst, ds))
+
+
+# ---- malformed files ----
+
+def top_elements(buf):
+    """(offset, group, element, vr, header length, value length) of each
+    top-level element of an explicit VR LE Part 10 file whose sequences
+    have defined lengths."""
+    assert buf[128:132] == b"DICM"
+    off = 132
+    while off < len(buf):
+        g, e, vr = struct.unpack_from("<HH2s", buf, off)
+        if vr in LONG_VRS:
+            (n,) = struct.unpack_from("<I", buf, off + 8)
+            hl = 12
+        else:
+            (n,) = struct.unpack_from("<H", buf, off + 6)
+            hl = 8
+        assert n != UNDEF, "want defined lengths"
+        yield off, g, e, vr, hl, n
+        off += hl + n
+
+
+def find(buf, g, e):
+    for t in top_elements(buf):
+        if t[1] == g and t[2] == e:
+            return t
+    raise SystemExit("craft.py: (%04X,%04X) not in the file" % (g, e))
+
+
+def bad(ct_path, outdir):
+    ct = open(ct_path, "rb").read()
+    # cut in the middle of Institution Name's value
+    off, _, _, _, hl, _ = find(ct, 0x0008, 0x0080)
+    open(outdir + "/bad-truncated.dcm", "wb").write(ct[:off + hl + 6])
+    # Study Description's 16-bit length says 65520: far past the end of the file
+    off, _, _, _, _, _ = find(ct, 0x0008, 0x1030)
+    b = bytearray(ct)
+    struct.pack_into("<H", b, off + 6, 0xFFF0)
+    open(outdir + "/bad-length-past-end.dcm", "wb").write(bytes(b))
+    # an OB that is not Pixel Data, of undefined length, never delimited
+    off, _, _, _, _, _ = find(ct, 0x7FE0, 0x0010)
+    junk = bytes((i * 7 + 3) & 255 for i in range(300)).replace(b"\xfe\xff", b"\xfe\x00")
+    open(outdir + "/bad-undefined-length-ob.dcm", "wb").write(
+        ct[:off] + struct.pack("<HH2sHI", 0x0042, 0x0011, b"OB", 0, UNDEF) + junk)
+    # Patient ID with an odd length (9), its padding byte dropped
+    off, _, _, _, hl, n = find(ct, 0x0010, 0x0020)
+    value = ct[off + hl:off + hl + n].rstrip(b" ")
+    assert len(value) % 2 == 1, "want an odd-length Patient ID in the template"
+    el9 = ct[off:off + 6] + struct.pack("<H", len(value)) + value
+    open(outdir + "/bad-odd-length.dcm", "wb").write(ct[:off] + el9 + ct[off + hl + n:])
+
+
+def fix_uid(path, root):
+    """dcmmkdir gives each DICOMDIR a fresh Media Storage SOP Instance UID;
+    put a fixed one of the same length in its place (no offset moves)."""
+    buf = bytearray(open(path, "rb").read())
+    for off, g, e, _, hl, n in top_elements(bytes(buf)):
+        if g != 0x0002:
+            break
+        if e == 0x0003:
+            new = (root + ".1" + "1" * n)[:n - 1] + "\0"
+            assert n % 2 == 0 and len(root) + 3 < n and len(new) == n
+            buf[off + hl:off + hl + n] = new.encode()
+            open(path, "wb").write(bytes(buf))
+            return
+    raise SystemExit("craft.py: no (0002,0003) in " + path)
+
+
+def insert(path, tag, vr, text):
+    g, e = (int(x, 16) for x in tag.strip("()").split(","))
+    buf = open(path, "rb").read()
+    at = len(buf)
+    for off, eg, ee, _, _, _ in top_elements(buf):
+        if eg != 0x0002 and (eg, ee) > (g, e):
+            at = off
+            break
+    open(path, "wb").write(buf[:at] + el(g, e, vr, text) + buf[at:])
+
+
+def main(argv):
+    cmds = {"pixels": (pixels, 1), "mixed": (mixed, 1), "bad": (bad, 2), "fix-uid": (fix_uid, 2),
+            "insert": (insert, 4)}
+    if len(argv) < 2 or argv[1] not in cmds or len(argv) - 2 != cmds[argv[1]][1]:
+        raise SystemExit(__doc__)
+    cmds[argv[1]][0](*argv[2:])
+
+
+if __name__ == "__main__":
+    main(sys.argv)

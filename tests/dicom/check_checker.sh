@@ -123,6 +123,11 @@ refused "no 113100 code" $CT f.dcm '^\(0012,0064\): no item with Code Value 1131
 cp ct-ok.dcm f.dcm # DCMTK keeps the meta in step: patch its bytes
 python3 "$TESTS/dicom/craft.py" fix-uid f.dcm 2.25.7 || fail "craft.py fix-uid failed"
 refused "Media Storage SOP Instance UID out of step" $CT f.dcm '^\(0002,0003\): .* differs from OUT'
+cp ct-ok.dcm f.dcm
+patch_byte f.dcm 5
+refused "a preamble that is not zeros" $CT f.dcm "OUT's preamble is not 128 zero bytes"
+refused "the input as its own output" $CT $CT '^\(0002,0016\): file meta element not in a new meta group'
+grep -qF "canary 'CANARY' found" <<< "$STDOUT" || fail "the input as output: no canary reported"
 refused "output in another transfer syntax" $CT ct-ok-implicit.dcm '^\(0002,0010\): transfer syntax'
 refused "implicit input, explicit output" corpus/ct-implicit-le.dcm ct-ok.dcm '^\(0002,0010\): transfer syntax'
 modified ct-ok.dcm f.dcm -m "(0028,0010)=17"
@@ -160,6 +165,9 @@ refused "a date not shifted" $CT f.dcm '^\(0008,0020\): date 20230405 not shifte
 	--options retain-long-modified-dates
 modified ct-shift.dcm f.dcm -m "(0008,0022)=2022-12-27"
 refused "a shifted date in another format" $CT f.dcm '^\(0008,0022\): .* is not a DA' \
+	--options retain-long-modified-dates
+modified ct-shift.dcm f.dcm -m "(0008,0020)=20230406"
+refused "a date moved forward" $CT f.dcm '^\(0008,0020\): shifted by 1 days; expected back' \
 	--options retain-long-modified-dates
 modified ct-shift.dcm f.dcm -m "(0008,0030)=111112"
 refused "a time changed under modified dates" $CT f.dcm '^\(0008,0030\): value changed; expected unchanged' \
@@ -199,25 +207,28 @@ args=(-m "(0008,0018)=${U}21" -m "(0020,000d)=${U}22" -m "(0020,000e)=${U}23"
 	-m "$d3.(0008,0020)=" -m "$d3.(0008,041f)=" -m "$d3.(0008,1155)=${U}21"
 	-m "$d3.(0010,0010)=$P" -m "$d3.(0014,0103)=" -e "(0040,0260)[1].(0008,1070)"
 	"${ADDED[@]}")
-modified $N nested-ok.dcm "${args[@]}"
+modified $N nested-ok.dcm -le "${args[@]}" # -le: sequences and items stay undefined
 accepted $N nested-ok.dcm
-accepted corpus/nested-defined.dcm nested-ok.dcm
-modified nested-ok.dcm f.dcm -m "$d3.(0008,1155)=${U}26"
+modified corpus/nested-defined.dcm nested-ok-defined.dcm "${args[@]}"
+accepted corpus/nested-defined.dcm nested-ok-defined.dcm
+refused "length encoding of sequences and items changed" corpus/nested-defined.dcm nested-ok.dcm \
+	'^\(0040,0260\)\[0\]/\(0040,0440\): defined length in IN, undefined in OUT'
+modified nested-ok.dcm f.dcm -le -m "$d3.(0008,1155)=${U}26"
 refused "depth 3: the file's own UID mapped another way" $N f.dcm \
 	'^\(0040,0260\)\[0\]/\(0040,0440\)\[0\]/\(0040,A168\)\[0\]/\(0008,1155\): UID .* mapped to .* elsewhere'
-modified nested-ok.dcm f.dcm -m "$d3.(0010,0010)=CANARY^DEPTH3^PATIENT"
+modified nested-ok.dcm f.dcm -le -m "$d3.(0010,0010)=CANARY^DEPTH3^PATIENT"
 refused "depth 3: a Patient's Name kept" $N f.dcm '^\(0040,0260\)\[0\]/\(0040,0440\)\[0\]/\(0040,A168\)\[0\]/\(0010,0010\)'
-modified nested-ok.dcm f.dcm -m "$d2.(0014,0104)=CANARY^DEPTH2^REVIEWER"
+modified nested-ok.dcm f.dcm -le -m "$d2.(0014,0104)=CANARY^DEPTH2^REVIEWER"
 refused "depth 2: an unlisted PN kept" $N f.dcm '^\(0040,0260\)\[0\]/\(0040,0440\)\[0\]/\(0014,0104\): length'
-modified nested-ok.dcm f.dcm -m "$d2.(0040,a123)=CANARY^DEPTH2^PERSON"
+modified nested-ok.dcm f.dcm -le -m "$d2.(0040,a123)=CANARY^DEPTH2^PERSON"
 refused "depth 2: Person Name (D) kept" $N f.dcm '^\(0040,0260\)\[0\]/\(0040,0440\)\[0\]/\(0040,A123\): unchanged'
-modified nested-ok.dcm f.dcm -m "$d3.(0008,041f)=20230405101112"
+modified nested-ok.dcm f.dcm -le -m "$d3.(0008,041f)=20230405101112"
 refused "depth 3: an unlisted DT kept" $N f.dcm '\(0008,041F\): length 14; expected zero'
-modified nested-ok.dcm f.dcm -e "(0040,0260)[1]"
+modified nested-ok.dcm f.dcm -le -e "(0040,0260)[1]"
 refused "an item dropped" $N f.dcm '^\(0040,0260\): 1 item\(s\) in OUT, 2 in IN'
-modified nested-ok.dcm f.dcm -i "(6000,3000)=0"
+modified nested-ok.dcm f.dcm -le -i "(6000,3000)=0"
 refused "overlay data kept" $N f.dcm '^\(6000,3000\): present; expected removed'
-modified nested-ok.dcm f.dcm -i "(5000,0022)=curve"
+modified nested-ok.dcm f.dcm -le -i "(5000,0022)=curve"
 refused "curve kept" $N f.dcm '^\(5000,0022\): present; expected removed'
 pass "nested sequences checked at every depth"
 

@@ -6,6 +6,9 @@ deterministic: no clock, no randomness without a fixed seed).
   craft.py pixels DIR              ct16.raw (16x16, 16 bits) and mr8.raw (64x64, 8 bits)
   craft.py mixed OUT               nested sequences mixing defined and undefined lengths
   craft.py bad CT OUTDIR           malformed files cut from a valid explicit VR LE file
+  craft.py preamble CT OUT         CT with identifying text in its 128-byte preamble
+  craft.py large CT OUT            CT with 256x256 pixels (128 KiB) and a 70000-byte private
+                                   OB: top-level values the de-identifier streams as bulk
   craft.py fix-uid FILE UID-ROOT   replace (0002,0003) by a fixed UID of the same length
   craft.py insert FILE TAG VR TEXT add a top-level element (gggg,eeee) in tag order to an
                                    explicit VR LE file (check_checker.sh: private elements
@@ -152,6 +155,36 @@ def bad(ct_path, outdir):
     assert len(value) % 2 == 1, "want an odd-length Patient ID in the template"
     el9 = ct[off:off + 6] + struct.pack("<H", len(value)) + value
     open(outdir + "/bad-odd-length.dcm", "wb").write(ct[:off] + el9 + ct[off + hl + n:])
+    # cut between elements, just before Pixel Data: an image without pixels
+    off, _, _, _, _, _ = find(ct, 0x7FE0, 0x0010)
+    open(outdir + "/bad-no-pixels.dcm", "wb").write(ct[:off])
+
+
+def preamble(ct_path, out):
+    ct = open(ct_path, "rb").read()
+    text = (b"CANARY PREAMBLE of Mr Canary, born 19710203. " * 3)[:128]
+    open(out, "wb").write(text + ct[128:])
+
+
+def large(ct_path, out):
+    ct = open(ct_path, "rb").read()
+    parts = [ct[:132]]
+    added = False
+    for off, g, e, _, hl, n in top_elements(ct):
+        if not added and (g, e) > (0x0019, 0x0000):
+            bulk = (b"CANARY private bulk value " * 2700)[:70000]
+            parts.append(el(0x0019, 0x0010, "LO", "SLUICE CANARY BULK") +
+                         el(0x0019, 0x1001, "OB", bulk))
+            added = True
+        if (g, e) in ((0x0028, 0x0010), (0x0028, 0x0011)):
+            parts.append(ct[off:off + hl] + struct.pack("<H", 256))
+        elif (g, e) == (0x7FE0, 0x0010):
+            px = b"".join(struct.pack("<H", (x * 13 + y * 29 + (x * y) % 17) % 4096)
+                          for y in range(256) for x in range(256))
+            parts.append(el(0x7FE0, 0x0010, "OW", px))
+        else:
+            parts.append(ct[off:off + hl + n])
+    open(out, "wb").write(b"".join(parts))
 
 
 def fix_uid(path, root):
@@ -183,7 +216,7 @@ def insert(path, tag, vr, text):
 
 def main(argv):
     cmds = {"pixels": (pixels, 1), "mixed": (mixed, 1), "bad": (bad, 2), "fix-uid": (fix_uid, 2),
-            "insert": (insert, 4)}
+            "insert": (insert, 4), "preamble": (preamble, 2), "large": (large, 2)}
     if len(argv) < 2 or argv[1] not in cmds or len(argv) - 2 != cmds[argv[1]][1]:
         raise SystemExit(__doc__)
     cmds[argv[1]][0](*argv[2:])

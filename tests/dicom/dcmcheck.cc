@@ -210,6 +210,7 @@ private:
 	void check_date_shift(DcmElement *in, DcmElement *out, const std::string &vr,
 			      const std::string &path);
 	void check_even_length(DcmElement *out, const std::string &path);
+	void check_length_encoding(DcmObject *in, DcmObject *out, const std::string &path);
 
 	/* whole-file checks */
 	void check_deid_attributes();
@@ -398,6 +399,7 @@ void Checker::check_element(DcmElement *in, DcmElement *out, const std::string &
 			violation(path, "a sequence in IN, not in OUT");
 			return;
 		}
+		check_length_encoding(si, so, path);
 		switch (e) {
 		case Expect::Empty:
 		case Expect::AbsentOrEmpty:
@@ -439,9 +441,11 @@ void Checker::check_items(DcmSequenceOfItems *in, DcmSequenceOfItems *out,
 				std::to_string(in->card()) + " in IN");
 		return;
 	}
-	for (unsigned long i = 0; i < in->card(); i++)
-		check_item(in->getItem(i), out->getItem(i),
-			   path + "[" + std::to_string(i) + "]/", depth + 1);
+	for (unsigned long i = 0; i < in->card(); i++) {
+		std::string ip = path + "[" + std::to_string(i) + "]";
+		check_length_encoding(in->getItem(i), out->getItem(i), ip);
+		check_item(in->getItem(i), out->getItem(i), ip + "/", depth + 1);
+	}
 }
 
 /* ---- value checks ---- */
@@ -451,6 +455,17 @@ void Checker::check_even_length(DcmElement *out, const std::string &path)
 	Uint32 n = out->getLengthField();
 	if (n != DCM_UndefinedLength && (n & 1))
 		violation(path, "odd value length " + std::to_string(n) + " in OUT");
+}
+
+/* A sequence or item keeps its length encoding: undefined stays undefined,
+ * defined stays defined (its value may change). */
+void Checker::check_length_encoding(DcmObject *in, DcmObject *out, const std::string &path)
+{
+	bool ui = in->getLengthField() == DCM_UndefinedLength;
+	bool uo = out->getLengthField() == DCM_UndefinedLength;
+	if (ui != uo)
+		violation(path, std::string(ui ? "undefined" : "defined") + " length in IN, " +
+				(uo ? "undefined" : "defined") + " in OUT");
 }
 
 void Checker::check_keep(DcmElement *in, DcmElement *out, const std::string &path)
@@ -640,6 +655,9 @@ void Checker::check_date_shift(DcmElement *in, DcmElement *out, const std::strin
 		long s = db - da;
 		if (s == 0)
 			violation(path, "date " + x + " not shifted");
+		else if (s > 0 || s < -3650)
+			violation(path, "shifted by " + std::to_string(s) + " days; expected back by "
+					"1 to 3650 days");
 		else if (!have_shift) {
 			have_shift = true;
 			shift = s;
@@ -718,15 +736,31 @@ void Checker::check_file_meta()
 	std::string got = DcmXfer(ds->getOriginalXfer()).getXferID();
 	if (got != trim(ts.c_str()))
 		violation("(0002,0010)", "says " + trim(ts.c_str()) + " but the data set is " + got);
+	/* a new meta group: nothing of IN's carried over (source AE titles,
+	 * private meta elements) */
+	static const std::set<uint32_t> allowed = {
+		DCM_FileMetaInformationGroupLength.hash(), DCM_FileMetaInformationVersion.hash(),
+		DCM_MediaStorageSOPClassUID.hash(), DCM_MediaStorageSOPInstanceUID.hash(),
+		DCM_TransferSyntaxUID.hash(), DCM_ImplementationClassUID.hash(),
+		DCM_ImplementationVersionName.hash(),
+	};
+	for (unsigned long i = 0; i < m->card(); i++) {
+		uint32_t tag = tag_of(m->getElement(i));
+		if (!allowed.count(tag))
+			violation(tag_str(tag), "file meta element not in a new meta group");
+	}
 }
 
-/* No canary anywhere in OUT's bytes, preamble and meta included; Part 10. */
+/* No canary anywhere in OUT's bytes, preamble and meta included; Part 10
+ * with a new preamble of 128 zero bytes. */
 void Checker::check_canaries()
 {
 	std::ifstream f(cfg.out, std::ios::binary);
 	std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
 	if (bytes.size() < 132 || bytes.compare(128, 4, "DICM") != 0)
 		violation("", "OUT is not a Part 10 file (no DICM after a 128-byte preamble)");
+	else if (bytes.find_first_not_of('\0') < 128)
+		violation("", "OUT's preamble is not 128 zero bytes");
 	for (const std::string &c : cfg.canaries) {
 		size_t at = bytes.find(c);
 		if (at != std::string::npos)

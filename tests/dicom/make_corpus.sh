@@ -38,6 +38,10 @@ run dcmconv +td "$out/ct-explicit-le.dcm" "$out/ct-deflated.dcm"
 # a bare data set: no preamble, no file meta information
 run dump2dcm -F +ti "$T/ct.dump" "$out/ct-bare-implicit.dcm"
 run dump2dcm -F +te "$T/ct.dump" "$out/ct-bare-explicit.dcm"
+# identifying text in the preamble; values of 64 KiB and more (pixels, a
+# private OB) that the de-identifier streams by reference
+run python3 "$here/craft.py" preamble "$out/ct-explicit-le.dcm" "$out/ct-preamble.dcm"
+run python3 "$here/craft.py" large "$out/ct-explicit-le.dcm" "$out/ct-large.dcm"
 
 # MR (8 bits): native, and JPEG baseline in 1 KiB fragments with an offset table
 run dump2dcm +te "$T/mr.dump" "$out/mr.dcm"

@@ -34,7 +34,7 @@ static void dataset(sl_buf *b, const struct dcm_enc *e)
 	sl_buf_init(&inner);
 	sl_buf item;
 	sl_buf_init(&item);
-	EL(&item, e, DCM_TAG(0x0008, 0x0090), "PN", "CANARY^DOC ");
+	EL(&item, e, DCM_TAG(0x0008, 0x0090), "PN", "CANARY^DOC");
 	EL(&item, e, DCM_TAG(0x0008, 0x1155), "UI", "1.2.3.4.5.6.7.8.9\0");
 	dcm_put_header(&inner, e, DCM_ITEM, NULL, (uint32_t)item.len);
 	sl_buf_add(&inner, item.data, item.len);

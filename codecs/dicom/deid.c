@@ -432,7 +432,8 @@ static enum act decide(const struct dcm_file *f, const struct dcm_parser *p,
 		a = is_vr(el->vr, "UI") ? A_UID : el->is_sq ? A_KEEP : A_REMOVE;
 		break;
 	case SL_DA_C:
-		a = date_vr(el->vr) ? date_policy(f, el->vr) : A_EMPTY;
+		/* a cleaned sequence keeps its items, which are cleaned in turn */
+		a = el->is_sq ? A_KEEP : date_vr(el->vr) ? date_policy(f, el->vr) : A_EMPTY;
 		break;
 	default: return A_REMOVE;
 	}

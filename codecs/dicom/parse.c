@@ -220,6 +220,9 @@ int dcm_parse_value(struct dcm_parser *p, const struct dcm_enc *enc, struct dcm_
 	if (el->len == DCM_UNDEF)
 		return sl_fail(p->err, SL_E_FORMAT, "element %s has an undefined length but is not "
 			       "a sequence or encapsulated pixel data", tag_str(el->tag, t));
+	if (el->len & 1)
+		return sl_fail(p->err, SL_E_FORMAT, "element %s has an odd length (%u): PS3.5 "
+			       "requires even value lengths", tag_str(el->tag, t), el->len);
 	int rc = check_room(p, el->tag, el->len);
 	if (rc < 0)
 		return rc;

@@ -319,8 +319,6 @@ static const char *dummy_for(const char *vr)
 		return "000Y";
 	if (is_vr(vr, "PN"))
 		return "ANONYMOUS";
-	if (is_vr(vr, "AE") || is_vr(vr, "CS") || is_vr(vr, "SH"))
-		return "ANONYMIZED";
 	return "ANONYMIZED";
 }
 

@@ -51,8 +51,8 @@ int dcm_src_eof(struct dcm_src *s, sl_err *err);
 /* Copy exactly n bytes, or fail naming what was being read. */
 int dcm_src_read(struct dcm_src *s, void *dst, size_t n, const char *what, sl_err *err);
 int dcm_src_skip(struct dcm_src *s, uint64_t n, sl_err *err);
-/* Pass n bytes to the sink: by reference from the input chunks, or copied
- * when they come out of the inflater. */
+/* Pass n bytes to the sink (NULL: drop them): by reference from the input
+ * chunks, or copied when they come out of the inflater. */
 int dcm_src_pass(struct dcm_src *s, uint64_t n, sl_sink *out, sl_err *err);
 /* Bytes left in the file (not meaningful once inflating). */
 uint64_t dcm_src_left(const struct dcm_src *s);
@@ -94,11 +94,9 @@ struct dcm_parser {
 /* Read one element header; group/element in the stream's byte order. */
 int dcm_read_header(struct dcm_parser *p, const struct dcm_enc *enc, uint32_t *tag,
 		    char vr[3], uint32_t *len);
-/*
- * Parse the next element whose header has been read: its value (copied) or,
- * for a sequence, every item.  `top` allows nothing here: bulk values are
- * left to the caller, which checks dcm_is_bulk first.
- */
+/* Parse the next element whose header has been read: its value (copied
+ * into the arena) or, for a sequence, every item.  Bulk values are the
+ * caller's: it checks dcm_is_bulk first. */
 int dcm_parse_value(struct dcm_parser *p, const struct dcm_enc *enc, struct dcm_el *el,
 		    int depth);
 int dcm_is_bulk(const struct dcm_el *el);

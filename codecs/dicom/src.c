@@ -169,19 +169,32 @@ int dcm_src_eof(struct dcm_src *s, sl_err *err)
 	return rc < 0 ? rc : rc == 0;
 }
 
+/* The next contiguous piece of at most n bytes; the end of the input is an
+ * error naming what was being read (NULL: a value). */
+static int piece(struct dcm_src *s, uint64_t n, const uint8_t **p, size_t *k, const char *what,
+		 sl_err *err)
+{
+	int rc = avail(s, p, k, err);
+	if (rc < 0)
+		return rc;
+	if (rc == 0 && what)
+		return sl_fail(err, SL_E_FORMAT, "truncated: the file ends inside %s "
+			       "(at byte %llu)", what, (unsigned long long)s->pos);
+	if (rc == 0)
+		return sl_fail(err, SL_E_FORMAT, "truncated: a value runs past the end of the file");
+	*k = *k < n ? *k : (size_t)n;
+	return 0;
+}
+
 int dcm_src_read(struct dcm_src *s, void *dst, size_t n, const char *what, sl_err *err)
 {
 	uint8_t *d = dst;
 	while (n) {
 		const uint8_t *p;
 		size_t k;
-		int rc = avail(s, &p, &k, err);
+		int rc = piece(s, n, &p, &k, what, err);
 		if (rc < 0)
 			return rc;
-		if (rc == 0)
-			return sl_fail(err, SL_E_FORMAT, "truncated: the file ends inside %s "
-				       "(at byte %llu)", what, (unsigned long long)s->pos);
-		k = k < n ? k : n;
 		memcpy(d, p, k);
 		consume(s, k);
 		d += k;
@@ -192,19 +205,7 @@ int dcm_src_read(struct dcm_src *s, void *dst, size_t n, const char *what, sl_er
 
 int dcm_src_skip(struct dcm_src *s, uint64_t n, sl_err *err)
 {
-	while (n) {
-		const uint8_t *p;
-		size_t k;
-		int rc = avail(s, &p, &k, err);
-		if (rc < 0)
-			return rc;
-		if (rc == 0)
-			return sl_fail(err, SL_E_FORMAT, "truncated: a value runs past the end of the file");
-		k = k < n ? k : (size_t)n;
-		consume(s, k);
-		n -= k;
-	}
-	return 0;
+	return dcm_src_pass(s, n, NULL, err);
 }
 
 int dcm_src_pass(struct dcm_src *s, uint64_t n, sl_sink *out, sl_err *err)
@@ -212,14 +213,13 @@ int dcm_src_pass(struct dcm_src *s, uint64_t n, sl_sink *out, sl_err *err)
 	while (n) {
 		const uint8_t *p;
 		size_t k;
-		int rc = avail(s, &p, &k, err);
+		int rc = piece(s, n, &p, &k, NULL, err);
 		if (rc < 0)
 			return rc;
-		if (rc == 0)
-			return sl_fail(err, SL_E_FORMAT, "truncated: a value runs past the end of the file");
-		k = k < n ? k : (size_t)n;
+		/* peeked or inflated bytes are ours to copy; chunk bytes go by reference */
 		int copied = s->inflating || s->boff < s->blen;
-		rc = copied ? sl_sink_write(out, p, k, err) : sl_sink_put(out, s->c, s->off, k, err);
+		if (out)
+			rc = copied ? sl_sink_write(out, p, k, err) : sl_sink_put(out, s->c, s->off, k, err);
 		if (rc < 0)
 			return rc;
 		consume(s, k);

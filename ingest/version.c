@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
+#include <zlib.h>
 
 #ifndef SL_LIBURING_VERSION
 #define SL_LIBURING_VERSION "unknown"
@@ -16,9 +17,10 @@ static char json[512];
 static void build(void)
 {
 	snprintf(json, sizeof json,
-		 "{\"sluice\":\"%s\",\"sqlite\":\"%s\",\"openssl\":\"%s\",\"liburing\":\"%s\"}",
+		 "{\"sluice\":\"%s\",\"sqlite\":\"%s\",\"openssl\":\"%s\",\"liburing\":\"%s\","
+		 "\"zlib\":\"%s\"}",
 		 SL_VERSION, sqlite3_libversion(), OpenSSL_version(OPENSSL_VERSION_STRING),
-		 SL_LIBURING_VERSION);
+		 SL_LIBURING_VERSION, zlibVersion());
 }
 
 const char *sl_versions_json(void)
@@ -33,4 +35,5 @@ void sl_versions_text(sl_buf *b)
 	sl_buf_printf(b, "sqlite %s\n", sqlite3_libversion());
 	sl_buf_printf(b, "openssl %s\n", OpenSSL_version(OPENSSL_VERSION_STRING));
 	sl_buf_printf(b, "liburing %s\n", SL_LIBURING_VERSION);
+	sl_buf_printf(b, "zlib %s\n", zlibVersion());
 }

@@ -21,10 +21,10 @@ pass "keygen: 32 bytes, mode 0600, random, never overwrites"
 
 # ---- --version ----
 assert_exit 0 sluice --version
-for lib in sluice sqlite openssl liburing; do
+for lib in sluice sqlite openssl liburing zlib; do
 	grep -qE "^$lib [0-9]+\.[0-9]+" <<<"$OUT" || fail "--version does not name $lib with its version: $OUT"
 done
-pass "--version: sluice, sqlite, openssl, liburing with versions"
+pass "--version: sluice, sqlite, openssl, liburing, zlib with versions"
 
 # ---- ingest ----
 # Small objects (packs), objects either side of the 4 MiB pack limit, a

@@ -7,6 +7,10 @@ packages=(
 	build-essential cmake pkg-config
 	liburing-dev libsqlite3-dev libssl-dev zlib1g-dev
 	libdcmtk-dev dcmtk dicom3tools   # DICOM: the dcmdata oracle, dump2dcm, dciodvfy
+	libgdcm-tools                    # bench peer: gdcmanon
+	libtiff-dev libjpeg-dev libopenjp2-7-dev libopenslide-dev   # slides
+	openslide-tools libvips-tools python3-tifffile python3-numpy   # slide oracles and peers
+	libhts-dev samtools bcftools tabix   # genomics and its oracles
 	clang libclang-rt-14-dev   # sanitizer and fuzzer runtimes
 	python3 util-linux coreutils findutils
 )

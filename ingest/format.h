@@ -61,6 +61,13 @@ uint64_t sl_input_size(const sl_input *in);
 /* The next chunk of the input in order: 1 and *c (the caller owns one ref,
  * and may pass c to sl_sink_put), 0 at the end, <0 on a read error. */
 int sl_input_next(sl_input *in, sl_chunk **c, sl_err *err);
+/* Random access for formats whose layout is not sequential (TIFF, indexed
+ * containers): up to n bytes at off into buf; returns the count read (short
+ * only at the end of the input) or <0.  Independent of sl_input_next: the
+ * engine still reads the whole input in order for its digest, after the
+ * transform if the format did not, and rejects the input if it changed in
+ * between (so bytes read here are the bytes the digest names). */
+int64_t sl_input_pread(sl_input *in, void *buf, size_t n, uint64_t off, sl_err *err);
 
 /* ---- output ---- */
 /* Start an output object; one at a time. */

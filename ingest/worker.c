@@ -82,6 +82,37 @@ int sl_input_next(sl_input *in, sl_chunk **c, sl_err *err)
 	return rc;
 }
 
+int64_t sl_input_pread(sl_input *in, void *buf, size_t n, uint64_t off, sl_err *err)
+{
+	if (off >= in->size)
+		return 0;
+	if (n > in->size - off)
+		n = in->size - off;
+	if (in->mem) {
+		memcpy(buf, in->mem + off, n);
+		return (int64_t)n;
+	}
+	size_t got = 0;
+	while (got < n) {
+		ssize_t k = pread(in->fd, (char *)buf + got, n - got, (off_t)(off + got));
+		if (k < 0 && errno == EINTR)
+			continue;
+		/* the sequential reader may have set O_DIRECT on the shared
+		 * fd; our buffer need not be aligned, so read buffered */
+		int fl;
+		if (k < 0 && errno == EINVAL && (fl = fcntl(in->fd, F_GETFL)) >= 0 &&
+		    (fl & O_DIRECT) && fcntl(in->fd, F_SETFL, fl & ~O_DIRECT) == 0)
+			continue;
+		if (k < 0)
+			return sl_fail_errno(err, SL_E_IO, errno, "cannot read at offset %llu",
+					     (unsigned long long)(off + got));
+		if (k == 0)
+			break;
+		got += (size_t)k;
+	}
+	return (int64_t)got;
+}
+
 /* Read whatever the format left unread, for the input digest. */
 static int input_drain(sl_input *in, sl_err *err)
 {

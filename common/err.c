@@ -15,6 +15,7 @@ static const char *const names[SL_E__COUNT] = {
 	[SL_E_CORRUPT] = "corrupt",
 	[SL_E_STATE] = "state",
 	[SL_E_UNSUPPORTED] = "unsupported",
+	[SL_E_SKIP] = "skipped",
 };
 
 const char *sl_code_name(int code)

@@ -26,6 +26,8 @@ enum sl_code {
 	SL_E_CORRUPT,     /* store damage found */
 	SL_E_STATE,       /* environment: lock held, permissions, missing store */
 	SL_E_UNSUPPORTED, /* feature not available here (io_uring, O_DIRECT) */
+	SL_E_SKIP,        /* a format declines an input by policy (a DICOMDIR):
+			     not stored, reported as skipped, not an error */
 	SL_E__COUNT
 };
 

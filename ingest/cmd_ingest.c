@@ -32,8 +32,8 @@ static const char help[] =
 	"  --batch N             items per catalog commit (default 1024); larger\n"
 	"                        batches mean fewer fsyncs, more work redone after a crash\n"
 	"\n"
-	"Exit status: 0 all inputs ingested or already present; 1 some rejected;\n"
-	"2 usage or environment error (the store stays valid).\n";
+	"Exit status: 0 all inputs ingested, already present or skipped by policy\n"
+	"(a DICOMDIR); 1 some rejected; 2 usage or environment error (the store stays valid).\n";
 
 void sl_cli_error(const char *fmt, ...)
 {
@@ -63,6 +63,8 @@ static void print_summary(const struct sl_ingest_summary *s)
 	fprintf(stderr, "sluice: %llu discovered: %llu ingested, %llu already present, %llu rejected",
 		(unsigned long long)s->discovered, (unsigned long long)s->ingested,
 		(unsigned long long)s->present, (unsigned long long)s->rejected);
+	if (s->skipped)
+		fprintf(stderr, ", %llu skipped", (unsigned long long)s->skipped);
 	for (size_t i = 0; i < s->nreasons; i++)
 		fprintf(stderr, "%s%llu %s", i ? ", " : " (", (unsigned long long)s->reasons[i].n,
 			s->reasons[i].reason);
@@ -77,11 +79,11 @@ static void print_json(const struct sl_ingest_summary *s)
 	sl_buf b;
 	sl_buf_init(&b);
 	sl_buf_printf(&b, "{\"discovered\":%llu,\"ingested\":%llu,\"already_present\":%llu,"
-		      "\"rejected\":%llu,\"bytes_in\":%llu,\"bytes_stored\":%llu,\"seconds\":%.3f,"
+		      "\"rejected\":%llu,\"skipped\":%llu,\"bytes_in\":%llu,\"bytes_stored\":%llu,\"seconds\":%.3f,"
 		      "\"io\":\"%s\",\"threads\":%u,\"stopped\":%s",
 		      (unsigned long long)s->discovered, (unsigned long long)s->ingested,
 		      (unsigned long long)s->present, (unsigned long long)s->rejected,
-		      (unsigned long long)s->bytes_in, (unsigned long long)s->bytes_stored,
+		      (unsigned long long)s->skipped, (unsigned long long)s->bytes_in, (unsigned long long)s->bytes_stored,
 		      s->seconds, s->io_backend ? s->io_backend : "", s->threads,
 		      s->stopped ? "true" : "false");
 	if (s->stopped) {

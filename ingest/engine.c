@@ -102,7 +102,8 @@ static void count_reason(struct sl_ingest_summary *s, const char *reason)
 
 static const char *status_name(int st)
 {
-	return st == R_COMMIT ? "ingested" : st == R_PRESENT ? "already-present" : "rejected";
+	return st == R_COMMIT ? "ingested" : st == R_PRESENT ? "already-present"
+	     : st == R_SKIP ? "skipped" : "rejected";
 }
 
 static void report_line(FILE *f, const struct result *r)
@@ -125,7 +126,7 @@ static void report_line(FILE *f, const struct result *r)
 		sl_buf_puts(&b, "\"");
 	}
 	sl_buf_puts(&b, ",\"outputs\":[");
-	for (size_t i = 0; r->status != R_REJECT && i < r->nouts; i++) {
+	for (size_t i = 0; r->status != R_REJECT && r->status != R_SKIP && i < r->nouts; i++) {
 		sl_buf_puts(&b, i ? ",{\"digest\":\"" : "{\"digest\":\"");
 		sl_buf_hex(&b, r->outs[i].ref.digest, 32);
 		sl_buf_puts(&b, "\",\"role\":");
@@ -133,7 +134,7 @@ static void report_line(FILE *f, const struct result *r)
 		sl_buf_puts(&b, "}");
 	}
 	sl_buf_puts(&b, "]");
-	if (r->status != R_REJECT && r->item.item_id)
+	if ((r->status == R_COMMIT || r->status == R_PRESENT) && r->item.item_id)
 		sl_buf_printf(&b, ",\"item\":%lld", (long long)r->item.item_id);
 	sl_buf_puts(&b, "}\n");
 	fwrite(b.data, 1, b.len, f);
@@ -150,11 +151,14 @@ static void finish_result(struct committer *c, struct result *r)
 				s->bytes_stored += r->outs[i].ref.size;
 	} else if (r->status == R_PRESENT) {
 		s->present++;
+	} else if (r->status == R_SKIP) {
+		s->skipped++;
+		count_reason(s, r->reason);
 	} else {
 		s->rejected++;
 		count_reason(s, r->reason);
 	}
-	if (r->status != R_REJECT)
+	if (r->status == R_COMMIT || r->status == R_PRESENT)
 		s->bytes_in += r->size;
 	if (c->report)
 		report_line(c->report, r);

@@ -33,7 +33,7 @@ struct sl_reason_count {
 };
 
 struct sl_ingest_summary {
-	uint64_t discovered, ingested, present, rejected;
+	uint64_t discovered, ingested, present, rejected, skipped;
 	uint64_t bytes_in, bytes_stored;
 	double seconds;
 	const char *io_backend;

@@ -11,7 +11,7 @@
 #include "../deid/deid.h"
 #include "../store/store.h"
 
-enum { R_COMMIT, R_PRESENT, R_REJECT };
+enum { R_COMMIT, R_PRESENT, R_REJECT, R_SKIP };
 
 /* One input's outcome on its way to the committer and the report. */
 struct result {

@@ -357,6 +357,8 @@ static void process_one(struct worker *w, struct result *r, struct sl_io_file *f
 		if (-rc == SL_E_NOSPC)
 			sl_engine_stop(e, err.msg);
 		sl_result_reject(r, err.msg);
+		if (-rc == SL_E_SKIP)
+			r->status = R_SKIP;
 		return;
 	}
 	memcpy(r->input_digest, in.digest, 32);

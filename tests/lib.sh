@@ -115,7 +115,7 @@ count_status() {
 }
 
 # check_accounting SUMMARY-JSON-FILE REPORT [EXPECTED-INPUTS]: the summary
-# adds up (discovered = ingested + already_present + rejected), the report
+# adds up (discovered = ingested + already_present + rejected + skipped), the report
 # has exactly one valid JSON line per input with a known status, the
 # report's statuses agree with the summary's counts, and (when given) the
 # number of inputs is what the test created.
@@ -128,15 +128,15 @@ paths = [l["path"] for l in lines]
 dup = {p for p in paths if paths.count(p) > 1}
 assert not dup, "inputs reported more than once (or indistinguishable): %r" % dup
 assert s["discovered"] == len(lines), f"summary says {s['discovered']} discovered, report has {len(lines)} lines"
-assert s["discovered"] == s["ingested"] + s["already_present"] + s["rejected"], f"counts do not add up: {s}"
-for st, key in (("ingested", "ingested"), ("already-present", "already_present"), ("rejected", "rejected")):
+assert s["discovered"] == s["ingested"] + s["already_present"] + s["rejected"] + s["skipped"], f"counts do not add up: {s}"
+for st, key in (("ingested", "ingested"), ("already-present", "already_present"), ("rejected", "rejected"), ("skipped", "skipped")):
     n = sum(1 for l in lines if l["status"] == st)
     assert n == s[key], f"{st}: {n} in the report, {s[key]} in the summary"
-bad = [l for l in lines if l["status"] not in ("ingested", "already-present", "rejected")]
+bad = [l for l in lines if l["status"] not in ("ingested", "already-present", "rejected", "skipped")]
 assert not bad, f"unknown status: {bad}"
 for l in lines:
-    if l["status"] == "rejected":
-        assert l["reason"], f"rejected without a reason: {l}"
+    if l["status"] in ("rejected", "skipped"):
+        assert l["reason"], f"{l['status']} without a reason: {l}"
     else:
         assert len(l.get("input", "")) == 64, f"no input digest: {l}"
     if l["status"] == "ingested":

@@ -208,7 +208,7 @@ static int analyse(struct run *r, const struct sl_deid_ctx *ctx, sl_err *err)
 	char cls[72], pid[256];
 	text(r, &r->meta, DCM_TAG(0x0002, 0x0002), cls, sizeof cls);
 	if (!strcmp(cls, "1.2.840.10008.1.3.10") || find(&r->seg, DCM_TAG(0x0004, 0x1220)))
-		return sl_fail(err, SL_E_FORMAT, "skipped by policy: a DICOMDIR is not stored "
+		return sl_fail(err, SL_E_SKIP, "skipped by policy: a DICOMDIR is not stored "
 			       "(it indexes identifying values); the files it names are ingested "
 			       "on their own");
 	if (!find(&r->seg, DCM_TAG(0x0008, 0x0016)) && !cls[0])

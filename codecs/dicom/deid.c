@@ -10,6 +10,15 @@
 
 enum act { A_KEEP, A_REMOVE, A_EMPTY, A_DUMMY, A_UID, A_SHIFT, A_SUBJECT };
 
+/* How the items of a sequence are treated.  Normal: the profile's rules.
+ * Inside a sequence the profile replaces (D) or cleans (C), such as the SR
+ * Content Sequence: the structure stays (so the IOD stays conformant), the
+ * rules still apply, and every free-text value no rule addresses becomes a
+ * dummy, because nothing tells us what free text holds.  Codes stay (they
+ * name concepts), unless the sequence replaced is itself a code sequence
+ * (Person Identification Code Sequence: there the code is the person). */
+enum mode { M_NORMAL, M_DUMMY, M_DUMMY_CODES };
+
 static const char *const option_names[SL_DO_COUNT] = {
 	"retain-safe-private", "retain-uids", "retain-device-id", "retain-institution-id",
 	"retain-patient-chars", "retain-long-full-dates", "retain-long-modified-dates",
@@ -400,43 +409,101 @@ static int allowed_private(const struct dcm_file *f, const struct dcm_parser *p,
 	return 0;
 }
 
-static enum act decide(const struct dcm_file *f, const struct dcm_parser *p,
-		       const struct dcm_item *sib, const struct dcm_el *el, int depth)
+/* Z/D, X/Z, X/D, X/Z/D: the weakest action the attribute's type in this
+ * file's IOD allows; where the type is not known, the strictest type the
+ * action allows (D over Z over X), which keeps the IOD conformant. */
+static enum sl_dcm_action resolve(const struct dcm_file *f, uint32_t tag, enum sl_dcm_action a)
 {
+	int type = dcm_iod_type(tag, f->family);
+	int has_z = a == SL_DA_ZD || a == SL_DA_XZ || a == SL_DA_XZD;
+	int has_d = a == SL_DA_ZD || a == SL_DA_XD || a == SL_DA_XZD;
+	int has_x = a != SL_DA_ZD;
+	if (type == 3 && has_x)
+		return SL_DA_X;
+	if ((type == 3 || type == 2) && has_z)
+		return SL_DA_Z;
+	return has_d ? SL_DA_D : SL_DA_Z;
+}
+
+static int free_text_vr(const char *vr)
+{
+	static const char *const t[] = {"LO", "LT", "PN", "SH", "ST", "UC", "UT"};
+	for (size_t i = 0; i < sizeof t / sizeof *t; i++)
+		if (is_vr(vr, t[i]))
+			return 1;
+	return 0;
+}
+
+/* Code Value, Coding Scheme Designator and Version, Code Meaning, Long and
+ * URN Code Value. */
+static int code_element(uint32_t tag)
+{
+	return (tag >= DCM_TAG(0x0008, 0x0100) && tag <= DCM_TAG(0x0008, 0x0104)) ||
+	       tag == DCM_TAG(0x0008, 0x0119) || tag == DCM_TAG(0x0008, 0x0120);
+}
+
+/* An element the table does not list, inside a replaced sequence. */
+static enum act unlisted_in_dummy(const struct dcm_el *el, enum mode m)
+{
+	if (free_text_vr(el->vr))
+		return code_element(el->tag) && m == M_DUMMY ? A_KEEP : A_DUMMY;
+	if (is_vr(el->vr, "OB") || is_vr(el->vr, "UN"))
+		return A_DUMMY; /* opaque bytes: zeros */
+	return A_KEEP;
+}
+
+/* The action on el, and for a sequence kept, how its items are treated
+ * (*inner, which may be NULL). */
+static enum act decide(const struct dcm_file *f, const struct dcm_parser *p,
+		       const struct dcm_item *sib, const struct dcm_el *el, int depth,
+		       enum mode m, enum mode *inner)
+{
+	if (inner)
+		*inner = m;
 	uint32_t tag = el->tag;
 	if ((tag >> 16) & 1)
 		return allowed_private(f, p, sib, el) ? A_KEEP : A_REMOVE;
 	if ((tag & 0xFFFF) == 0)
 		return A_REMOVE; /* group lengths: wrong once anything changes */
+	/* Overlays: the profile removes Overlay Data (and cleaning cannot tell
+	 * a drawing from burned-in text); an overlay without its data breaks
+	 * the Overlay Plane module, so the whole group goes. */
+	if ((tag >> 16) >= 0x6000 && (tag >> 16) <= 0x601E)
+		return A_REMOVE;
 	if (tag == DCM_TAG(0x0010, 0x0010) || tag == DCM_TAG(0x0010, 0x0020))
 		return A_SUBJECT;
 	if (depth == 0 && tag >= DCM_TAG(0x0012, 0x0062) && tag <= DCM_TAG(0x0012, 0x0064))
 		return A_REMOVE; /* written afresh */
 	const struct sl_dcm_dict *d = sl_dcm_dict(tag);
 	enum act a;
-	switch (sl_dcm_action_for(tag, f->pol->options)) {
+	enum sl_dcm_action da = sl_dcm_action_for(tag, f->pol->options);
+	if (da == SL_DA_ZD || da == SL_DA_XZ || da == SL_DA_XD || da == SL_DA_XZD)
+		da = resolve(f, tag, da);
+	switch (da) {
 	case SL_DA_NONE:
 		if (!d && !f->pol->keep_unknown)
 			return A_REMOVE;
-		a = is_vr(el->vr, "UI") ? unlisted_uid(d) : A_KEEP;
+		a = is_vr(el->vr, "UI") ? unlisted_uid(d) : m != M_NORMAL
+		    ? unlisted_in_dummy(el, m) : A_KEEP;
 		break;
 	case SL_DA_K: a = A_KEEP; break;
-	case SL_DA_X: case SL_DA_XZ: case SL_DA_XD: case SL_DA_XZD: return A_REMOVE;
+	case SL_DA_X: return A_REMOVE;
 	case SL_DA_Z: a = A_EMPTY; break;
-	case SL_DA_D: a = is_vr(el->vr, "UI") ? A_UID : A_DUMMY; break;
-	case SL_DA_ZD: a = is_vr(el->vr, "UI") ? A_UID : A_EMPTY; break;
+	/* D or C on a sequence: kept, its items replaced in turn (enum mode) */
+	case SL_DA_D: a = is_vr(el->vr, "UI") ? A_UID : el->is_sq ? A_KEEP : A_DUMMY; break;
+	case SL_DA_C: a = el->is_sq ? A_KEEP : date_vr(el->vr) ? date_policy(f, el->vr) : A_EMPTY;
+		break;
 	case SL_DA_XZU: case SL_DA_U:
 		/* U* on a sequence: kept, its UIDs replaced inside */
 		a = is_vr(el->vr, "UI") ? A_UID : el->is_sq ? A_KEEP : A_REMOVE;
 		break;
-	case SL_DA_C:
-		/* a cleaned sequence keeps its items, which are cleaned in turn */
-		a = el->is_sq ? A_KEEP : date_vr(el->vr) ? date_policy(f, el->vr) : A_EMPTY;
-		break;
 	default: return A_REMOVE;
 	}
+	if (inner && el->is_sq && (da == SL_DA_D || da == SL_DA_C))
+		*inner = d && d->keyword && strstr(d->keyword, "CodeSequence") ? M_DUMMY_CODES
+			 : m == M_DUMMY_CODES ? m : M_DUMMY;
 	if (a == A_KEEP && is_vr(el->vr, "PN"))
-		return A_EMPTY;
+		return m != M_NORMAL ? A_DUMMY : A_EMPTY;
 	if (a == A_KEEP && date_vr(el->vr))
 		return date_policy(f, el->vr);
 	if (a == A_DUMMY && date_vr(el->vr) && date_policy(f, el->vr) == A_SHIFT)
@@ -447,10 +514,12 @@ static enum act decide(const struct dcm_file *f, const struct dcm_parser *p,
 /* ---- writing ---- */
 
 static void emit_item_els(struct dcm_file *f, sl_buf *out, const struct dcm_parser *p,
-			  const struct dcm_enc *enc, const struct dcm_item *it, int depth);
+			  const struct dcm_enc *enc, const struct dcm_item *it, int depth,
+			  enum mode m);
 
 static void emit_sq(struct dcm_file *f, sl_buf *out, const struct dcm_parser *p,
-		    const struct dcm_enc *enc, const struct dcm_el *el, int depth, int empty)
+		    const struct dcm_enc *enc, const struct dcm_el *el, int depth, int empty,
+		    enum mode m)
 {
 	struct dcm_enc ienc = el->implicit_items ? (struct dcm_enc){0, 0} : *enc;
 	sl_buf body;
@@ -459,7 +528,7 @@ static void emit_sq(struct dcm_file *f, sl_buf *out, const struct dcm_parser *p,
 		const struct dcm_item *it = &el->items[i];
 		sl_buf ib;
 		sl_buf_init(&ib);
-		emit_item_els(f, &ib, p, &ienc, it, depth + 1);
+		emit_item_els(f, &ib, p, &ienc, it, depth + 1, m);
 		dcm_put_header(&body, &ienc, DCM_ITEM, NULL, it->len == DCM_UNDEF ? DCM_UNDEF
 			       : (uint32_t)ib.len);
 		sl_buf_add(&body, ib.data, ib.len);
@@ -536,26 +605,28 @@ static void emit_value(struct dcm_file *f, sl_buf *out, const struct dcm_parser 
 
 static void emit_el(struct dcm_file *f, sl_buf *out, const struct dcm_parser *p,
 		    const struct dcm_enc *enc, const struct dcm_item *sib, const struct dcm_el *el,
-		    int depth)
+		    int depth, enum mode m)
 {
-	enum act a = decide(f, p, sib, el, depth);
+	enum mode inner;
+	enum act a = decide(f, p, sib, el, depth, m, &inner);
 	if (el->is_sq) {
 		if (a == A_REMOVE) {
 			f->removed++;
 			return;
 		}
-		/* Z or D on a sequence: present, without items */
-		emit_sq(f, out, p, enc, el, depth, a != A_KEEP);
+		/* Z on a sequence: present, without items */
+		emit_sq(f, out, p, enc, el, depth, a != A_KEEP, inner);
 		return;
 	}
 	emit_value(f, out, p, enc, el, a);
 }
 
 static void emit_item_els(struct dcm_file *f, sl_buf *out, const struct dcm_parser *p,
-			  const struct dcm_enc *enc, const struct dcm_item *it, int depth)
+			  const struct dcm_enc *enc, const struct dcm_item *it, int depth,
+			  enum mode m)
 {
 	for (size_t i = 0; i < it->nels; i++)
-		emit_el(f, out, p, enc, it, &it->els[i], depth);
+		emit_el(f, out, p, enc, it, &it->els[i], depth, m);
 }
 
 void dcm_value_out(struct dcm_file *f, const struct dcm_parser *p, const struct dcm_el *el,
@@ -563,7 +634,7 @@ void dcm_value_out(struct dcm_file *f, const struct dcm_parser *p, const struct 
 {
 	sl_buf b;
 	sl_buf_init(&b);
-	emit_value(f, &b, p, &f->enc, el, decide(f, p, NULL, el, 0));
+	emit_value(f, &b, p, &f->enc, el, decide(f, p, NULL, el, 0, M_NORMAL, NULL));
 	size_t hs = f->enc.explicit_vr && dcm_long_vr(el->vr) ? 12 : 8;
 	if (b.len > hs)
 		sl_buf_add(v, b.data + hs, b.len - hs);
@@ -574,7 +645,7 @@ void dcm_emit(struct dcm_file *f, sl_buf *out, const struct dcm_parser *p,
 	      const struct dcm_el *el)
 {
 	dcm_emit_added(f, out, el->tag);
-	emit_el(f, out, p, &f->enc, NULL, el, 0);
+	emit_el(f, out, p, &f->enc, NULL, el, 0, M_NORMAL);
 }
 
 int dcm_keep_bulk(const struct dcm_file *f, uint32_t tag)
@@ -585,7 +656,7 @@ int dcm_keep_bulk(const struct dcm_file *f, uint32_t tag)
 	const struct sl_dcm_dict *d = sl_dcm_dict(tag);
 	if (d && d->vr[0])
 		memcpy(el.vr, d->vr, 3);
-	return decide(f, NULL, NULL, &el, 0) == A_KEEP;
+	return decide(f, NULL, NULL, &el, 0, M_NORMAL, NULL) == A_KEEP;
 }
 
 static void code_item(sl_buf *body, const struct dcm_enc *enc, const char *code,

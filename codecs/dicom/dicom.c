@@ -218,6 +218,9 @@ static int analyse(struct run *r, const struct sl_deid_ctx *ctx, sl_err *err)
 		if (rc < 0)
 			return rc;
 	}
+	if (!cls[0])
+		text(r, &r->seg, DCM_TAG(0x0008, 0x0016), cls, sizeof cls);
+	r->f.family = dcm_family_of(cls);
 	text(r, &r->seg, DCM_TAG(0x0010, 0x0020), pid, sizeof pid);
 	sl_subject_pseudonym(ctx, pid, r->f.subject);
 	uint8_t d[32];

@@ -118,6 +118,14 @@ struct dcm_policy {
 	char *json;           /* canonical policy */
 };
 
+/* The kinds of IOD whose attribute types decide the combined actions
+ * (Z/D, X/Z, X/D, X/Z/D): classic single-frame images, images with
+ * multi-frame functional groups, structured reports (and key objects). */
+enum dcm_family { DCM_OTHER, DCM_IMAGE, DCM_ENHANCED, DCM_SR };
+enum dcm_family dcm_family_of(const char *sop_class);
+/* The attribute's type (1, 2, 3) in the family's IODs; 0 when not known. */
+int dcm_iod_type(uint32_t tag, enum dcm_family fam);
+
 /* What the whole file needs before any element is written. */
 struct dcm_file {
 	const struct sl_deid_ctx *ctx;
@@ -125,6 +133,7 @@ struct dcm_file {
 	struct dcm_enc enc;   /* of the output data set */
 	char subject[32];     /* pseudonym */
 	int date_shift;       /* days, for retain-long-modified-dates */
+	enum dcm_family family;
 	int added;            /* de-identification elements written */
 	/* counts for provenance */
 	uint64_t removed, emptied, replaced, uids, shifted;

@@ -93,8 +93,10 @@ modified ct-ok.dcm f.dcm -e "(0008,0020)"
 refused "Study Date (Z) removed instead of emptied" $CT f.dcm '^\(0008,0020\): missing'
 modified ct-ok.dcm f.dcm -m "(0008,0090)=ANONYMOUS"
 refused "Referring Physician's Name (Z) given a dummy" $CT f.dcm '^\(0008,0090\): length'
-modified ct-ok.dcm f.dcm -i "(0008,0080)=ANON HOSPITAL"
-refused "Institution Name (X/Z/D) kept with a dummy" $CT f.dcm '^\(0008,0080\): present; expected removed'
+modified ct-ok.dcm f.dcm -i "(0008,0080)=CANARY GENERAL HOSPITAL"
+refused "Institution Name (X/Z/D) kept as it was" $CT f.dcm '^\(0008,0080\): .*(same|unchanged|canary)'
+modified ct-ok.dcm f.dcm -i "(6000,0010)=8"
+refused "an overlay element kept without its group" $CT f.dcm '^\(6000,0010\): '
 modified ct-ok.dcm f.dcm -m "(0010,0030)=19710203"
 refused "birth date kept" $CT f.dcm '^\(0010,0030\): length 8; expected zero length'
 grep -qF "canary '19710203'" <<< "$STDOUT" || fail "the kept birth date not reported as a canary: $STDOUT"
@@ -201,7 +203,8 @@ args=(-m "(0008,0018)=${U}21" -m "(0020,000d)=${U}22" -m "(0020,000e)=${U}23"
 	-m "(0020,0052)=${U}24" -m "(0010,0010)=$P" -m "(0010,0020)=$P"
 	-m "(0008,0020)=" -m "(0008,0030)=" -m "(0008,0050)=" -m "(0008,0090)=" -m "(0010,0030)="
 	-m "(0020,0010)=" -e "(5000,0005)" -e "(5000,0010)" -e "(5000,0020)" -e "(5000,0022)"
-	-e "(5000,0103)" -e "(5000,3000)" -e "(6000,3000)"
+	-e "(5000,0103)" -e "(5000,3000)" -e "(6000,0010)" -e "(6000,0011)" -e "(6000,0040)"
+	-e "(6000,0050)" -e "(6000,0100)" -e "(6000,0102)" -e "(6000,3000)"
 	-m "$d1.(0008,0090)=" -m "$d1.(0014,0102)="
 	-m "$d2.(0008,1155)=${U}25" -m "$d2.(0014,0104)=" -m "$d2.(0040,a123)=ANONYMOUS"
 	-m "$d3.(0008,0020)=" -m "$d3.(0008,041f)=" -m "$d3.(0008,1155)=${U}21"

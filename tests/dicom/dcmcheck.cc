@@ -136,8 +136,10 @@ enum class Expect {
 	UidOrKeep,   /* a UID the table does not list: kept, or mapped as above */
 	Subject,     /* the subject pseudonym */
 	DateShift,   /* DA/DT moved by the file's one day offset */
-	Present,     /* D on a sequence: present; items checked if as many as IN's */
-	AbsentOrEmpty, /* X/Z/U* on a value that is not a UID: X or Z */
+	AbsentOrEmpty, /* X/Z, or X/Z/U* on a value that is not a UID */
+	AbsentOrDummy, /* X/D */
+	EmptyOrDummy,  /* Z/D */
+	AnyOfXZD,      /* X/Z/D */
 	SeqLenient,  /* X/Z/U* on a sequence: absent, empty, or kept and checked */
 	Skip,        /* private elements under retain-safe-private: not checked here */
 };
@@ -153,8 +155,10 @@ const char *expect_name(Expect e)
 	case Expect::UidOrKeep: return "kept or mapped to 2.25.N";
 	case Expect::Subject: return "the subject pseudonym";
 	case Expect::DateShift: return "shifted by the file's date offset";
-	case Expect::Present: return "present";
 	case Expect::AbsentOrEmpty: return "removed or emptied";
+	case Expect::AbsentOrDummy: return "removed or replaced by a dummy";
+	case Expect::EmptyOrDummy: return "emptied or replaced by a dummy";
+	case Expect::AnyOfXZD: return "removed, emptied or replaced by a dummy";
 	case Expect::SeqLenient: return "removed, emptied or kept with its UIDs mapped";
 	case Expect::Skip: return "not checked";
 	}
@@ -185,12 +189,18 @@ private:
 	bool have_shift = false;
 	long shift = 0;
 	std::string shift_where;
+	/* Inside a sequence the profile replaces (D) or cleans (C): free text
+	 * no rule addresses must be a dummy; 2: codes too (the sequence
+	 * replaced was a code sequence, which names a person or place). */
+	int dummy_mode = 0;
 
 	void violation(const std::string &path, const std::string &what);
 	bool load(DcmFileFormat &ff, const std::string &path);
 
 	/* the rules */
 	Expect expect_for(uint32_t tag, const std::string &vr, bool is_sq, int depth) const;
+	bool dummy_text(uint32_t tag, const std::string &vr) const;
+	int inner_mode(uint32_t tag) const;
 	Expect date_policy(const std::string &vr) const;
 
 	/* the walk */
@@ -286,6 +296,8 @@ Expect Checker::expect_for(uint32_t tag, const std::string &vr, bool is_sq, int 
 		return cfg.has(SL_DO_RETAIN_SAFE_PRIVATE) ? Expect::Skip : Expect::Absent;
 	if (tag == DCM_PatientName.hash() || tag == DCM_PatientID.hash())
 		return Expect::Subject;
+	if (group >= 0x6000 && group <= 0x601E)
+		return Expect::Absent; /* overlays: the whole group, with its data */
 	enum sl_dcm_action a = sl_dcm_action_for(tag, cfg.options);
 	if (a == SL_DA_NONE && !sl_dcm_dict(tag))
 		return Expect::Absent; /* in neither the table nor the dictionary */
@@ -294,20 +306,31 @@ Expect Checker::expect_for(uint32_t tag, const std::string &vr, bool is_sq, int 
 	switch (a) {
 	case SL_DA_NONE:
 		e = ui ? Expect::UidOrKeep : Expect::Keep;
+		if (dummy_mode && !ui && !is_sq && dummy_text(tag, vr))
+			return Expect::Dummy;
 		break;
 	case SL_DA_K:
 		e = Expect::Keep;
 		break;
-	case SL_DA_X: case SL_DA_XZ: case SL_DA_XD: case SL_DA_XZD:
+	case SL_DA_X:
 		return Expect::Absent;
+	/* combined actions: any the action names (dciodvfy checks the choice
+	 * kept the IOD conformant); a sequence kept is checked item by item */
+	case SL_DA_XZ:
+		return is_sq ? Expect::SeqLenient : Expect::AbsentOrEmpty;
+	case SL_DA_XD:
+		return is_sq ? Expect::SeqLenient : Expect::AbsentOrDummy;
+	case SL_DA_XZD:
+		return is_sq ? Expect::SeqLenient : Expect::AnyOfXZD;
+	case SL_DA_ZD:
+		e = ui ? Expect::Uid : is_sq ? Expect::SeqLenient : Expect::EmptyOrDummy;
+		break;
 	case SL_DA_Z:
 		e = Expect::Empty;
 		break;
 	case SL_DA_D:
-		e = ui ? Expect::Uid : is_sq ? Expect::Present : Expect::Dummy;
-		break;
-	case SL_DA_ZD:
-		e = ui ? Expect::Uid : Expect::Empty;
+		/* a sequence: the same items, replaced in turn (dummy_mode) */
+		e = ui ? Expect::Uid : is_sq ? Expect::Keep : Expect::Dummy;
 		break;
 	case SL_DA_U:
 		e = ui ? Expect::Uid : is_sq ? Expect::SeqLenient : Expect::AbsentOrEmpty;
@@ -327,10 +350,38 @@ Expect Checker::expect_for(uint32_t tag, const std::string &vr, bool is_sq, int 
 	}
 	if (e == Expect::Keep && vr == "PN")
 		return Expect::Empty; /* every other PN: emptied */
+	if (e == Expect::Dummy && date_vr(vr) && date_policy(vr) == Expect::DateShift)
+		return Expect::DateShift;
 	if ((e == Expect::Keep || e == Expect::UidOrKeep) && date_vr(vr))
 		return date_policy(vr);
 	(void)depth;
 	return e;
+}
+
+/* In a replaced sequence, a value the table does not list that must be a
+ * dummy: free text (but codes, unless the sequence replaced named a person
+ * or place by code) and opaque bytes. */
+bool Checker::dummy_text(uint32_t tag, const std::string &vr) const
+{
+	static const char *const text_vrs[] = {"LO", "LT", "PN", "SH", "ST", "UC", "UT"};
+	bool code = (tag >= 0x00080100 && tag <= 0x00080104) || tag == 0x00080119 ||
+		    tag == 0x00080120;
+	for (const char *t : text_vrs)
+		if (vr == t)
+			return !(code && dummy_mode == 1);
+	return vr == "OB" || vr == "UN";
+}
+
+/* The dummy mode for the items of sequence TAG, kept. */
+int Checker::inner_mode(uint32_t tag) const
+{
+	enum sl_dcm_action a = sl_dcm_action_for(tag, cfg.options);
+	if (a != SL_DA_D && a != SL_DA_C && a != SL_DA_ZD && a != SL_DA_XD && a != SL_DA_XZD)
+		return dummy_mode;
+	const struct sl_dcm_dict *d = sl_dcm_dict(tag);
+	if (d && d->keyword && strstr(d->keyword, "CodeSequence"))
+		return 2;
+	return dummy_mode ? dummy_mode : 1;
 }
 
 /* ---- the walk ---- */
@@ -379,7 +430,8 @@ void Checker::check_element(DcmElement *in, DcmElement *out, const std::string &
 	if (e == Expect::Skip)
 		return;
 	if (!out) {
-		if (e != Expect::Absent && e != Expect::AbsentOrEmpty && e != Expect::SeqLenient)
+		if (e != Expect::Absent && e != Expect::AbsentOrEmpty && e != Expect::SeqLenient &&
+		    e != Expect::AbsentOrDummy && e != Expect::AnyOfXZD)
 			violation(path, std::string("missing; expected ") + expect_name(e));
 		return;
 	}
@@ -400,24 +452,24 @@ void Checker::check_element(DcmElement *in, DcmElement *out, const std::string &
 			return;
 		}
 		check_length_encoding(si, so, path);
+		int saved = dummy_mode;
+		dummy_mode = inner_mode(tag_of(in));
 		switch (e) {
 		case Expect::Empty:
 		case Expect::AbsentOrEmpty:
 			if (so->card())
 				violation(path, std::to_string(so->card()) + " item(s); expected none");
-			return;
-		case Expect::Present:
-			if (so->card() == si->card())
-				check_items(si, so, path, depth);
-			return;
+			break;
 		case Expect::SeqLenient:
 			if (so->card())
 				check_items(si, so, path, depth);
-			return;
+			break;
 		default:
 			check_items(si, so, path, depth);
-			return;
+			break;
 		}
+		dummy_mode = saved;
+		return;
 	}
 	switch (e) {
 	case Expect::Keep: check_keep(in, out, path); break;
@@ -428,7 +480,12 @@ void Checker::check_element(DcmElement *in, DcmElement *out, const std::string &
 	case Expect::UidOrKeep: check_uid(in, out, path, true); break;
 	case Expect::Subject: check_subject(out, path); break;
 	case Expect::DateShift: check_date_shift(in, out, vr, path); break;
-	case Expect::Present: break;
+	case Expect::AbsentOrDummy: check_dummy(in, out, path); break;
+	case Expect::EmptyOrDummy:
+	case Expect::AnyOfXZD:
+		if (out->getLength())
+			check_dummy(in, out, path);
+		break;
 	default: violation(path, std::string("unexpected rule: ") + expect_name(e)); break;
 	}
 }

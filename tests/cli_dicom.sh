@@ -17,12 +17,15 @@ for t in dump2dcm dcmconv dcmcjpeg dcmmkdir dcmdump dciodvfy python3; do
 done
 newkey key
 bash "$TESTS/dicom/make_corpus.sh" corpus || fail "tests/dicom/make_corpus.sh failed"
+python3 "$TESTS/dicom/craft.py" charset-canaries > cs-canaries.hex
 NFILES=$(find corpus -type f | wc -l)
 
 VALID=(ct-explicit-le.dcm ct-implicit-le.dcm ct-explicit-be.dcm ct-deflated.dcm
 	ct-bare-implicit.dcm ct-bare-explicit.dcm ct-preamble.dcm ct-large.dcm mr.dcm
 	mr-jpeg-baseline.dcm nested-defined.dcm nested-undefined.dcm nested-mixed.dcm sr.dcm
-	DIRSET/IMAGES/CT1 DIRSET/IMAGES/MR1)
+	DIRSET/IMAGES/CT1 DIRSET/IMAGES/MR1 cs-latin1.dcm cs-latin2.dcm cs-cyrillic.dcm cs-arabic.dcm
+	cs-greek.dcm cs-hebrew.dcm cs-thai.dcm cs-utf8.dcm cs-gb18030.dcm cs-japanese.dcm
+	cs-korean.dcm)
 BURNED=(us-no-bia.dcm sc-burned-in.dcm)
 BAD=(bad-truncated.dcm bad-length-past-end.dcm bad-undefined-length-ob.dcm bad-odd-length.dcm
 	bad-no-pixels.dcm)
@@ -161,10 +164,20 @@ no_canary_in_store() { # STORE
 		grep -qF -- "$c" ls.out && soft_fail "'$c' in sluice ls"
 		grep -qF -- "$c" log.out && soft_fail "'$c' in sluice log"
 	done
+	# names in every character set family, as bytes
+	python3 - "$1" ls.out log.out < cs-canaries.hex <<'PY' || soft_fail "a name in a non-ASCII character set reached the store"
+import os, sys
+canaries = [bytes.fromhex(l) for l in sys.stdin.read().split()]
+paths = [os.path.join(d, f) for d, _, fs in os.walk(sys.argv[1]) for f in fs] + sys.argv[2:]
+bad = [(p, c) for p in paths for c in canaries if c in open(p, "rb").read()]
+for p, c in bad:
+    print(f"{c!r} in {p}", file=sys.stderr)
+sys.exit(1 if bad else 0)
+PY
 	true
 }
 no_canary_in_store st
-pass "no canary in the store (catalog, provenance, packs, objects), sluice ls or sluice log"
+pass "no canary in the store (catalog, provenance, packs, objects), sluice ls or sluice log, in any character set"
 
 # ---- determinism: a second store, the same key ----
 sluice ingest --store st2 --key-file key --report rep2.jsonl corpus 2>/dev/null || true

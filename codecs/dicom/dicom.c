@@ -4,7 +4,7 @@
  * new preamble and file meta information.  Elements before each bulk value
  * are parsed and rewritten in memory; bulk values (Pixel Data, encapsulated
  * fragments, large binary values) pass from the input chunks to the output
- * by reference.  See docs/dicom.md.
+ * by reference.  See docs/dicom-conformance.md.
  */
 #include "dicom_impl.h"
 #include <stdio.h>

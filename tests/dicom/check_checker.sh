@@ -1,6 +1,6 @@
 # check_checker.sh: the DICOM oracle (sl-dcmcheck) tested on its own,
 # without the de-identifier: de-identified copies of corpus files made by
-# hand with dcmodify (what docs/dicom.md says the output must be) are
+# hand with dcmodify (what docs/dicom-conformance.md says the output must be) are
 # accepted, and copies with one deliberate fault each are refused with a
 # line naming the element.  Run by ctest as dicom_check_checker (SLUICE,
 # TESTS, TMPDIR as for the cli_*.sh scripts, SL_DCMCHECK the oracle).

@@ -10,6 +10,10 @@ deterministic: no clock, no randomness without a fixed seed).
   craft.py large CT OUT            CT with 256x256 pixels (128 KiB) and a 70000-byte private
                                    OB: top-level values the de-identifier streams as bulk
   craft.py fix-uid FILE UID-ROOT   replace (0002,0003) by a fixed UID of the same length
+  craft.py charsets OUTDIR         cs-*.dcm: one CT per character set family, names and
+                                   text in that set, Other Patient IDs and Original
+                                   Attributes Sequences
+  craft.py charset-canaries        the names' bytes in each set, one hex string a line
   craft.py insert FILE TAG VR TEXT add a top-level element (gggg,eeee) in tag order to an
                                    explicit VR LE file (check_checker.sh: private elements
                                    that dcmodify will not write)
@@ -104,6 +108,86 @@ def mixed(out):
                                            el(0x0008, 0x1070, "PN", "CANARY^MIXED^OPERATOR"),
                                            defined=False)], defined=False))
     open(out, "wb").write(part10(ct, inst, ds))
+
+
+# ---- character sets ----
+
+# (file, Specific Character Set, surname, given name, codec): one per family
+# PS3.3 C.12.1.1.2 defines: single-byte ISO 8859 parts, UTF-8, GB18030, and
+# ISO 2022 with code extensions (Japanese, Korean).
+CHARSETS = [
+    ("latin1", "ISO_IR 100", "Müller", "Zoë", "latin-1"),
+    ("latin2", "ISO_IR 101", "Dvořák", "Řehoř", "iso8859-2"),
+    ("cyrillic", "ISO_IR 144", "Гусев", "Пётр", "iso8859-5"),
+    ("arabic", "ISO_IR 127", "قباني", "لنزار", "iso8859-6"),
+    ("greek", "ISO_IR 126", "Παπαδόπουλος", "Ελένη", "iso8859-7"),
+    ("hebrew", "ISO_IR 138", "שרון", "דבורה", "iso8859-8"),
+    ("thai", "ISO_IR 166", "สมบัติ", "สมชาย", "tis-620"),
+    ("utf8", "ISO_IR 192", "Wang^王", "Сергей", "utf-8"),
+    ("gb18030", "GB18030", "王", "小明", "gb18030"),
+    ("japanese", "\\ISO 2022 IR 87", "山田", "太郎", "iso2022_jp"),
+    ("korean", "\\ISO 2022 IR 149", "홍", "길동", "korean"),
+]
+
+
+def encode(text, codec):
+    if codec == "korean":  # G1 designated by ESC $ ) C, then EUC-KR bytes
+        return b"\x1b$)C" + text.encode("euc_kr")
+    return text.encode(codec)
+
+
+def charsets(outdir):
+    ct = "1.2.840.10008.5.1.4.1.1.2"
+    pix = b"".join(struct.pack("<H", (x * 37 + y * 101) % 4096) for y in range(16) for x in range(16))
+    for n, (name, spec, surname, given, codec) in enumerate(CHARSETS):
+        root = "1.2.826.0.1.3680043.9.7777.7.%d" % (n + 1)
+        sur, giv = encode(surname, codec), encode(given, codec)
+        pn = b"CANARY" + sur + b"^" + giv
+        if codec != "latin-1":  # the ideographic group too (PS3.5 6.2.1)
+            pn = b"CANARY^CS=" + sur + b"^" + giv
+        other_ids = seq(0x0010, 0x1002, [item(el(0x0010, 0x0020, "LO", "CANARYOTHER%d" % n) +
+                                              el(0x0010, 0x0022, "CS", "TEXT"), True)], True)
+        modified = seq(0x0400, 0x0550, [item(el(0x0010, 0x0010, "PN", pn) +
+                                             el(0x0010, 0x0020, "LO", "CANARYOLDPID"), True)], True)
+        original = seq(0x0400, 0x0561, [item(
+            modified + el(0x0400, 0x0562, "DT", "20230407101010") +
+            el(0x0400, 0x0563, "LO", b"CANARY " + sur) + el(0x0400, 0x0564, "LO", "CANARYSRC") +
+            el(0x0400, 0x0565, "CS", "COERCE"), True)], True)
+        ds = (el(0x0008, 0x0005, "CS", spec) +
+              el(0x0008, 0x0008, "CS", "ORIGINAL\\PRIMARY\\AXIAL") +
+              el(0x0008, 0x0016, "UI", ct) + el(0x0008, 0x0018, "UI", root + ".3") +
+              el(0x0008, 0x0020, "DA", "20230405") + el(0x0008, 0x0030, "TM", "101010") +
+              el(0x0008, 0x0050, "SH", "CANARYACC7") + el(0x0008, 0x0060, "CS", "CT") +
+              el(0x0008, 0x0070, "LO", "SLUICE TEST VENDOR") +
+              el(0x0008, 0x0080, "LO", b"CANARY " + sur + b" HOSPITAL") +
+              el(0x0008, 0x0090, "PN", pn) + el(0x0008, 0x1030, "LO", b"CANARY " + giv) +
+              el(0x0010, 0x0010, "PN", pn) + el(0x0010, 0x0020, "LO", "CANARYPID") +
+              el(0x0010, 0x0030, "DA", "19710203") + el(0x0010, 0x0040, "CS", "O") +
+              other_ids + el(0x0010, 0x4000, "LT", b"CANARY comment " + sur) +
+              el(0x0018, 0x0060, "DS", "120") +
+              el(0x0020, 0x000D, "UI", root) + el(0x0020, 0x000E, "UI", root + ".2") +
+              el(0x0020, 0x0010, "SH", "CANARYSTUDY") + el(0x0020, 0x0011, "IS", "1") +
+              el(0x0020, 0x0013, "IS", "1") +
+              el(0x0028, 0x0002, "US", struct.pack("<H", 1)) +
+              el(0x0028, 0x0004, "CS", "MONOCHROME2") +
+              el(0x0028, 0x0010, "US", struct.pack("<H", 16)) +
+              el(0x0028, 0x0011, "US", struct.pack("<H", 16)) +
+              el(0x0028, 0x0100, "US", struct.pack("<H", 16)) +
+              el(0x0028, 0x0101, "US", struct.pack("<H", 12)) +
+              el(0x0028, 0x0102, "US", struct.pack("<H", 11)) +
+              el(0x0028, 0x0103, "US", struct.pack("<H", 0)) +
+              el(0x0028, 0x1050, "DS", "40") + el(0x0028, 0x1051, "DS", "400") +
+              el(0x0028, 0x1052, "DS", "-1024") + el(0x0028, 0x1053, "DS", "1") +
+              original + el(0x7FE0, 0x0010, "OW", pix))
+        open("%s/cs-%s.dcm" % (outdir, name), "wb").write(part10(ct, root + ".3", ds))
+
+
+def charset_canaries():
+    for _, _, surname, given, codec in CHARSETS:
+        for t in (surname, given):
+            b = encode(t, codec)
+            # the escape sequence alone is no canary: the bytes after it are
+            print((b[4:] if codec == "korean" else b).hex())
 
 
 # ---- malformed files ----
@@ -216,7 +300,7 @@ def insert(path, tag, vr, text):
 
 def main(argv):
     cmds = {"pixels": (pixels, 1), "mixed": (mixed, 1), "bad": (bad, 2), "fix-uid": (fix_uid, 2),
-            "insert": (insert, 4), "preamble": (preamble, 2), "large": (large, 2)}
+            "insert": (insert, 4), "charsets": (charsets, 1), "charset-canaries": (charset_canaries, 0), "preamble": (preamble, 2), "large": (large, 2)}
     if len(argv) < 2 or argv[1] not in cmds or len(argv) - 2 != cmds[argv[1]][1]:
         raise SystemExit(__doc__)
     cmds[argv[1]][0](*argv[2:])

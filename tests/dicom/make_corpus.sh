@@ -52,6 +52,9 @@ run dump2dcm +te +e "$T/nested.dump" "$out/nested-defined.dcm"
 run dump2dcm +te -e "$T/nested.dump" "$out/nested-undefined.dcm"
 run python3 "$here/craft.py" mixed "$out/nested-mixed.dcm"
 
+# every character set family, with Other Patient IDs and Original Attributes
+run python3 "$here/craft.py" charsets "$out"
+
 # structured report; images the de-identifier rejects for burned-in text
 run dump2dcm +te "$T/sr.dump" "$out/sr.dcm"
 run dump2dcm +te "$T/us.dump" "$out/us-no-bia.dcm"

@@ -214,6 +214,20 @@ for f in "${VALID[@]}"; do
 done
 pass "UIDs referenced between files, the study, frame of reference and subject map alike in every file"
 
+# ---- another key: other UIDs, another subject, and the same rules ----
+newkey key2
+sluice ingest --store st-key2 --key-file key2 --report rep-key2.jsonl corpus 2>/dev/null || true
+table rep-key2.jsonl > rep-key2.tsv
+o2=out/ct-key2.dcm
+sluice cat --store st-key2 "$(field 4 <<< "$(row rep-key2.tsv ct-explicit-le.dcm)")" > $o2
+for t in "(0008,0018)" "(0020,000D)" "(0020,000E)" "(0020,0052)" "(0010,0010)"; do
+	a=$(dvalue out/ct-explicit-le.dcm "$t") b=$(dvalue $o2 "$t")
+	[[ -n $b && $a != "$b" ]] || soft_fail "another key: $t is '$b', the first key gave '$a'"
+done
+run_cmd "$SL_DCMCHECK" "${CANARY_ARGS[@]}" corpus/ct-explicit-le.dcm $o2
+assert_eq "$RC" 0 "another key: the CT checked by the oracle ($STDOUT)"
+pass "another key: other UIDs and another subject, the profile applied alike"
+
 # ---- dciodvfy: no output has an error its input lacks ----
 # (the combined actions Z/D, X/Z, X/D, X/Z/D are resolved per IOD type, SR
 # content is replaced keeping its structure, overlays go whole: this is

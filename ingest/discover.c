@@ -20,7 +20,15 @@ struct walk {
 	uint64_t n;
 	struct { dev_t dev; ino_t ino; } stack[4096];
 	size_t depth;
+	struct sl_task *out[64]; /* handed to the workers a batch at a time */
+	size_t nout;
 };
+
+static void flush(struct walk *w)
+{
+	sl_queue_push_many(w->q, (void *const *)w->out, w->nout);
+	w->nout = 0;
+}
 
 struct dent {
 	char *name;
@@ -33,8 +41,10 @@ static void emit(struct walk *w, const char *path, int follow, const char *reaso
 	t->path = sl_xstrdup(path);
 	t->follow = follow;
 	t->reject = reason ? sl_xstrdup(reason) : NULL;
-	sl_queue_push(w->q, t);
+	w->out[w->nout++] = t;
 	w->n++;
+	if (w->nout == sizeof w->out / sizeof *w->out)
+		flush(w);
 }
 
 static void emit_errno(struct walk *w, const char *path, const char *what, int e)
@@ -167,7 +177,7 @@ static void walk_path(struct walk *w, const char *path, int follow_this)
 		emit(w, path, 0, type_name(st.st_mode));
 }
 
-static void walk_list(struct walk *w, FILE *f, const char *name)
+static void walk_list(struct walk *w, FILE *f, int interactive)
 {
 	char *line = NULL;
 	size_t cap = 0;
@@ -177,9 +187,10 @@ static void walk_list(struct walk *w, FILE *f, const char *name)
 			line[--len] = 0;
 		if (len)
 			walk_path(w, line, 1);
+		if (interactive) /* paths typed or trickling in: start each at once */
+			flush(w);
 	}
 	free(line);
-	(void)name;
 }
 
 uint64_t sl_discover(const struct sl_discover_opts *o, sl_queue *q)
@@ -190,19 +201,20 @@ uint64_t sl_discover(const struct sl_discover_opts *o, sl_queue *q)
 	for (size_t i = 0; i < o->nsrcs && !*o->stop; i++) {
 		const char *s = o->srcs[i];
 		if (!strcmp(s, "-")) {
-			walk_list(w, stdin, "stdin");
+			walk_list(w, stdin, 1);
 		} else if (s[0] == '@') {
 			FILE *f = fopen(s + 1, "re");
 			if (!f) {
 				emit_errno(w, s + 1, "cannot read list", errno);
 				continue;
 			}
-			walk_list(w, f, s + 1);
+			walk_list(w, f, 0);
 			fclose(f);
 		} else {
 			walk_path(w, s, 1);
 		}
 	}
+	flush(w);
 	uint64_t n = w->n;
 	free(w);
 	return n;

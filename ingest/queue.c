@@ -35,6 +35,26 @@ void sl_queue_push(sl_queue *q, void *p)
 	pthread_mutex_unlock(&q->mu);
 }
 
+void sl_queue_push_many(sl_queue *q, void *const *p, size_t n)
+{
+	pthread_mutex_lock(&q->mu);
+	for (size_t i = 0; i < n; i++) {
+		if (q->count == q->cap) {
+			/* consumers asleep must hear of what is queued before we wait */
+			pthread_cond_broadcast(&q->not_empty);
+			while (q->count == q->cap)
+				pthread_cond_wait(&q->not_full, &q->mu);
+		}
+		q->slots[(q->head + q->count) % q->cap] = p[i];
+		q->count++;
+	}
+	if (n > 1)
+		pthread_cond_broadcast(&q->not_empty);
+	else if (n)
+		pthread_cond_signal(&q->not_empty);
+	pthread_mutex_unlock(&q->mu);
+}
+
 size_t sl_queue_pop(sl_queue *q, void **out, size_t max, int timeout_ms)
 {
 	struct timespec until;

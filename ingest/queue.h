@@ -18,6 +18,9 @@ void sl_queue_init(sl_queue *q, size_t cap);
 void sl_queue_destroy(sl_queue *q);
 /* Blocks while full. */
 void sl_queue_push(sl_queue *q, void *p);
+/* Push n items under one lock with one wake-up: per-item pushes wake a
+ * sleeping consumer per item, each of which then pops one. */
+void sl_queue_push_many(sl_queue *q, void *const *p, size_t n);
 /* Up to max items; blocks until at least one or the queue is closed and
  * empty (returns 0).  With timeout_ms >= 0, returns 0 after that long. */
 size_t sl_queue_pop(sl_queue *q, void **out, size_t max, int timeout_ms);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #define BATCH 16
+#define SHARED_SNAPSHOT_MAX (1u << 20)
 
 struct sl_input {
 	sl_io *io;
@@ -467,10 +468,16 @@ static void process_batch(struct worker *w, struct sl_task **t, unsigned n)
 		r[m++] = res;
 	}
 	sl_io_open_batch(w->io, f, m);
+	/* The batch's catalog lookups (seen, object present) share one read
+	 * transaction, until a large input, whose transform would hold the
+	 * snapshot (and the catalog's checkpoints) for long. */
+	sl_store_read_begin(e->st, w->slot);
 	for (unsigned i = 0; i < m; i++)
 		f[i].skip = !triage(w, r[i], &f[i], pk[i], sk[i]);
 	sl_io_read_heads(w->io, f, m);
 	for (unsigned i = 0; i < m; i++) {
+		if (!f[i].skip && f[i].size > SHARED_SNAPSHOT_MAX)
+			sl_store_read_end(e->st, w->slot);
 		if (!f[i].skip) {
 			if (f[i].err)
 				reject_errno(r[i], &f[i]);
@@ -483,9 +490,9 @@ static void process_batch(struct worker *w, struct sl_task **t, unsigned n)
 		if (f[i].fd >= 0)
 			close(f[i].fd);
 	}
+	sl_store_read_end(e->st, w->slot);
 	flush_batch(w, r, m);
-	for (unsigned i = 0; i < m; i++)
-		sl_queue_push(&e->results, r[i]);
+	sl_queue_push_many(&e->results, (void *const *)r, m);
 }
 
 void *sl_worker_main(void *arg)

@@ -21,6 +21,26 @@ void sl_store_dirty_dir(sl_store *st, const char *rel)
 	st->dirty_dirs[st->ndirty_dirs++] = sl_xstrdup(rel);
 }
 
+static void step_once(sqlite3_stmt *q)
+{
+	if (q) {
+		sqlite3_step(q);
+		sqlite3_reset(q);
+	}
+}
+
+void sl_store_read_begin(sl_store *st, unsigned slot)
+{
+	if (st->slots && slot < st->nslots)
+		step_once(st->slots[slot].q_begin);
+}
+
+void sl_store_read_end(sl_store *st, unsigned slot)
+{
+	if (st->slots && slot < st->nslots && !sqlite3_get_autocommit(st->slots[slot].rdb))
+		step_once(st->slots[slot].q_end);
+}
+
 int sl_store_seen_get(sl_store *st, unsigned slot, const uint8_t key[32], struct sl_seen *out)
 {
 	if (!st->slots || slot >= st->nslots || !st->slots[slot].q_seen)

@@ -365,7 +365,9 @@ static int open_writable(sl_store *st, unsigned slots, struct sl_store_open_info
 		rc = open_db(st, &s->rdb, 1, err);
 		if (rc == 0 && (sqlite3_prepare_v2(s->rdb, SL_SQL_SEEN, -1, &s->q_seen, NULL) ||
 				sqlite3_prepare_v2(s->rdb, SL_SQL_OBJECT, -1, &s->q_obj, NULL) ||
-				sqlite3_prepare_v2(s->rdb, SL_SQL_OUTPUTS, -1, &s->q_outs, NULL)))
+				sqlite3_prepare_v2(s->rdb, SL_SQL_OUTPUTS, -1, &s->q_outs, NULL) ||
+				sqlite3_prepare_v2(s->rdb, "BEGIN", -1, &s->q_begin, NULL) ||
+				sqlite3_prepare_v2(s->rdb, "COMMIT", -1, &s->q_end, NULL)))
 			rc = sl_fail(err, SL_E_STATE, "catalog: %s", sqlite3_errmsg(s->rdb));
 	}
 	if (rc == 0 && sqlite3_prepare_v2(st->db, SL_SQL_ITEM, -1, &st->q_item, NULL))
@@ -525,6 +527,8 @@ void sl_store_close(sl_store *st)
 		sqlite3_finalize(s->q_seen);
 		sqlite3_finalize(s->q_obj);
 		sqlite3_finalize(s->q_outs);
+		sqlite3_finalize(s->q_begin);
+		sqlite3_finalize(s->q_end);
 		sqlite3_close(s->rdb);
 	}
 	free(st->slots);

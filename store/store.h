@@ -93,6 +93,11 @@ struct sl_seen {
 	uint8_t input_digest[32];
 	int64_t item_id;
 };
+/* Lookups of a slot between begin and end share one read transaction (one
+ * snapshot, one lock round trip instead of one per lookup).  Keep it short:
+ * an open snapshot holds back the catalog's checkpoints. */
+void sl_store_read_begin(sl_store *st, unsigned slot);
+void sl_store_read_end(sl_store *st, unsigned slot);
 /* 1 if found, 0 if not. Thread-safe. */
 int sl_store_seen_get(sl_store *st, unsigned slot, const uint8_t path_key[32],
 		      struct sl_seen *out);

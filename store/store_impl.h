@@ -22,6 +22,7 @@ struct slot {
 	sl_err ferr;         /* a failed append, kept until sl_store_flush reports it */
 	sqlite3 *rdb;        /* read-only connection for this slot */
 	sqlite3_stmt *q_seen, *q_obj, *q_outs; /* prepared once: preparing costs more than running */
+	sqlite3_stmt *q_begin, *q_end;          /* a read transaction over many lookups */
 	/* earlier packs of this run that still need their final fsync */
 	int old_fds[8];
 	int nold;

@@ -443,7 +443,8 @@ int sl_ingest(const struct sl_ingest_opts *o, struct sl_ingest_summary *sum, sl_
 		sum->seconds = now_s() - c.t0;
 		sum->stopped = e->stop;
 		if (e->stop)
-			snprintf(sum->stop_reason, sizeof sum->stop_reason, "%s", e->stop_why);
+			snprintf(sum->stop_reason, sizeof sum->stop_reason, "%.*s",
+				 (int)sizeof sum->stop_reason - 1, e->stop_why);
 		if (c.fatal)
 			rc = sl_fail(err, c.fatal_err.code, "%s", c.fatal_err.msg);
 		else if (e->stop && !interrupted)

@@ -340,7 +340,7 @@ static int roll_pack(sl_objw *w, sl_err *err)
 	pthread_mutex_unlock(&st->mu);
 	if (full)
 		return sl_fail(err, SL_E_STATE, "too many packs awaiting commit");
-	int64_t id;
+	int64_t id = 0;
 	int rc = alloc_pack(st, &id, err);
 	int fd = rc < 0 ? rc : create_pack(w, id, err);
 	if (fd < 0)

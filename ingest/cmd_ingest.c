@@ -24,6 +24,8 @@ static const char help[] =
 	"  --opaque PREFIX       store files under PREFIX byte for byte (non-sensitive\n"
 	"                        material such as reference genomes); repeatable\n"
 	"  --subject-map CSV     local identifier -> person identifier\n"
+	"  --reference FASTA     reference sequence for VCF/BCF and reads (indexed with\n"
+	"                        samtools faidx); ingested as an opaque item\n"
 	"  --follow-symlinks     follow symbolic links found while walking\n"
 	"  --json                print the summary as JSON on stdout\n"
 	"  --io MODE             auto (default), uring or posix; env SLUICE_IO\n"
@@ -137,10 +139,10 @@ static void print_help(FILE *f)
 
 /* 0: options parsed; 1: --help printed; -1: usage error (already said). */
 static int parse_opts(int argc, char **argv, struct sl_ingest_opts *o, const char **opaque,
-		      int *json)
+		      int *json, const char ***ref_srcs)
 {
 	enum { O_THREADS = 256, O_REPORT, O_OPAQUE, O_SMAP, O_JSON, O_IO, O_DIRECT, O_FOLLOW,
-	       O_PROGRESS, O_NOPROGRESS, O_BATCH, O_HELP };
+	       O_PROGRESS, O_NOPROGRESS, O_BATCH, O_HELP, O_REFERENCE };
 	static const struct option base[] = {
 		{"store", required_argument, 0, 's'}, {"key-file", required_argument, 0, 'k'},
 		{"threads", required_argument, 0, O_THREADS}, {"report", required_argument, 0, O_REPORT},
@@ -149,6 +151,7 @@ static int parse_opts(int argc, char **argv, struct sl_ingest_opts *o, const cha
 		{"direct", no_argument, 0, O_DIRECT}, {"follow-symlinks", no_argument, 0, O_FOLLOW},
 		{"progress", no_argument, 0, O_PROGRESS}, {"no-progress", no_argument, 0, O_NOPROGRESS},
 		{"batch", required_argument, 0, O_BATCH}, {"help", no_argument, 0, O_HELP},
+		{"reference", required_argument, 0, O_REFERENCE},
 	};
 	const struct sl_format_option **fopts;
 	struct option *lo = all_options(base, sizeof base / sizeof *base, &fopts);
@@ -180,6 +183,7 @@ static int parse_opts(int argc, char **argv, struct sl_ingest_opts *o, const cha
 		case O_REPORT: o->report_path = optarg; break;
 		case O_OPAQUE: opaque[o->nopaque++] = optarg; break;
 		case O_SMAP: o->subject_map = optarg; break;
+		case O_REFERENCE: o->reference = optarg; break;
 		case O_JSON: *json = 1; break;
 		case O_IO:
 			if (parse_io(optarg, &o->io_mode) < 0) {
@@ -204,6 +208,22 @@ static int parse_opts(int argc, char **argv, struct sl_ingest_opts *o, const cha
 	}
 	o->srcs = (const char *const *)argv + optind;
 	o->nsrcs = (size_t)(argc - optind);
+	if (o->reference) {
+		/* The reference is an input too: stored byte for byte (opaque),
+		 * so provenance can point at it (once, if also given as SRC). */
+		int listed = 0;
+		for (size_t i = 0; i < o->nsrcs; i++)
+			listed |= !strcmp(o->srcs[i], o->reference);
+		opaque[o->nopaque++] = o->reference;
+		if (!listed && o->nsrcs) {
+			const char **srcs = sl_xcalloc(o->nsrcs + 1, sizeof *srcs);
+			srcs[0] = o->reference;
+			memcpy(srcs + 1, o->srcs, o->nsrcs * sizeof *srcs);
+			o->srcs = srcs;
+			o->nsrcs++;
+			*ref_srcs = srcs;
+		}
+	}
 	if (!o->store_dir || !o->key_file || o->nsrcs == 0) {
 		sl_cli_error("ingest needs --store DIR, --key-file FILE and at least one SRC");
 		print_help(stderr);
@@ -221,12 +241,14 @@ usage:
 int sl_cmd_ingest(int argc, char **argv)
 {
 	struct sl_ingest_opts o = {.progress = isatty(2)};
-	const char **opaque = sl_xcalloc((size_t)argc, sizeof *opaque);
+	const char **opaque = sl_xcalloc((size_t)argc + 1, sizeof *opaque);
+	const char **ref_srcs = NULL;
 	o.fmt_opts = sl_xcalloc((size_t)argc, sizeof *o.fmt_opts);
 	int json = 0;
 	o.opaque = opaque;
-	int p = parse_opts(argc, argv, &o, opaque, &json);
+	int p = parse_opts(argc, argv, &o, opaque, &json, &ref_srcs);
 	if (p != 0) {
+		free(ref_srcs);
 		free(opaque);
 		free((void *)o.fmt_opts);
 		return p > 0 ? SL_EXIT_OK : SL_EXIT_ENV;
@@ -239,6 +261,7 @@ int sl_cmd_ingest(int argc, char **argv)
 	if (json)
 		print_json(&sum);
 	sl_ingest_summary_free(&sum);
+	free(ref_srcs);
 	free(opaque);
 	free((void *)o.fmt_opts);
 	if (rc == -SL_E_NOSPC) {

@@ -264,9 +264,10 @@ static const char *extension(const char *media_type)
 {
 	static const struct { const char *mt, *ext; } map[] = {
 		{"application/dicom", ".dcm"}, {"image/tiff", ".tiff"},
-		{"application/vcf+bgzip", ".vcf.gz"}, {"application/x-tabix", ".tbi"},
-		{"application/x-csi", ".csi"}, {"application/cram", ".cram"},
-		{"application/x-crai", ".crai"}, {"application/octet-stream", ".bin"},
+		/* an index is named after the file it indexes, as htslib looks for it */
+		{"application/vcf+bgzip", ".vcf.gz"}, {"application/x-tabix", ".vcf.gz.tbi"},
+		{"application/x-csi", ".vcf.gz.csi"}, {"application/cram", ".cram"},
+		{"application/x-crai", ".cram.crai"}, {"application/octet-stream", ".bin"},
 	};
 	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
 		if (!strcmp(media_type, map[i].mt))

@@ -297,6 +297,51 @@ static int read_option_file(const char *opt, const char *path, sl_buf *b, sl_err
 		   : 0;
 }
 
+/* The reference's SHA-256 (the digest its opaque item will have), for the
+ * formats that point at it (SL_FORMAT_REFERENCE). */
+static int reference_digest(const char *path, char hex[65], sl_err *err)
+{
+	FILE *f = fopen(path, "rbe");
+	struct stat st;
+	if (!f || fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
+		int en = errno;
+		if (f)
+			fclose(f);
+		return f ? sl_fail(err, SL_E_USAGE, "--reference %s: not a regular file", path)
+			 : sl_fail_errno(err, SL_E_USAGE, en, "--reference %s", path);
+	}
+	sl_sha256 *h = sl_sha256_new();
+	char *tmp = sl_xmalloc(1 << 20);
+	size_t n;
+	while ((n = fread(tmp, 1, 1 << 20, f)) > 0)
+		sl_sha256_update(h, tmp, n);
+	int bad = ferror(f);
+	fclose(f);
+	free(tmp);
+	uint8_t d[32];
+	sl_sha256_final(h, d);
+	sl_sha256_free(h);
+	if (bad)
+		return sl_fail(err, SL_E_USAGE, "--reference %s: read error", path);
+	sl_hex(hex, d, 32);
+	return 0;
+}
+
+static int configure_reference(struct engine *e, const char *path, sl_err *err)
+{
+	char hex[65];
+	int rc = reference_digest(path, hex, err);
+	for (size_t i = 0; rc == 0 && sl_formats[i]; i++) {
+		if (!(sl_formats[i]->flags & SL_FORMAT_REFERENCE))
+			continue;
+		rc = sl_formats[i]->configure(&e->fmt_conf[i], "reference-sha256", hex, 64, err);
+		if (rc == 0)
+			rc = sl_formats[i]->configure(&e->fmt_conf[i], "reference", path,
+						      strlen(path), err);
+	}
+	return rc;
+}
+
 static int configure_formats(struct engine *e, const struct sl_ingest_opts *o, sl_err *err)
 {
 	size_t nf = 0;
@@ -326,7 +371,7 @@ static int configure_formats(struct engine *e, const struct sl_ingest_opts *o, s
 		if (rc < 0)
 			return rc;
 	}
-	return 0;
+	return o->reference ? configure_reference(e, o->reference, err) : 0;
 }
 
 static void release_formats(struct engine *e)

@@ -20,6 +20,9 @@ struct sl_ingest_opts {
 	int follow_symlinks;
 	const char *subject_map; /* CSV or NULL */
 	const char *report_path; /* JSON Lines operator report or NULL */
+	/* Reference FASTA for the genomics formats (or NULL); the caller also
+	 * lists it among srcs and opaque, so it is ingested as an item. */
+	const char *reference;
 	int progress;            /* draw progress on stderr */
 	uint32_t batch_items;    /* commit batch size (0: default) */
 	/* Format options in command-line order: name, value, name, value... */

@@ -22,6 +22,14 @@ enum {
 	/* The output is the input, byte for byte: the engine stores the input
 	 * chunks by reference and hashes them once. */
 	SL_FORMAT_IDENTITY = 1,
+	/* The format needs the operator's reference sequence (`--reference
+	 * FILE`, genomics).  The engine hashes the file, ingests it as an
+	 * opaque item and calls configure(conf, "reference-sha256", HEX) then
+	 * configure(conf, "reference", PATH).  This is the one path a format
+	 * sees: an operator-provided, non-sensitive file that htslib's faidx
+	 * must open itself (references are gigabytes and indexed: handing the
+	 * content over in memory would be wrong). */
+	SL_FORMAT_REFERENCE = 2,
 };
 
 /* An option a format takes, given as `--NAME VALUE` on the command line. */
@@ -81,6 +89,13 @@ int sl_sink_end(sl_sink *s, sl_err *err);
 void sl_sink_attr(sl_sink *s, const char *key, const char *value);
 /* A provenance fact: key and a JSON value (a literal, string or object). */
 void sl_sink_fact(sl_sink *s, const char *key, const char *json_value);
+
+/* Scratch space for a format that needs more than bounded memory (an
+ * external sort, a library that writes to a file descriptor): a new
+ * read-write file with no name (O_TMPFILE in the store's tmp/ directory;
+ * anonymous memory under sl_transform_memory), gone when closed.  Returns
+ * the descriptor, which the format closes, or <0 with err set. */
+int sl_scratch_open(sl_sink *s, sl_err *err);
 
 /* Run a format on bytes in memory (tests, fuzzing, tools): the objects it
  * writes are appended to out, its provenance facts (JSON members) to facts

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -203,6 +204,31 @@ void sl_sink_fact(sl_sink *s, const char *key, const char *json_value)
 	sl_buf_json_str(b, key);
 	sl_buf_puts(b, ":");
 	sl_buf_puts(b, json_value);
+}
+
+/* ---- scratch ---- */
+
+int sl_scratch_open(sl_sink *s, sl_err *err)
+{
+	int fd;
+	if (s->mem) {
+		fd = memfd_create("sluice-scratch", MFD_CLOEXEC);
+		return fd >= 0 ? fd : sl_fail_errno(err, SL_E_IO, errno, "cannot create scratch memory");
+	}
+	sl_buf dir;
+	sl_buf_init(&dir);
+	sl_buf_printf(&dir, "%s/tmp", s->w->e->o->store_dir);
+	fd = open(dir.data, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
+		/* no O_TMPFILE here: a named file, unlinked at once */
+		sl_buf_puts(&dir, "/scratch-XXXXXX");
+		fd = mkostemp(dir.data, O_CLOEXEC);
+		if (fd >= 0)
+			unlink(dir.data);
+	}
+	int e = errno;
+	sl_buf_free(&dir);
+	return fd >= 0 ? fd : sl_fail_errno(err, SL_E_IO, e, "cannot create a scratch file in the store");
 }
 
 /* ---- results ---- */

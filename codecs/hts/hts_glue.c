@@ -1,0 +1,235 @@
+/*
+ * hts_glue.c: htslib settings, the input hFILE, the reference and scratch
+ * copies shared by the genomics formats (hts_glue.h).
+ */
+#include "hts_glue.h"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <htslib/hts.h>
+#include <htslib/hts_log.h>
+#include <openssl/evp.h>
+
+/* ---- settings ---- */
+
+void sl_hts_setup(void)
+{
+	static int done;
+	if (done)
+		return;
+	done = 1;
+	hts_set_log_level(HTS_LOG_OFF);
+	/* /dev/null is not a directory: nothing under it can be opened, and
+	 * the path is local, so htslib never falls back to the network. */
+	setenv("REF_PATH", "/dev/null/sluice-no-reference-lookup/%s", 1);
+	setenv("REF_CACHE", "/dev/null/sluice-no-reference-cache/%s", 1);
+}
+
+/* ---- input ---- */
+
+struct sl_hts_in {
+	sl_input *in;
+	int wfd;
+	pthread_t t;
+	int rc;                  /* the feeder's outcome */
+	sl_err err;
+};
+
+static void *feed(void *arg)
+{
+	struct sl_hts_in *h = arg;
+	sl_chunk *c;
+	int rc;
+	while ((rc = sl_input_next(h->in, &c, &h->err)) > 0) {
+		size_t off = 0;
+		while (off < c->len) {
+			ssize_t k = send(h->wfd, c->data + off, c->len - off, MSG_NOSIGNAL);
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k < 0) /* the reader stopped early: not our error */
+				break;
+			off += (size_t)k;
+		}
+		int stopped = off < c->len;
+		sl_chunk_put(c);
+		if (stopped)
+			break;
+	}
+	h->rc = rc < 0 ? rc : 0;
+	close(h->wfd);
+	return NULL;
+}
+
+int sl_hts_in_open(struct sl_hts_in **out, sl_input *in, hFILE **hf, sl_err *err)
+{
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return sl_fail_errno(err, SL_E_IO, errno, "cannot create a socket pair");
+	struct sl_hts_in *h = sl_xcalloc(1, sizeof *h);
+	h->in = in;
+	h->wfd = sv[1];
+	*hf = hdopen(sv[0], "r");
+	if (!*hf) {
+		close(sv[0]);
+		close(sv[1]);
+		free(h);
+		return sl_fail(err, SL_E_IO, "cannot open an htslib stream");
+	}
+	if (pthread_create(&h->t, NULL, feed, h) != 0) {
+		hclose_abruptly(*hf);
+		close(sv[1]);
+		free(h);
+		return sl_fail(err, SL_E_IO, "cannot start the input thread");
+	}
+	*out = h;
+	return 0;
+}
+
+int sl_hts_in_finish(struct sl_hts_in *h, sl_err *err)
+{
+	if (!h)
+		return 0;
+	pthread_join(h->t, NULL);
+	int rc = h->rc;
+	if (rc < 0 && err)
+		*err = h->err;
+	free(h);
+	return rc;
+}
+
+/* ---- the reference ---- */
+
+int sl_ref_load(struct sl_ref *r, sl_err *err)
+{
+	if (r->loaded)
+		return r->load_error ? sl_fail(err, SL_E_USAGE, "%s", r->load_error) : 0;
+	r->loaded = 1;
+	faidx_t *fai = sl_ref_open_fai(r, err);
+	if (!fai) {
+		r->load_error = sl_xstrdup(err->msg);
+		return -SL_E_USAGE;
+	}
+	int n = faidx_nseq(fai);
+	r->contigs = sl_xcalloc((size_t)n + 1, sizeof *r->contigs);
+	for (int i = 0; i < n; i++) {
+		const char *name = faidx_iseq(fai, i);
+		r->contigs[i].name = sl_xstrdup(name);
+		r->contigs[i].len = faidx_seq_len(fai, name);
+	}
+	r->ncontigs = (size_t)n;
+	fai_destroy(fai);
+	return 0;
+}
+
+void sl_ref_free(struct sl_ref *r)
+{
+	for (size_t i = 0; i < r->ncontigs; i++)
+		free(r->contigs[i].name);
+	free(r->contigs);
+	free(r->path);
+	free(r->load_error);
+	pthread_mutex_destroy(&r->mu);
+}
+
+faidx_t *sl_ref_open_fai(const struct sl_ref *r, sl_err *err)
+{
+	/* no FAI_CREATE: never write an index beside the operator's file */
+	faidx_t *fai = fai_load3(r->path, NULL, NULL, 0);
+	if (!fai)
+		sl_fail(err, SL_E_USAGE, "the reference cannot be opened with its index "
+			"(make FASTA.fai with `samtools faidx FASTA`; a bgzipped FASTA also needs .gzi)");
+	return fai;
+}
+
+int sl_ref_find(const struct sl_ref *r, const char *name)
+{
+	/* references have a few thousand contigs at most; headers name each once */
+	for (size_t i = 0; i < r->ncontigs; i++)
+		if (!strcmp(r->contigs[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+const char *sl_ref_md5(struct sl_ref *r, faidx_t *fai, int i, sl_err *err)
+{
+	struct sl_ref_contig *c = &r->contigs[i];
+	pthread_mutex_lock(&r->mu);
+	if (c->md5[0]) {
+		pthread_mutex_unlock(&r->mu);
+		return c->md5;
+	}
+	EVP_MD_CTX *m = EVP_MD_CTX_new();
+	EVP_DigestInit_ex(m, EVP_md5(), NULL);
+	const hts_pos_t step = 1 << 22;
+	int ok = 1;
+	for (hts_pos_t beg = 0; beg < c->len && ok; beg += step) {
+		hts_pos_t end = beg + step < c->len ? beg + step : c->len, got = 0;
+		char *s = faidx_fetch_seq64(fai, c->name, beg, end - 1, &got);
+		ok = s && got == end - beg;
+		size_t k = 0;
+		for (hts_pos_t j = 0; ok && j < got; j++) {
+			unsigned char ch = (unsigned char)s[j];
+			if (ch < 33 || ch > 126)
+				continue;
+			s[k++] = (char)(ch >= 'a' && ch <= 'z' ? ch - 32 : ch);
+		}
+		if (ok)
+			EVP_DigestUpdate(m, s, k);
+		free(s);
+	}
+	unsigned char d[16];
+	unsigned dn = 0;
+	EVP_DigestFinal_ex(m, d, &dn);
+	EVP_MD_CTX_free(m);
+	if (ok)
+		sl_hex(c->md5, d, 16);
+	pthread_mutex_unlock(&r->mu);
+	if (!ok) {
+		sl_fail(err, SL_E_IO, "the reference's sequence for contig %s cannot be read", c->name);
+		return NULL;
+	}
+	return c->md5;
+}
+
+/* ---- scratch ---- */
+
+void sl_fd_name(char out[40], int fd)
+{
+	snprintf(out, 40, "/proc/self/fd/%d", fd);
+}
+
+int sl_copy_to_sink(int fd, sl_sink *s, const char *role, const char *media,
+		    uint8_t digest[32], sl_err *err)
+{
+	int rc = sl_sink_begin(s, role, media, err);
+	if (rc < 0)
+		return rc;
+	sl_sha256 *h = digest ? sl_sha256_new() : NULL;
+	char *buf = sl_xmalloc(1 << 20);
+	off_t off = 0;
+	for (;;) {
+		ssize_t k = pread(fd, buf, 1 << 20, off);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			rc = sl_fail_errno(err, SL_E_IO, errno, "cannot read a scratch file");
+			break;
+		}
+		if (k == 0)
+			break;
+		if (h)
+			sl_sha256_update(h, buf, (size_t)k);
+		if ((rc = sl_sink_write(s, buf, (size_t)k, err)) < 0)
+			break;
+		off += k;
+	}
+	free(buf);
+	if (h) {
+		sl_sha256_final(h, digest);
+		sl_sha256_free(h);
+	}
+	return rc < 0 ? rc : sl_sink_end(s, err);
+}

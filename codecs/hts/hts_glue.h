@@ -1,0 +1,73 @@
+/*
+ * hts_glue.h: what the genomics formats (codecs/vcf, codecs/reads) share
+ * around htslib: process-wide settings that keep htslib off the network and
+ * quiet, an hFILE that reads an sl_input (htslib never sees a path), the
+ * operator's reference (faidx, contig lengths and MD5s), and scratch files
+ * copied into output objects.
+ */
+#ifndef SL_HTS_GLUE_H
+#define SL_HTS_GLUE_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <htslib/faidx.h>
+#include <htslib/hfile.h>
+#include "../../ingest/format.h"
+
+/* Once per process, from configure (the main thread, before workers):
+ * htslib logging off (its messages can quote input values; formats return
+ * errors instead), REF_PATH/REF_CACHE pinned to a local path that cannot
+ * exist (no EBI or header-URL reference lookups). */
+void sl_hts_setup(void);
+
+/* ---- input ---- */
+
+/* An hFILE over an sl_input: a thread feeds the input's chunks into a
+ * socket pair whose other end htslib reads.  sl_hts_in_finish joins the
+ * thread (close the hFILE, or the htsFile holding it, first) and returns
+ * the feeder's error, if any (a read error of the input). */
+struct sl_hts_in;
+int sl_hts_in_open(struct sl_hts_in **out, sl_input *in, hFILE **hf, sl_err *err);
+int sl_hts_in_finish(struct sl_hts_in *h, sl_err *err);
+
+/* ---- the reference ---- */
+
+struct sl_ref_contig {
+	char *name;
+	int64_t len;
+	char md5[33];            /* "" until computed */
+};
+
+/* Shared by every transform of a run (configured once, read by workers);
+ * contig MD5s are computed on first use under the lock. */
+struct sl_ref {
+	char *path;
+	char sha256[65];
+	struct sl_ref_contig *contigs;
+	size_t ncontigs;
+	pthread_mutex_t mu;
+	int loaded;
+	char *load_error;        /* why the reference is unusable, or NULL */
+};
+
+/* Parse the .fai (via htslib) once; 0 or <0 with err. */
+int sl_ref_load(struct sl_ref *r, sl_err *err);
+void sl_ref_free(struct sl_ref *r);
+/* A faidx handle of one's own (faidx is not thread-safe). */
+faidx_t *sl_ref_open_fai(const struct sl_ref *r, sl_err *err);
+/* Index of a contig by name, or -1. */
+int sl_ref_find(const struct sl_ref *r, const char *name);
+/* The contig's MD5 (of its upper-case sequence, as the SAM and VCF specs
+ * define it), computed with fai on first use. */
+const char *sl_ref_md5(struct sl_ref *r, faidx_t *fai, int i, sl_err *err);
+
+/* ---- scratch ---- */
+
+/* "/proc/self/fd/N": the only name htslib is given for a file it must
+ * open itself (an index it saves). */
+void sl_fd_name(char out[40], int fd);
+/* Copy a scratch file from its start into a new object. */
+int sl_copy_to_sink(int fd, sl_sink *s, const char *role, const char *media,
+		    uint8_t digest[32], sl_err *err);
+
+#endif

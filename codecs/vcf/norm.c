@@ -100,10 +100,10 @@ static int split_info(struct vnorm *n, bcf1_t *src, bcf_info_t *info, int ialt, 
 	if (type == BCF_HT_FLAG)
 		return bcf_update_info_flag(h, dst, tag, NULL, 1) < 0 ? -1 : 0;
 	if (type == BCF_HT_STR) {
-		int got = bcf_get_info_string(h, src, tag, &n->arr, &n->narr);
+		int got = bcf_get_info_string(h, src, tag, &n->carr, &n->ncarr);
 		if (got < 0)
 			return fail_rec(n, err, "unreadable INFO field", tag);
-		const char *s = n->arr;
+		const char *s = n->carr;
 		n->ks.l = 0;
 		int idx[3], nidx = 0;
 		if (vl == BCF_VL_A)
@@ -220,12 +220,12 @@ static int split_fmt_string(struct vnorm *n, bcf1_t *src, const char *tag, int v
 {
 	bcf_hdr_t *h = n->hdr;
 	int ns = bcf_hdr_nsamples(h), nal = src->n_allele, a = ialt + 1;
-	int got = bcf_get_format_char(h, src, tag, &n->arr, &n->narr);
+	int got = bcf_get_format_char(h, src, tag, &n->carr, &n->ncarr);
 	if (got == 0)
 		return 0;
 	if (got < 0 || ns == 0)
 		return fail_rec(n, err, "unreadable FORMAT field", tag);
-	const char *s = n->arr;
+	const char *s = n->carr;
 	if (vl != BCF_VL_A && vl != BCF_VL_R && vl != BCF_VL_G)
 		return bcf_update_format_char(h, dst, tag, s, got) < 0 ? -1 : 0;
 	size_t blen = (size_t)got / (size_t)ns, maxlen = 0;
@@ -516,6 +516,7 @@ void vnorm_free(struct vnorm *n)
 		bcf_destroy1(n->out[i]);
 	free(n->out);
 	free(n->arr);
+	free(n->carr);
 	free(n->ks.s);
 	free(n->ks2.s);
 	free(n->refseq);

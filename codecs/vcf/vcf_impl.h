@@ -22,8 +22,10 @@ struct vnorm {
 	size_t nout, cap;
 	uint64_t nrec, nsplit, nrealigned, nexcluded;
 	/* scratch */
-	void *arr;
+	void *arr;               /* int32 or float values: narr counts values */
 	int narr;
+	char *carr;              /* strings: ncarr counts bytes */
+	int ncarr;
 	kstring_t ks, ks2;
 	char *refseq;
 };

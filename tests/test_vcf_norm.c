@@ -1,0 +1,256 @@
+/*
+ * test_vcf_norm.c: the VCF normaliser (codecs/vcf/norm.c) on bcftools' own
+ * `norm` test cases (tests/genomics/bcftools-norm, from bcftools 1.16,
+ * MIT/Expat: see the README there).  Each case of norm_tests.tsv whose
+ * options the normaliser has (-m- split, -c x exclude, realignment with a
+ * FASTA) runs and its records must equal bcftools' expected output,
+ * compared in position order (bcftools norm orders records by position
+ * only; sluice sorts afterwards); the others are listed as skipped with the
+ * option that makes them so.  Also the sorter, in memory and with spills.
+ */
+#include "unit.h"
+#include "../codecs/vcf/vcf_impl.h"
+#include <libgen.h>
+#include <unistd.h>
+#include <htslib/hts.h>
+#include <htslib/hts_log.h>
+
+static char dir[4096];
+
+struct lines {
+	char **v;
+	size_t n;
+};
+
+static void add(struct lines *l, const char *s, size_t n)
+{
+	while (n && (s[n - 1] == '\n' || s[n - 1] == '\r'))
+		n--;
+	l->v = realloc(l->v, (l->n + 1) * sizeof *l->v);
+	l->v[l->n] = strndup(s, n);
+	l->n++;
+}
+
+static int cmp_line(const void *a, const void *b)
+{
+	const char *x = *(char *const *)a, *y = *(char *const *)b;
+	size_t cx = strcspn(x, "\t"), cy = strcspn(y, "\t");
+	int r = cx != cy ? (cx < cy ? -1 : 1) : strncmp(x, y, cx);
+	if (r)
+		return r;
+	long px = atol(x + cx + 1), py = atol(y + cy + 1);
+	if (px != py)
+		return px < py ? -1 : 1;
+	return strcmp(x, y);
+}
+
+static void free_lines(struct lines *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+}
+
+/* The FASTA copied next to a fresh .fai in tmp (the shared copy has none). */
+static faidx_t *load_fasta(const char *name, const char *tmp)
+{
+	char src[8192], dst[8192];
+	snprintf(src, sizeof src, "%s/%s.fa", dir, name);
+	snprintf(dst, sizeof dst, "%s/%s.fa", tmp, name);
+	FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
+	REQUIRE(in && out);
+	char buf[65536];
+	size_t n;
+	while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+		fwrite(buf, 1, n, out);
+	fclose(in);
+	fclose(out);
+	REQUIRE(fai_build(dst) == 0);
+	return fai_load3(dst, NULL, NULL, 0);
+}
+
+static int run_case(const char *in, const char *expect, int split, int exclude, faidx_t *fai)
+{
+	char path[8192];
+	snprintf(path, sizeof path, "%s/%s.vcf", dir, in);
+	htsFile *fp = hts_open(path, "r");
+	REQUIRE(fp);
+	bcf_hdr_t *h = bcf_hdr_read(fp);
+	REQUIRE(h);
+	struct vnorm n = {.hdr = h, .fai = fai, .split = split, .exclude_mismatch = exclude};
+	struct lines got = {0}, want = {0};
+	bcf1_t *b = bcf_init1();
+	kstring_t ks = {0};
+	sl_err err = {0};
+	int ok = 1;
+	while (bcf_read(fp, h, b) == 0) {
+		if (vnorm_record(&n, b, &err) < 0) {
+			fprintf(stderr, "%s: %s\n", in, err.msg);
+			ok = 0;
+			break;
+		}
+		for (size_t i = 0; i < n.nout; i++) {
+			ks.l = 0;
+			REQUIRE(vcf_format(h, n.out[i], &ks) == 0);
+			add(&got, ks.s, ks.l);
+		}
+	}
+	snprintf(path, sizeof path, "%s/%s", dir, expect);
+	FILE *f = fopen(path, "r");
+	REQUIRE(f);
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	while ((len = getline(&line, &cap, f)) > 0)
+		if (line[0] != '#')
+			add(&want, line, (size_t)len);
+	fclose(f);
+	free(line);
+	qsort(got.v, got.n, sizeof *got.v, cmp_line);
+	qsort(want.v, want.n, sizeof *want.v, cmp_line);
+	if (ok && got.n != want.n) {
+		fprintf(stderr, "%s -> %s: %zu records, bcftools has %zu\n", in, expect, got.n, want.n);
+		ok = 0;
+	}
+	for (size_t i = 0; ok && i < got.n; i++)
+		if (strcmp(got.v[i], want.v[i])) {
+			fprintf(stderr, "%s -> %s: record differs:\n  ours:     %s\n  bcftools: %s\n", in,
+				expect, got.v[i], want.v[i]);
+			ok = 0;
+		}
+	free_lines(&got);
+	free_lines(&want);
+	free(ks.s);
+	bcf_destroy1(b);
+	vnorm_free(&n);
+	bcf_hdr_destroy(h);
+	hts_close(fp);
+	return ok;
+}
+
+static void bcftools_cases(void)
+{
+	char path[8192];
+	snprintf(path, sizeof path, "%s/norm_tests.tsv", dir);
+	FILE *f = fopen(path, "r");
+	REQUIRE(f);
+	char line[1024];
+	int pass = 0, skip = 0, fail = 0;
+	char *tmp = unit_tmpdir("test_vcf_norm");
+	while (fgets(line, sizeof line, f)) {
+		line[strcspn(line, "\n")] = 0;
+		char *rest = line;
+		char *in = strsep(&rest, "\t"), *out = strsep(&rest, "\t");
+		char *args = strsep(&rest, "\t"), *fa = strsep(&rest, "\t");
+		if (!in || !out || !args)
+			continue;
+		if (fa && !*fa)
+			fa = NULL;
+		int split = 0, exclude = 0, supported = 1;
+		if (!strcmp(args, "-m-"))
+			split = 1;
+		else if (!strcmp(args, "-cx"))
+			exclude = 1;
+		else if (!strcmp(args, ""))
+			;
+		else
+			supported = 0;
+		if (!supported) {
+			printf("SKIP: bcftools norm %s %s (an option sluice does not offer: %s)\n", args, in,
+			       strstr(args, "-m+") || strstr(args, "-m +") ? "joining records" :
+			       strstr(args, "-d") ? "removing duplicates" : strstr(args, "-c s") ||
+			       strstr(args, "-Nc") ? "setting REF from the reference" :
+			       strstr(args, "atomize") ? "atomizing MNPs" : strstr(args, "--force") ?
+			       "dropping fields with wrong counts (sluice rejects the input)" :
+			       "summing AD");
+			skip++;
+			continue;
+		}
+		faidx_t *fai = fa ? load_fasta(fa, tmp) : NULL;
+		REQUIRE(!fa || fai);
+		int ok = run_case(in, out, split, exclude, fai);
+		printf("%s: bcftools norm %s%s%s %s -> %s\n", ok ? "PASS" : "FAIL", args,
+		       fa ? " -f " : "", fa ? fa : "", in, out);
+		ok ? pass++ : fail++;
+		if (fai)
+			fai_destroy(fai);
+	}
+	fclose(f);
+	printf("bcftools norm cases: %d pass, %d fail, %d skipped\n", pass, fail, skip);
+	CHECK(fail == 0);
+	CHECK(pass >= 6);
+}
+
+/* ---- the sorter ---- */
+
+static int scratch(void *ctx, sl_err *err)
+{
+	char *t = ctx;
+	char p[8192];
+	snprintf(p, sizeof p, "%s/run-XXXXXX", t);
+	int fd = mkstemp(p);
+	if (fd >= 0)
+		unlink(p);
+	return fd >= 0 ? fd : sl_fail(err, SL_E_IO, "mkstemp");
+}
+
+static void sorter(size_t limit)
+{
+	char *tmp = unit_tmpdir("test_vcf_sort");
+	bcf_hdr_t *h = bcf_hdr_init("w");
+	bcf_hdr_append(h, "##contig=<ID=b>");
+	bcf_hdr_append(h, "##contig=<ID=a>");
+	bcf_hdr_add_sample(h, NULL);
+	REQUIRE(bcf_hdr_sync(h) == 0);
+	struct vsort *s = vsort_new(limit, scratch, tmp);
+	bcf1_t *b = bcf_init1();
+	sl_err err = {0};
+	unsigned x = 12345;
+	const char *alts[] = {"C", "A", "T", "CA"};
+	for (int i = 0; i < 5000; i++) {
+		bcf_clear(b);
+		x = x * 1103515245u + 12345u;
+		b->rid = (int)((x >> 8) & 1);
+		b->pos = (x >> 10) % 300;
+		char al[16];
+		snprintf(al, sizeof al, "G,%s", alts[(x >> 20) % 4]);
+		bcf_update_alleles_str(h, b, al);
+		b->qual = (float)i; /* input order, to check ties stay in it */
+		CHECK_RC(vsort_push(s, h, b, &err), &err);
+	}
+	CHECK_RC(vsort_finish(s, h, &err), &err);
+	bcf1_t *r;
+	int rc, n = 0;
+	long prid = -1, ppos = -1;
+	char pal[16] = "";
+	float pq = -1;
+	while ((rc = vsort_next(s, h, &r, &err)) > 0) {
+		bcf_unpack(r, BCF_UN_STR);
+		int c = r->rid != prid ? (r->rid > prid ? 1 : -1) : r->pos != ppos ? (r->pos > ppos ? 1 : -1)
+		      : strcmp(r->d.allele[1], pal);
+		CHECK(c > 0 || (c == 0 && r->qual > pq));
+		prid = r->rid, ppos = r->pos, pq = r->qual;
+		snprintf(pal, sizeof pal, "%s", r->d.allele[1]);
+		n++;
+	}
+	CHECK(rc == 0);
+	CHECK(n == 5000);
+	if (limit < 100000)
+		CHECK(vsort_runs(s) > 3);
+	else
+		CHECK(vsort_runs(s) == 0);
+	vsort_free(s);
+	bcf_destroy1(b);
+	bcf_hdr_destroy(h);
+}
+
+int main(int argc, char **argv)
+{
+	hts_set_log_level(HTS_LOG_OFF);
+	char file[] = __FILE__;
+	snprintf(dir, sizeof dir, "%s/genomics/bcftools-norm", dirname(file));
+	bcftools_cases();
+	sorter(64u << 20);
+	sorter(20000);
+	return UNIT_DONE();
+}

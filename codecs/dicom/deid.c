@@ -427,7 +427,7 @@ static enum sl_dcm_action resolve(const struct dcm_file *f, uint32_t tag, enum s
 
 static int free_text_vr(const char *vr)
 {
-	static const char *const t[] = {"LO", "LT", "PN", "SH", "ST", "UC", "UT"};
+	static const char *const t[] = {"AE", "LO", "LT", "PN", "SH", "ST", "UC", "UR", "UT"};
 	for (size_t i = 0; i < sizeof t / sizeof *t; i++)
 		if (is_vr(vr, t[i]))
 			return 1;

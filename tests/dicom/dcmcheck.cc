@@ -363,7 +363,7 @@ Expect Checker::expect_for(uint32_t tag, const std::string &vr, bool is_sq, int 
  * or place by code) and opaque bytes. */
 bool Checker::dummy_text(uint32_t tag, const std::string &vr) const
 {
-	static const char *const text_vrs[] = {"LO", "LT", "PN", "SH", "ST", "UC", "UT"};
+	static const char *const text_vrs[] = {"AE", "LO", "LT", "PN", "SH", "ST", "UC", "UR", "UT"};
 	bool code = (tag >= 0x00080100 && tag <= 0x00080104) || tag == 0x00080119 ||
 		    tag == 0x00080120;
 	for (const char *t : text_vrs)

@@ -5,12 +5,14 @@
 
 extern const struct sl_format sl_format_dicom;
 extern const struct sl_format sl_format_opaque;
+extern const struct sl_format sl_format_slide;
 extern const struct sl_format sl_format_unknown;
 extern const struct sl_format sl_format_vcf;
 
 const struct sl_format *const sl_formats[] = {
 	&sl_format_dicom,
 	&sl_format_vcf,
+	&sl_format_slide,
 	&sl_format_opaque,
 	&sl_format_unknown,
 	NULL,

@@ -1,0 +1,166 @@
+/*
+ * slide_impl.h: how the slide format's files fit together.
+ *
+ *   slide.c   the ops table, options, sniffing, the transform's two phases,
+ *             catalog attributes and provenance facts
+ *   src.c     the input TIFF through libtiff (TIFFClientOpen over
+ *             sl_input_pread): pages, their kind, tile indexes, JPEG tables
+ *   meta.c    the metadata allowlist (Aperio description, resolution tags,
+ *             scanner model, ICC profile) and the barcode used for the subject
+ *   jpeg.c    JPEG streams: tables merged and headers rebuilt without
+ *             decoding, tiles decoded and encoded with libjpeg-turbo
+ *   pyramid.c the output plan (which level is copied, which built) and the
+ *             builder: a 2x2 area filter cascading band by band
+ *   tiffw.c   the output TIFF: IFD layout computed before any byte is
+ *             written, then header, IFDs and tile data in one append-only pass
+ *
+ * Bounds on hostile input are here, in one place.
+ */
+#ifndef SL_SLIDE_IMPL_H
+#define SL_SLIDE_IMPL_H
+
+#include "ingest/format.h"
+#include "deid/deid.h"
+#include <stdint.h>
+#include <stddef.h>
+
+#define SLIDE_MAX_DIRS 64          /* pages read from one file */
+#define SLIDE_MAX_LEVELS 32
+#define SLIDE_MAX_SIDE (1u << 21)  /* pixels, either dimension */
+#define SLIDE_MAX_TILE_SIDE 4096   /* pixels */
+#define SLIDE_MAX_TILE_BYTES (64u << 20)
+#define SLIDE_MAX_TILES (1u << 24) /* per level */
+#define SLIDE_MAX_BANDS (1ull << 30) /* bytes of pixel bands for building levels */
+#define SLIDE_MAX_META (4u << 20)  /* ICC profile, JPEG tables */
+#define SLIDE_QUALITY 90           /* libjpeg quality of built levels */
+#define SLIDE_CACHE_DEFAULT (256ull << 20) /* built tiles kept between the phases */
+
+/* The format's options (slide.c). */
+struct slide_conf {
+	int rebuild;          /* --slide-rebuild-levels yes */
+	uint64_t cache_max;   /* --slide-memory: bytes of built tiles kept */
+	char json[160];
+};
+
+enum sdir_kind { SDIR_LEVEL, SDIR_LABEL, SDIR_MACRO, SDIR_THUMB, SDIR_OTHER };
+
+/* One page (directory) of the input. */
+struct sdir {
+	uint32_t w, h, tw, th;        /* tw == 0: stripped, not tiled */
+	uint16_t compression, photometric, spp, bps, planar;
+	uint32_t subfile;
+	int kind;
+	int is_aperio_desc;           /* ImageDescription starts "Aperio" */
+	uint32_t ntiles;
+	uint64_t *off, *cnt;          /* tile index (level candidates only) */
+	uint8_t *tables;              /* JPEGTables, or NULL */
+	uint32_t ntables;
+};
+
+/* What is kept: the allowlist.  Numbers as the decimal text they were
+ * given in, so the output says exactly what the input said. */
+struct slide_meta {
+	const char *vendor;           /* "aperio" or "generic" */
+	uint32_t mpp_x, mpp_y;        /* microns per pixel x 1e5; 0: unknown */
+	char objective[16];           /* e.g. "20" */
+	char scanner[64];             /* TIFF Make/Model, cleaned */
+	char barcode[128];            /* for the subject pseudonym only, never stored */
+	uint8_t *icc;
+	uint32_t nicc;
+};
+
+/* A JPEG stream's colour facts (from its SOF and markers). */
+struct jpg_info {
+	uint32_t w, h;
+	int ncomp;
+	int ycbcr;                    /* as libjpeg would guess it */
+	int sub_h, sub_v;             /* chroma subsampling factors */
+};
+
+/* One output level. */
+struct level {
+	uint32_t w, h, tw, th, ntx, nty;
+	int src;                      /* input page copied, or -1: built */
+	int parent;                   /* built: the output level it comes from */
+	struct jpg_info ji;           /* copied: the first tile's; built: ours */
+	uint64_t *size;               /* bytes of each output tile */
+	uint64_t *pos;                /* each tile's offset in its region */
+	uint64_t base;                /* the region's offset in the file */
+};
+
+/* The input, opened. */
+struct slide_src;
+int slide_src_open(struct slide_src **out, sl_input *in, sl_err *err);
+void slide_src_close(struct slide_src *s);
+int slide_src_ndirs(const struct slide_src *s);
+struct sdir *slide_src_dir(struct slide_src *s, int i);
+/* The allowlisted metadata of page 0 (and the Aperio description). */
+int slide_src_meta(struct slide_src *s, struct slide_meta *m, sl_err *err);
+/* Tile t of page d, whole, into b (reset first). */
+int slide_src_tile(struct slide_src *s, int d, uint32_t t, sl_buf *b, sl_err *err);
+
+/* meta.c */
+void slide_meta_aperio(struct slide_meta *m, const char *desc);
+void slide_meta_resolution(struct slide_meta *m, float xres, float yres, int unit);
+void slide_meta_scanner(struct slide_meta *m, const char *make, const char *model);
+void slide_meta_free(struct slide_meta *m);
+/* The documented ImageDescription of the output (docs/slides.md). */
+void slide_meta_description(const struct slide_meta *m, int nlevels, sl_buf *b);
+/* mpp as decimal text ("0.499"), for attributes and the description. */
+void slide_mpp_text(uint32_t mpp_e5, char out[24]);
+
+/* jpeg.c */
+/* Rebuild a TIFF JPEG tile as one self-contained stream: SOI, an Adobe
+ * marker stating the colour transform, the page's tables, the tile's own
+ * tables, frame and scan headers, then its entropy-coded data as it is.
+ * APPn and COM segments are dropped (they can carry text).  Nothing is
+ * decoded.  ji (may be NULL) gets the stream's colour facts. */
+int slide_jpeg_rebuild(const uint8_t *tables, size_t ntables, const uint8_t *tile,
+		       size_t n, sl_buf *out, struct jpg_info *ji, sl_err *err);
+/* Decode a stream to RGB, w x h x 3 bytes into px. */
+int slide_jpeg_decode(const uint8_t *p, size_t n, uint32_t w, uint32_t h, uint8_t *px,
+		      sl_err *err);
+/* Encode RGB w x h x 3 at SLIDE_QUALITY, YCbCr 4:2:0, optimised Huffman
+ * tables: deterministic bytes.  ycbcr = 0 keeps RGB (for a copied level
+ * whose tiles are RGB, e.g. a tile standing in for an empty one). */
+int slide_jpeg_encode(const uint8_t *px, uint32_t w, uint32_t h, const struct jpg_info *like,
+		      sl_buf *out, sl_err *err);
+
+/* pyramid.c */
+struct slide;
+/* Decide every output level: copied from a page, or built. */
+int slide_plan(struct slide *s, sl_err *err);
+/* Tile t of copied level k as it goes out (raw: scratch) into out. */
+int slide_copy_tile(struct slide *s, int k, uint32_t t, sl_buf *raw, sl_buf *out, sl_err *err);
+typedef int (*slide_emit_fn)(struct slide *s, int level, uint32_t tile, const uint8_t *p,
+			     size_t n, sl_err *err);
+/* Run every cascade: decode copied levels that feed built ones, build,
+ * emit each built tile in production order.  copied(level, tile, bytes)
+ * is called for every tile of a copied source level as it is read. */
+int slide_build(struct slide *s, slide_emit_fn built, slide_emit_fn copied, sl_err *err);
+
+/* The transform's state, shared by the files above. */
+struct slide {
+	sl_input *in;
+	sl_sink *out;
+	const struct slide_conf *conf;
+	struct slide_src *src;
+	struct slide_meta meta;
+	int nlv;
+	struct level lv[SLIDE_MAX_LEVELS];
+	uint64_t built_bytes;         /* running size of the built region */
+	uint64_t cache_bytes;
+	sl_buf cache;                 /* built tiles in production order, while they fit */
+	int cache_over;               /* the cache overflowed: phase B rebuilds */
+	uint64_t pos;                 /* phase B: bytes written */
+	int big;                      /* the output is a BigTIFF */
+	int dropped[5];               /* pages dropped, by kind */
+	int copied_levels, built_levels;
+};
+
+/* tiffw.c */
+/* Compute offsets of every IFD and tile region; then write the header and
+ * IFDs.  Sizes of every tile must be known. */
+int slide_tiff_begin(struct slide *s, sl_err *err);
+
+#endif

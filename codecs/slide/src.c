@@ -1,0 +1,256 @@
+/*
+ * src.c: the input TIFF, read with libtiff through TIFFClientOpen over
+ * sl_input_pread (the format never sees a file).  libtiff parses the
+ * directories; tiles are then read by offset and count, each checked
+ * against the input's size, so a truncated file is named as such.
+ * libtiff's messages are caught, never printed: they may quote values.
+ */
+#include "slide_impl.h"
+#include <stdlib.h>
+#include <string.h>
+#include <tiffio.h>
+
+struct slide_src {
+	sl_input *in;
+	TIFF *tif;
+	uint64_t pos, size;
+	int ndirs;
+	struct sdir dirs[SLIDE_MAX_DIRS];
+	int libtiff_failed;           /* an error was reported by libtiff */
+};
+
+/* ---- libtiff's procs over sl_input ---- */
+
+static tmsize_t rd(thandle_t h, void *buf, tmsize_t n)
+{
+	struct slide_src *s = h;
+	sl_err err = {0};
+	int64_t k = sl_input_pread(s->in, buf, (size_t)n, s->pos, &err);
+	if (k < 0)
+		return -1;
+	s->pos += (uint64_t)k;
+	return (tmsize_t)k;
+}
+
+static tmsize_t wr(thandle_t h, void *buf, tmsize_t n) { return -1; }
+
+static toff_t sk(thandle_t h, toff_t off, int whence)
+{
+	struct slide_src *s = h;
+	uint64_t base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? s->pos : s->size;
+	s->pos = base + off;
+	return s->pos;
+}
+
+static int cl(thandle_t h) { return 0; }
+static toff_t sz(thandle_t h) { return ((struct slide_src *)h)->size; }
+static int mp(thandle_t h, void **base, toff_t *size) { return 0; }
+static void ump(thandle_t h, void *base, toff_t size) {}
+
+/* Errors are noted and swallowed (returning 1 stops libtiff's default
+ * handler from printing); our own message names what failed. */
+static int on_error(TIFF *tif, void *user, const char *module, const char *fmt, va_list ap)
+{
+	((struct slide_src *)user)->libtiff_failed = 1;
+	return 1;
+}
+
+static int on_warning(TIFF *tif, void *user, const char *module, const char *fmt, va_list ap)
+{
+	return 1;
+}
+
+/* ---- pages ---- */
+
+static int classify(struct sdir *d, const char *desc)
+{
+	if (desc && strstr(desc, "label"))
+		return SDIR_LABEL;
+	if (desc && strstr(desc, "macro"))
+		return SDIR_MACRO;
+	if (!d->tw)
+		return SDIR_THUMB; /* stripped: a thumbnail or an overview */
+	if (d->subfile & ~1u)
+		return SDIR_OTHER; /* a mask or a page of a multi-page image */
+	return SDIR_LEVEL;
+}
+
+static int copy_array(uint64_t **dst, const uint64_t *src, uint32_t n)
+{
+	*dst = malloc((size_t)n * sizeof **dst + 1);
+	if (!*dst)
+		return -1;
+	memcpy(*dst, src, (size_t)n * sizeof **dst);
+	return 0;
+}
+
+/* The tile index and JPEG tables of a level candidate. */
+static int read_tiles(struct slide_src *s, struct sdir *d, int i, sl_err *err)
+{
+	uint64_t ntx = (d->w + (uint64_t)d->tw - 1) / d->tw, nty = (d->h + (uint64_t)d->th - 1) / d->th;
+	if (d->tw > SLIDE_MAX_TILE_SIDE || d->th > SLIDE_MAX_TILE_SIDE || d->tw % 16 || d->th % 16)
+		return sl_fail(err, SL_E_FORMAT, "page %d: tile size %ux%u not supported (multiples "
+			       "of 16 up to %u)", i, d->tw, d->th, SLIDE_MAX_TILE_SIDE);
+	if (ntx * nty > SLIDE_MAX_TILES)
+		return sl_fail(err, SL_E_FORMAT, "page %d: too many tiles", i);
+	d->ntiles = (uint32_t)(ntx * nty);
+	uint64_t *off = NULL, *cnt = NULL;
+	if (TIFFNumberOfTiles(s->tif) != d->ntiles || !TIFFGetField(s->tif, TIFFTAG_TILEOFFSETS, &off) ||
+	    !TIFFGetField(s->tif, TIFFTAG_TILEBYTECOUNTS, &cnt) || !off || !cnt)
+		return sl_fail(err, SL_E_FORMAT, "page %d: tile offsets or byte counts missing or "
+			       "of the wrong length", i);
+	if (copy_array(&d->off, off, d->ntiles) < 0 || copy_array(&d->cnt, cnt, d->ntiles) < 0)
+		return sl_fail(err, SL_E_NOMEM, "page %d: no memory for the tile index", i);
+	uint32_t nt = 0;
+	void *t = NULL;
+	if (TIFFGetField(s->tif, TIFFTAG_JPEGTABLES, &nt, &t) && t && nt) {
+		if (nt > SLIDE_MAX_META)
+			return sl_fail(err, SL_E_FORMAT, "page %d: JPEG tables too large", i);
+		d->tables = malloc(nt);
+		if (!d->tables)
+			return sl_fail(err, SL_E_NOMEM, "page %d: no memory for JPEG tables", i);
+		memcpy(d->tables, t, nt);
+		d->ntables = nt;
+	}
+	return 0;
+}
+
+static int read_dir(struct slide_src *s, int i, sl_err *err)
+{
+	struct sdir *d = &s->dirs[i];
+	TIFF *t = s->tif;
+	uint16_t planar = PLANARCONFIG_CONTIG, spp = 1, bps = 1;
+	char *desc = NULL;
+	TIFFGetField(t, TIFFTAG_IMAGEWIDTH, &d->w);
+	TIFFGetField(t, TIFFTAG_IMAGELENGTH, &d->h);
+	TIFFGetField(t, TIFFTAG_COMPRESSION, &d->compression);
+	TIFFGetField(t, TIFFTAG_PHOTOMETRIC, &d->photometric);
+	TIFFGetFieldDefaulted(t, TIFFTAG_SAMPLESPERPIXEL, &spp);
+	TIFFGetFieldDefaulted(t, TIFFTAG_BITSPERSAMPLE, &bps);
+	TIFFGetFieldDefaulted(t, TIFFTAG_PLANARCONFIG, &planar);
+	TIFFGetField(t, TIFFTAG_SUBFILETYPE, &d->subfile);
+	TIFFGetField(t, TIFFTAG_IMAGEDESCRIPTION, &desc);
+	d->spp = spp, d->bps = bps, d->planar = planar;
+	d->is_aperio_desc = desc && !strncmp(desc, "Aperio", 6);
+	if (TIFFIsTiled(t)) {
+		TIFFGetField(t, TIFFTAG_TILEWIDTH, &d->tw);
+		TIFFGetField(t, TIFFTAG_TILELENGTH, &d->th);
+		if (!d->tw || !d->th)
+			d->tw = d->th = 0;
+	}
+	if (!d->w || !d->h || d->w > SLIDE_MAX_SIDE || d->h > SLIDE_MAX_SIDE)
+		return sl_fail(err, SL_E_FORMAT, "page %d: image size %ux%u out of range", i, d->w, d->h);
+	d->kind = classify(d, desc);
+	/* other layouts are named by the plan, which rejects them */
+	int usable = d->planar == PLANARCONFIG_CONTIG && d->compression == COMPRESSION_JPEG;
+	return d->kind == SDIR_LEVEL && usable ? read_tiles(s, d, i, err) : 0;
+}
+
+int slide_src_open(struct slide_src **out, sl_input *in, sl_err *err)
+{
+	struct slide_src *s = sl_xcalloc(1, sizeof *s);
+	s->in = in;
+	s->size = sl_input_size(in);
+	*out = s;
+	TIFFOpenOptions *o = TIFFOpenOptionsAlloc();
+	TIFFOpenOptionsSetMaxSingleMemAlloc(o, 256 << 20);
+	TIFFOpenOptionsSetErrorHandlerExtR(o, on_error, s);
+	TIFFOpenOptionsSetWarningHandlerExtR(o, on_warning, s);
+	/* "m": no memory mapping (there is no file); "O"? no: on-demand
+	 * strile loading stays off so a damaged index fails here */
+	s->tif = TIFFClientOpenExt("slide", "rm", s, rd, wr, sk, cl, sz, mp, ump, o);
+	TIFFOpenOptionsFree(o);
+	if (!s->tif)
+		return sl_fail(err, SL_E_FORMAT, "not a readable TIFF (header or first directory "
+			       "damaged)");
+	for (;;) {
+		if (s->ndirs == SLIDE_MAX_DIRS)
+			return sl_fail(err, SL_E_FORMAT, "more than %d pages", SLIDE_MAX_DIRS);
+		int rc = read_dir(s, s->ndirs, err);
+		s->ndirs++;
+		if (rc < 0)
+			return rc;
+		/* the end of the chain, or an error: a directory past the end
+		 * of the file or damaged (a cut file loses its last pages) */
+		s->libtiff_failed = 0;
+		if (!TIFFReadDirectory(s->tif))
+			break;
+	}
+	if (s->libtiff_failed)
+		return sl_fail(err, SL_E_FORMAT, "page %d: TIFF directory damaged or past the end "
+			       "of the file (truncated?)", s->ndirs);
+	return 0;
+}
+
+void slide_src_close(struct slide_src *s)
+{
+	if (!s)
+		return;
+	if (s->tif)
+		TIFFClose(s->tif);
+	for (int i = 0; i < s->ndirs; i++) {
+		free(s->dirs[i].off);
+		free(s->dirs[i].cnt);
+		free(s->dirs[i].tables);
+	}
+	free(s);
+}
+
+int slide_src_ndirs(const struct slide_src *s) { return s->ndirs; }
+struct sdir *slide_src_dir(struct slide_src *s, int i) { return &s->dirs[i]; }
+
+/* Page 0's allowlisted values (the directory is set back to it). */
+int slide_src_meta(struct slide_src *s, struct slide_meta *m, sl_err *err)
+{
+	if (!TIFFSetDirectory(s->tif, 0))
+		return sl_fail(err, SL_E_FORMAT, "cannot go back to the first page");
+	char *desc = NULL, *make = NULL, *model = NULL;
+	float xr = 0, yr = 0;
+	uint16_t unit = RESUNIT_INCH;
+	m->vendor = "generic";
+	if (TIFFGetField(s->tif, TIFFTAG_IMAGEDESCRIPTION, &desc) && desc && !strncmp(desc, "Aperio", 6)) {
+		m->vendor = "aperio";
+		slide_meta_aperio(m, desc);
+	}
+	if (!m->mpp_x && TIFFGetField(s->tif, TIFFTAG_XRESOLUTION, &xr) &&
+	    TIFFGetField(s->tif, TIFFTAG_YRESOLUTION, &yr)) {
+		TIFFGetFieldDefaulted(s->tif, TIFFTAG_RESOLUTIONUNIT, &unit);
+		slide_meta_resolution(m, xr, yr, unit);
+	}
+	TIFFGetField(s->tif, TIFFTAG_MAKE, &make);
+	TIFFGetField(s->tif, TIFFTAG_MODEL, &model);
+	slide_meta_scanner(m, make, model);
+	uint32_t n = 0;
+	void *icc = NULL;
+	if (TIFFGetField(s->tif, TIFFTAG_ICCPROFILE, &n, &icc) && icc && n && n <= SLIDE_MAX_META) {
+		m->icc = sl_xmalloc(n);
+		memcpy(m->icc, icc, n);
+		m->nicc = n;
+	}
+	return 0;
+}
+
+int slide_src_tile(struct slide_src *s, int di, uint32_t t, sl_buf *b, sl_err *err)
+{
+	const struct sdir *d = &s->dirs[di];
+	uint64_t off = d->off[t], n = d->cnt[t];
+	sl_buf_reset(b);
+	if (n > SLIDE_MAX_TILE_BYTES)
+		return sl_fail(err, SL_E_FORMAT, "page %d tile %u: %llu bytes, more than a tile "
+			       "can hold", di, t, (unsigned long long)n);
+	if (off > s->size || n > s->size - off)
+		return sl_fail(err, SL_E_FORMAT, "page %d tile %u runs past the end of the file "
+			       "(truncated?)", di, t);
+	if (b->cap < n + 1) {
+		b->data = sl_xrealloc(b->data, n + 1);
+		b->cap = n + 1;
+	}
+	int64_t k = sl_input_pread(s->in, b->data, n, off, err);
+	if (k < 0)
+		return (int)k;
+	if ((uint64_t)k != n)
+		return sl_fail(err, SL_E_FORMAT, "page %d tile %u: short read (truncated?)", di, t);
+	b->len = n;
+	b->data[n] = 0;
+	return 0;
+}

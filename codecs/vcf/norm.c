@@ -236,12 +236,12 @@ static int split_fmt_string(struct vnorm *n, bcf1_t *src, const char *tag, int v
 		const char *p = s + (size_t)i * blen;
 		int idx[3], nidx;
 		int nf = count_fields(p, blen);
-		if (vl == BCF_VL_A)
+		if (!p[0] || (p[0] == '.' && (blen == 1 || p[1] == 0)))
+			idx[0] = 0, nidx = 1; /* a missing value stays missing */
+		else if (vl == BCF_VL_A)
 			idx[0] = ialt, nidx = 1;
 		else if (vl == BCF_VL_R)
 			idx[0] = 0, idx[1] = a, nidx = 2;
-		else if (nf == 1 && p[0] == '.' && (blen == 1 || p[1] == 0))
-			idx[0] = 0, nidx = 1; /* missing stays missing */
 		else if (nf == nal)
 			idx[0] = 0, idx[1] = a, nidx = 2;
 		else if (nf == nal * (nal + 1) / 2)
@@ -256,7 +256,9 @@ static int split_fmt_string(struct vnorm *n, bcf1_t *src, const char *tag, int v
 			free(off);
 			return 0; /* too few values: the field is left out */
 		}
-		kputsn(n->ks.s ? n->ks.s : "", n->ks.l, &n->ks2);
+		if (!n->ks.l)
+			kputc('.', &n->ks);
+		kputsn(n->ks.s, n->ks.l, &n->ks2);
 		kputc(0, &n->ks2);
 		if (n->ks.l > maxlen)
 			maxlen = n->ks.l;

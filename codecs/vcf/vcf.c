@@ -401,9 +401,13 @@ static int read_records(struct vrun *r, sl_err *err)
 		if (got == -1)
 			break;
 		n++;
+		if (got == 0 && b->errcode == BCF_ERR_CTG_UNDEF)
+			b->errcode = 0; /* a contig the header lacks: checked below */
 		if (got < -1 || b->errcode) {
-			rc = sl_fail(err, SL_E_FORMAT, "record %llu cannot be read: the input is "
-				     "truncated or malformed", (unsigned long long)n);
+			rc = got < -1 ? sl_fail(err, SL_E_FORMAT, "record %llu cannot be read: the input "
+						"is truncated or corrupt", (unsigned long long)n)
+			   : sl_fail(err, SL_E_FORMAT, "record %llu is malformed (htslib error %d)",
+				     (unsigned long long)n, b->errcode);
 			break;
 		}
 		if ((rc = check_contig(r, b->rid, err)) < 0 ||

@@ -145,6 +145,9 @@ def pixel_page(w, h, text):
 
 def write_svs(path, w=2000, h=1500, seed=1, barcode="CANARY-BARCODE-4711", damage=None):
     img = tissue(w, h, seed)
+    if damage == "zero":  # a skipped tile is background at every level
+        ntx = -(-w // TILE)
+        img[4 // ntx * TILE:(4 // ntx + 1) * TILE, 4 % ntx * TILE:(4 % ntx + 1) * TILE] = 255
     levels = [img, img.reshape(h // 4, 4, w // 4, 4, 3).mean(axis=(1, 3)).astype(np.uint8)]
     with tifffile.TiffWriter(path, bigtiff=False) as tw:
         for i, lv in enumerate(levels):
@@ -206,7 +209,7 @@ def main():
         f.write(b"P6\n1500 1100\n255\n" + img.tobytes())
     vips("tiffsave", p("g.ppm"), p("pyramid.tif"), "--tile", "--pyramid", "--compression",
          "jpeg", "--Q", "85", "--tile-width", "256", "--tile-height", "256",
-         "--xres", "40", "--yres", "40")
+         "--xres", "4000", "--yres", "4000")  # px per mm: 0.25 um
     wide = tissue(4200, 500, 7)
     write_generic(p("single.tif"), [wide])
     half = img[::2, ::2][:520, :700]  # 700x520, not 750x550

@@ -1,0 +1,144 @@
+# cli_slide.sh: whole-slide images through sluice (codecs/slide), checked by
+# readers that share no code with it.  tests/slide/make_slides.py makes the
+# slides (an Aperio-like SVS full of canaries: the description's key block
+# twice, DateTime, Artist, HostComputer, DocumentName, XMP, JPEG COM/APP
+# segments, label, macro and thumbnail pages; a generic pyramid; a
+# single-level TIFF; odd and broken files).  Every output is checked by
+# tests/slide/check_slide.py (OpenSlide, vips, tifffile: sizes, MPP,
+# pyramid, level 0 copied and pixel-identical, reduced levels near an exact
+# area mean); no canary reaches the store or an export; subjects follow the
+# subject map; outputs are deterministic and independent of the memory
+# budget and of --direct; damaged files are rejected with a reason.
+source "$TESTS/lib.sh"
+PY=/usr/bin/python3 # Debian's python3-tifffile and python3-numpy live here
+for t in vips vipsheader openslide-show-properties openslide-write-png; do
+	command -v $t > /dev/null || skip_all "$t not found (scripts/install-deps.sh installs libvips-tools and openslide-tools)"
+done
+$PY -c "import tifffile, numpy" 2> /dev/null ||
+	skip_all "$PY cannot import tifffile and numpy (python3-tifffile python3-numpy)"
+newkey key
+$PY "$TESTS/slide/make_slides.py" corpus > /dev/null || fail "tests/slide/make_slides.py failed"
+NFILES=$(find corpus -type f | wc -l)
+GOOD=(aperio.svs aperio-b2.svs aperio-nobc.svs pyramid.tif single.tif nonhalf.tif zero-tile.svs)
+CANARIES=(CANARY 07/14/21 11:22:33 2021:07:14 1004486 GMT+01:00)
+printf 'barcode,person\nCANARY-BARCODE-4711,PERSON-77\nCANARY-BARCODE-B2,PERSON-77\n' > map.csv
+
+# rows REPORT > TSV: file name, status, reason, output digest
+rows() {
+	python3 - "$1" <<'PY'
+import json, os, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    out = [o["digest"] for o in (r.get("outputs") or [])]
+    print("\t".join([os.path.basename(r["path"]), r["status"], r.get("reason") or "-",
+                     out[0] if out else "-"]))
+PY
+}
+col() { awk -F'\t' -v f="$2" -v c="$3" '$1 == f {print $c}' "$1"; }
+# attr STORE FILE KEY: a catalog attribute of the item made from corpus/FILE
+attr() {
+	sluice ls --store "$1" --json | python3 -c '
+import json, sys
+for l in sys.stdin:
+    r = json.loads(l)
+    if r["outputs"] and r["outputs"][0]["digest"] == sys.argv[1]:
+        print(r["attrs"].get(sys.argv[2], ""))' "$(col rep.tsv "$2" 4)" "$3"
+}
+
+# ---- ingest ----
+run_cmd sluice ingest --store st --key-file key --subject-map map.csv --report rep.jsonl --json corpus
+printf '%s\n' "$STDOUT" > sum.json
+[[ -s rep.jsonl ]] || fail "ingest wrote no report (exit $RC): $STDERR"
+assert_eq "$RC" 1 "exit status (damaged files rejected)"
+check_accounting sum.json rep.jsonl "$NFILES"
+rows rep.jsonl > rep.tsv
+for f in "${GOOD[@]}"; do
+	[[ $(col rep.tsv $f 2) == ingested ]] || soft_fail "$f: $(col rep.tsv $f 2) ($(col rep.tsv $f 3)), expected ingested"
+done
+pass "slides ingested: ${GOOD[*]}"
+
+# ---- rejections, each with its reason ----
+expect_reject() { # FILE WORDS-IN-REASON
+	local st=$(col rep.tsv "$1" 2) why=$(col rep.tsv "$1" 3)
+	[[ $st == rejected ]] || { soft_fail "$1: $st, expected rejected"; return; }
+	[[ $why == *"$2"* ]] || soft_fail "$1: reason '$why' does not say '$2'"
+	pass "$1 rejected: $why"
+}
+expect_reject truncated.svs "truncated"
+expect_reject truncated-early.svs "truncated"
+expect_reject corrupt-tile.svs "tile 4"
+expect_reject plain.tif "unrecognised format"
+
+# ---- every output against its input ----
+mkdir out
+for f in "${GOOD[@]}"; do
+	d=$(col rep.tsv $f 4)
+	[[ $d != - && -n $d ]] || continue
+	sluice cat --store st "$d" > out/$f.tiff || { soft_fail "$f: sluice cat failed"; continue; }
+	if run_cmd $PY "$TESTS/slide/check_slide.py" corpus/$f out/$f.tiff && [[ $RC == 0 ]]; then
+		pass "$f: $STDOUT"
+	else
+		soft_fail "$f: the output fails its checks: $STDOUT $(grep -v GLib <<< "$STDERR")"
+	fi
+done
+
+# ---- the catalog: subjects, sizes, MPP ----
+assert_eq "$(attr st aperio.svs width)x$(attr st aperio.svs height)" 2000x1500 "aperio.svs: size"
+assert_eq "$(attr st aperio.svs mpp)/$(attr st aperio.svs objective_power)" 0.252/20 "aperio.svs: mpp/objective"
+assert_eq "$(attr st aperio.svs levels)/$(attr st aperio.svs vendor)" 5/aperio "aperio.svs: levels/vendor"
+assert_eq "$(attr st pyramid.tif mpp)" 0.25 "pyramid.tif: mpp from resolution tags"
+s1=$(attr st aperio.svs subject) s2=$(attr st aperio-b2.svs subject) s3=$(attr st aperio-nobc.svs subject)
+assert_match "$s1" '^S[0-9a-f]{24}$' "aperio.svs subject"
+assert_eq "$s2" "$s1" "two barcodes of one person (subject map): one subject"
+[[ $s3 != "$s1" ]] || soft_fail "a slide without a barcode shares the mapped person's subject"
+[[ $(attr st aperio.svs slide) != "$(attr st aperio-b2.svs slide)" ]] || soft_fail "two slides, one slide id"
+pass "subjects follow the subject map; slides have their own ids"
+
+# ---- facts: what was dropped, copied, built ----
+sluice log --store st > log.out
+python3 - log.out <<'PY' || soft_fail "provenance facts"
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+sl = [r["facts"]["slide"] for r in recs if r.get("format") == "slide"]
+ap = [f for f in sl if f["levels"][0]["size"] == [2000, 1500]][0]
+assert ap["pages_dropped"] == {"label": 1, "macro": 1, "thumbnail": 1, "other": 0}, ap["pages_dropped"]
+assert [l["from"] for l in ap["levels"]] == ["copied", "built", "copied", "built", "built"], ap["levels"]
+nh = [f for f in sl if f["levels"][0]["size"] == [1500, 1100] and f["pages_dropped"]["other"] == 1]
+assert nh and nh[0]["levels"][1]["from"] == "built", "the page that is not a half is not dropped and rebuilt"
+PY
+pass "facts: label, macro and thumbnail dropped; 4x level copied, the others built; a level that is not a half rebuilt"
+
+# ---- no canary anywhere ----
+sluice export --store st --to exp 2> /dev/null || fail "sluice export failed"
+assert_eq "$(find exp -name '*.tiff' | wc -l)" "${#GOOD[@]}" "exported slides"
+assert_match "$(find exp -name '*.tiff' | head -1)" '^exp/S[0-9a-f]{24}/W[0-9a-f]{24}/[0-9a-f]{16}\.tiff$' "export name"
+sluice ls --store st --json > ls.out
+for c in "${CANARIES[@]}"; do
+	for where in st exp ls.out log.out; do
+		grep -raF -- "$c" $where > /dev/null && soft_fail "'$c' found in $where: $(grep -ralF -- "$c" $where | head -3)"
+	done
+done
+pass "no canary in the store, the exports, sluice ls or sluice log"
+
+# ---- determinism, memory budget, --direct, rebuild ----
+digests() { cut -f1,2,4 rep$1.tsv | sort; }
+sluice ingest --store st2 --key-file key --subject-map map.csv --report rep2.jsonl corpus 2>/dev/null || true
+rows rep2.jsonl > rep2.tsv
+diff <(digests "") <(digests 2) > det.diff || soft_fail "a second store gave other outputs: $(cat det.diff)"
+pass "same slides, same key, second store: identical outputs"
+sluice ingest --store st3 --key-file key --subject-map map.csv --slide-memory 0 --direct --threads 1 \
+	--report rep3.jsonl corpus 2>/dev/null || true
+rows rep3.jsonl > rep3.tsv
+diff <(digests "") <(digests 3) > mem.diff || soft_fail "--slide-memory 0 --direct changed outputs: $(cat mem.diff)"
+grep -q '"built_twice":true' <(sluice log --store st3) || soft_fail "--slide-memory 0 did not build twice"
+pass "built levels built twice (--slide-memory 0), with --direct, one thread: identical outputs"
+sluice ingest --store st4 --key-file key --slide-rebuild-levels yes --report rep4.jsonl corpus/aperio.svs 2>/dev/null ||
+	fail "--slide-rebuild-levels yes: ingest failed"
+rows rep4.jsonl > rep4.tsv
+sluice cat --store st4 "$(col rep4.tsv aperio.svs 4)" > rebuilt.tiff
+[[ $(col rep4.tsv aperio.svs 4) != "$(col rep.tsv aperio.svs 4)" ]] || soft_fail "--slide-rebuild-levels changed nothing"
+run_cmd $PY "$TESTS/slide/check_slide.py" corpus/aperio.svs rebuilt.tiff
+[[ $RC == 0 ]] || soft_fail "rebuilt levels: $STDOUT $STDERR"
+grep -q '"levels":\[{[^]]*"copied"}[^]]*' <(sluice log --store st4) &&
+	grep -q '"from":"built"' <(sluice log --store st4) || soft_fail "rebuild: facts"
+pass "--slide-rebuild-levels yes: every reduced level built from level 0 ($STDOUT)"

@@ -1,0 +1,180 @@
+#!/usr/bin/python3
+"""check_slide.py INPUT OUTPUT: an output of the slide format against its input,
+with readers that share no code with sluice (OpenSlide's tools, vips, tifffile).
+
+  * OpenSlide opens the output as a generic TIFF with the input's level 0 size
+    and MPP (from tiff.XResolution; OpenSlide 3.4 derives no openslide.mpp-x
+    for generic TIFFs);
+  * tifffile sees one pyramid: tiled JPEG pages, NewSubfileType 0 then 1,
+    each level half the one before (rounded up), the last within one tile,
+    no other page (label, macro, thumbnail);
+  * level 0 tiles hold the input's entropy-coded data byte for byte (copied,
+    not re-encoded), and decode (OpenSlide and vips) to exactly the pixels
+    OpenSlide decodes from the input; an empty input tile comes out white;
+  * every reduced level is within ERR of an exact area mean of the input's
+    level 0 (mean absolute error, per sample).
+
+Prints one line of measurements; exits 1 with the reasons on failure.
+"""
+import json, os, subprocess, sys, tempfile
+import numpy as np
+import tifffile
+
+MEAN_ERR = 3.5   # mean |output - exact area mean| per sample, 0..255: JPEG at
+                 # quality 90, 4:2:0, of textured tissue; copied levels carry
+                 # their scanner's filter and coding too
+fails = []
+
+
+def check(ok, what):
+    if not ok:
+        fails.append(what)
+    return ok
+
+
+def props(path):
+    out = subprocess.run(["openslide-show-properties", path], capture_output=True, text=True,
+                         check=True).stdout
+    p = {}
+    for line in out.splitlines():
+        k, _, v = line.partition(": ")
+        p[k] = v.strip("'")
+    return p
+
+
+def mpp(p):
+    if "openslide.mpp-x" in p:
+        return float(p["openslide.mpp-x"])
+    if "tiff.XResolution" in p:
+        unit = {"centimeter": 1e4, "inch": 25400.0}.get(p.get("tiff.ResolutionUnit"))
+        return unit / float(p["tiff.XResolution"]) if unit else None
+    return None
+
+
+def pixels(args, tmp, name):
+    """RGB pixels of an image vips can load (a PNG, or FILE[page=N])."""
+    v = os.path.join(tmp, name + ".v")
+    subprocess.run(["vips", "copy", args, v], check=True, capture_output=True)
+    hdr = subprocess.run(["vipsheader", "-a", v], capture_output=True, text=True).stdout
+    f = dict(l.split(": ", 1) for l in hdr.splitlines() if ": " in l)
+    w, h, b = int(f["width"]), int(f["height"]), int(f["bands"])
+    a = np.fromfile(v, np.uint8, count=w * h * b, offset=64).reshape(h, w, b)
+    return a[..., :3].astype(np.int16)
+
+
+def region(slide, level, w, h, tmp, name):
+    png = os.path.join(tmp, name + ".png")
+    subprocess.run(["openslide-write-png", slide, "0", "0", str(level), str(w), str(h), png],
+                   check=True, capture_output=True)
+    return pixels(png, tmp, name)
+
+
+def scan(j):
+    """A JPEG stream from its SOS marker on (the entropy-coded data)."""
+    i = 2
+    while i + 4 <= len(j):
+        m, n = j[i + 1], j[i + 2] << 8 | j[i + 3]
+        if m == 0xDA:
+            return j[i:]
+        i += 2 + n
+    return None
+
+
+def level0_page(tf):
+    pages = [p for p in tf.pages if p.is_tiled]
+    return max(pages, key=lambda p: p.imagewidth * p.imagelength)
+
+
+def area_mean(img, f):
+    """Exact f x f area mean; edge blocks average what exists."""
+    h, w = img.shape[:2]
+    H, W = -(-h // f), -(-w // f)
+    pad = np.zeros((H * f, W * f, 3), np.float64)
+    cnt = np.zeros((H * f, W * f, 1), np.float64)
+    pad[:h, :w] = img
+    cnt[:h, :w] = 1
+    s = pad.reshape(H, f, W, f, 3).sum(axis=(1, 3))
+    n = cnt.reshape(H, f, W, f, 1).sum(axis=(1, 3))
+    return s / n
+
+
+def main():
+    src, out = sys.argv[1], sys.argv[2]
+    pi, po = props(src), props(out)
+    check(po.get("openslide.vendor") == "generic-tiff", "OpenSlide vendor %r" % po.get("openslide.vendor"))
+    W, H = int(pi["openslide.level[0].width"]), int(pi["openslide.level[0].height"])
+    check((int(po["openslide.level[0].width"]), int(po["openslide.level[0].height"])) == (W, H),
+          "level 0 size differs")
+    mi, mo = mpp(pi), mpp(po)
+    check(mi is None and mo is None or (mi and mo and abs(mi - mo) < 1e-5 * mi),
+          "MPP: input %r, output %r" % (mi, mo))
+    nlev = int(po["openslide.level-count"])
+
+    with tifffile.TiffFile(out) as tf, tifffile.TiffFile(src) as ti:
+        pages = list(tf.pages)
+        check(len(pages) == nlev, "%d pages, OpenSlide sees %d levels" % (len(pages), nlev))
+        check(len(tf.series) == 1 and len(tf.series[0].levels) == nlev,
+              "tifffile: %d series, %d levels" % (len(tf.series), len(tf.series[0].levels)))
+        for k, p in enumerate(pages):
+            check(p.is_tiled and p.compression == 7, "page %d not tiled JPEG" % k)
+            check(p.subfiletype == (1 if k else 0), "page %d NewSubfileType %d" % (k, p.subfiletype))
+            if k:
+                q = pages[k - 1]
+                check((p.imagewidth, p.imagelength) in
+                      [(a, b) for a in (q.imagewidth // 2, -(-q.imagewidth // 2))
+                       for b in (q.imagelength // 2, -(-q.imagelength // 2))],
+                      "level %d is %dx%d, not half of %dx%d" % (k, p.imagewidth, p.imagelength,
+                                                               q.imagewidth, q.imagelength))
+        last = pages[-1]
+        check(last.imagewidth <= last.tilewidth and last.imagelength <= last.tilelength,
+              "the last level does not fit in one tile")
+        # level 0: the same entropy-coded data
+        p0, i0 = pages[0], level0_page(ti)
+        fo, fi = tf.filehandle, ti.filehandle
+        same, empty = 0, []
+        ntx = -(-p0.imagewidth // p0.tilewidth)
+        for t, (oo, oc) in enumerate(zip(p0.dataoffsets, p0.databytecounts)):
+            io_, ic = i0.dataoffsets[t], i0.databytecounts[t]
+            if ic == 0:
+                empty.append((t // ntx * p0.tilelength, t % ntx * p0.tilewidth, p0.tilelength,
+                              p0.tilewidth))
+                continue
+            fo.seek(oo)
+            a = fo.read(oc)
+            fi.seek(io_)
+            b = fi.read(ic)
+            same += check(scan(a) is not None and scan(a) == scan(b),
+                          "level 0 tile %d: entropy-coded data differs from the input's" % t)
+        stats = {"levels": nlev, "tiles_copied": same, "empty_tiles": len(empty)}
+
+    tmp = tempfile.mkdtemp()
+    ref = region(src, 0, W, H, tmp, "in0")
+    got = region(out, 0, W, H, tmp, "out0")
+    # an empty input tile (a scanner skipped it) must come out white; the
+    # reference takes white there too
+    for y, x, th, tw in empty:
+        check(got[y:y + th, x:x + tw].min() >= 250, "an empty tile is not white")
+        ref[y:y + th, x:x + tw] = got[y:y + th, x:x + tw]
+    check(np.array_equal(ref, got), "level 0 pixels (OpenSlide) differ: max %d" %
+          np.abs(ref - got).max())
+    got_v = pixels(out + "[page=0]", tmp, "vips0")
+    check(np.array_equal(ref, got_v), "level 0 pixels (vips) differ: max %d" %
+          np.abs(ref - got_v).max())
+    errs = []
+    for k in range(1, nlev):
+        w, h = int(po["openslide.level[%d].width" % k]), int(po["openslide.level[%d].height" % k])
+        lv = region(out, k, w, h, tmp, "out%d" % k)
+        exact = area_mean(ref, 1 << k)[:h, :w]
+        e = float(np.abs(lv - exact).mean())
+        errs.append(round(e, 2))
+        check(e <= MEAN_ERR, "level %d: mean error %.2f against an exact area mean" % (k, e))
+    stats["mean_err_by_level"] = errs
+    subprocess.run(["rm", "-rf", tmp])
+    print(json.dumps(stats))
+    if fails:
+        print("\n".join(fails), file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,286 @@
+/* test_slide.c: the slide format run in memory.  A tiled JPEG pyramid made
+ * with libtiff is transformed; the output is read back with libtiff (levels,
+ * NewSubfileType, resolution, pixels of level 0 equal to the input's);
+ * JPEG tiles lose their COM/APP segments; sniffing tells slides from plain
+ * TIFFs; the Aperio allowlist keeps MPP and AppMag only; every truncation
+ * and a sweep of corruptions is rejected with a reason, never a crash
+ * (ASan/UBSan in scripts/test.sh).  OpenSlide, vips and tifffile check real
+ * outputs in tests/cli_slide.sh. */
+#include "unit.h"
+#include "codecs/slide/slide_impl.h"
+#include <tiffio.h>
+#include <unistd.h>
+
+extern const struct sl_format sl_format_slide;
+static sl_key *key;
+static char dir[4096];
+
+static uint8_t px_at(uint32_t x, uint32_t y, int c)
+{
+	return (uint8_t)(c == 0 ? 200 + (x * 7 + y) % 50 : c == 1 ? 120 + ((x / 9) ^ (y / 5)) % 90 :
+			 180 + (x + 2 * y) % 60);
+}
+
+static int quiet(TIFF *t, void *u, const char *m, const char *f, va_list ap) { return 1; }
+
+/* A w x h tiled JPEG TIFF with a 2x level (libtiff's own JPEG codec:
+ * JPEGTables, YCbCr), a stripped "label" page, canaries in tags. */
+static void make_tiff(const char *path, uint32_t w, uint32_t h, sl_buf *out)
+{
+	TIFF *t = TIFFOpen(path, "w");
+	REQUIRE(t);
+	for (int page = 0; page < 3; page++) {
+		uint32_t pw = page == 1 ? w / 2 : page == 2 ? 64 : w, ph = page == 1 ? h / 2 : page == 2 ? 32 : h;
+		TIFFSetField(t, TIFFTAG_SUBFILETYPE, page ? FILETYPE_REDUCEDIMAGE : 0);
+		TIFFSetField(t, TIFFTAG_IMAGEWIDTH, pw);
+		TIFFSetField(t, TIFFTAG_IMAGELENGTH, ph);
+		TIFFSetField(t, TIFFTAG_BITSPERSAMPLE, 8);
+		TIFFSetField(t, TIFFTAG_SAMPLESPERPIXEL, 3);
+		TIFFSetField(t, TIFFTAG_PLANARCONFIG, PLANARCONFIG_CONTIG);
+		TIFFSetField(t, TIFFTAG_ARTIST, "CANARY-ARTIST");
+		TIFFSetField(t, TIFFTAG_DATETIME, "2021:07:14 11:22:33");
+		TIFFSetField(t, TIFFTAG_XRESOLUTION, 40000.0f);
+		TIFFSetField(t, TIFFTAG_YRESOLUTION, 40000.0f);
+		TIFFSetField(t, TIFFTAG_RESOLUTIONUNIT, RESUNIT_CENTIMETER);
+		uint8_t *buf;
+		if (page == 2) {
+			TIFFSetField(t, TIFFTAG_IMAGEDESCRIPTION, "label CANARY-LABEL");
+			TIFFSetField(t, TIFFTAG_PHOTOMETRIC, PHOTOMETRIC_RGB);
+			TIFFSetField(t, TIFFTAG_ROWSPERSTRIP, ph);
+			buf = calloc(pw * 3, 1);
+			for (uint32_t y = 0; y < ph; y++)
+				TIFFWriteScanline(t, buf, y, 0);
+		} else {
+			TIFFSetField(t, TIFFTAG_PHOTOMETRIC, PHOTOMETRIC_YCBCR);
+			TIFFSetField(t, TIFFTAG_COMPRESSION, COMPRESSION_JPEG);
+			TIFFSetField(t, TIFFTAG_JPEGQUALITY, 85);
+			TIFFSetField(t, TIFFTAG_JPEGCOLORMODE, JPEGCOLORMODE_RGB);
+			TIFFSetField(t, TIFFTAG_TILEWIDTH, 64);
+			TIFFSetField(t, TIFFTAG_TILELENGTH, 64);
+			buf = malloc(64 * 64 * 3);
+			for (uint32_t ty = 0; ty < ph; ty += 64)
+				for (uint32_t tx = 0; tx < pw; tx += 64) {
+					for (uint32_t y = 0; y < 64; y++)
+						for (uint32_t x = 0; x < 64; x++)
+							for (int c = 0; c < 3; c++)
+								buf[(y * 64 + x) * 3 + c] = px_at((tx + x) << page, (ty + y) << page, c);
+					TIFFWriteTile(t, buf, tx, ty, 0, 0);
+				}
+		}
+		free(buf);
+		TIFFWriteDirectory(t);
+	}
+	TIFFClose(t);
+	FILE *f = fopen(path, "rb");
+	REQUIRE(f);
+	char b[65536];
+	size_t n;
+	while ((n = fread(b, 1, sizeof b, f)) > 0)
+		sl_buf_add(out, b, n);
+	fclose(f);
+}
+
+static int run(const sl_buf *in, sl_buf *out, sl_buf *facts, sl_err *err)
+{
+	struct sl_deid_ctx ctx = {.key = key};
+	sl_buf_reset(out);
+	if (facts)
+		sl_buf_reset(facts);
+	return sl_transform_memory(&sl_format_slide, in->data, in->len, &ctx, NULL, 0, out, facts, err);
+}
+
+static int contains(const sl_buf *b, const char *s)
+{
+	return memmem(b->data, b->len, s, strlen(s)) != NULL;
+}
+
+/* Read the output back with libtiff: pyramid, tags, level 0 pixels. */
+static void check_output(const sl_buf *out)
+{
+	char path[4200];
+	snprintf(path, sizeof path, "%s/out.tiff", dir);
+	FILE *f = fopen(path, "wb");
+	REQUIRE(f && fwrite(out->data, 1, out->len, f) == out->len);
+	fclose(f);
+	TIFFOpenOptions *o = TIFFOpenOptionsAlloc();
+	TIFFOpenOptionsSetErrorHandlerExtR(o, quiet, NULL);
+	TIFF *t = TIFFOpenExt(path, "r", o);
+	TIFFOpenOptionsFree(o);
+	REQUIRE(t);
+	CHECK(TIFFNumberOfDirectories(t) == 5); /* 640x384 .. 40x24 (one 64x64 tile) */
+	uint32_t w = 0, sub = 9;
+	float xr = 0;
+	TIFFGetField(t, TIFFTAG_IMAGEWIDTH, &w);
+	TIFFGetField(t, TIFFTAG_SUBFILETYPE, &sub);
+	TIFFGetField(t, TIFFTAG_XRESOLUTION, &xr);
+	CHECK(w == 640 && sub == 0 && xr > 39999 && xr < 40001);
+	uint32_t *rgba = malloc(64 * 64 * 4);
+	int bad = 0;
+	CHECK(TIFFReadRGBATile(t, 64, 128, rgba));
+	/* RGBA tiles are bottom-up; compare with libtiff's decode of the input
+	 * is done in cli_slide; here: colours near the pattern (JPEG q85) */
+	for (uint32_t y = 0; y < 64; y++)
+		for (uint32_t x = 0; x < 64; x++) {
+			uint32_t p = rgba[(63 - y) * 64 + x];
+			int d = abs((int)TIFFGetR(p) - px_at(64 + x, 128 + y, 0));
+			bad += d > 40;
+		}
+	CHECK(bad < 64 * 64 / 20);
+	free(rgba);
+	TIFFSetDirectory(t, 1);
+	TIFFGetField(t, TIFFTAG_SUBFILETYPE, &sub);
+	TIFFGetField(t, TIFFTAG_XRESOLUTION, &xr);
+	CHECK(sub == 1 && xr > 19999 && xr < 20001);
+	TIFFClose(t);
+	unlink(path);
+}
+
+static void test_transform(void)
+{
+	char path[4200];
+	snprintf(path, sizeof path, "%s/in.tiff", dir);
+	sl_buf in, out, out2, facts;
+	sl_buf_init(&in);
+	sl_buf_init(&out);
+	sl_buf_init(&out2);
+	sl_buf_init(&facts);
+	make_tiff(path, 640, 384, &in);
+	unlink(path);
+	sl_err err = {0};
+	CHECK_RC(run(&in, &out, &facts, &err), &err);
+	CHECK(out.len > 1000 && !memcmp(out.data, "II*\0", 4));
+	CHECK(!contains(&out, "CANARY") && !contains(&out, "2021:07:14") && !contains(&facts, "CANARY"));
+	CHECK(contains(&facts, "\"label\":1") && contains(&facts, "\"copied\""));
+	check_output(&out);
+	CHECK_RC(run(&in, &out2, NULL, &err), &err);
+	CHECK(out.len == out2.len && !memcmp(out.data, out2.data, out.len));
+
+	/* every cut, and corruptions across the file: a reason, never a crash */
+	int rejected = 0;
+	for (size_t cut = 0; cut < in.len; cut += 1 + cut / 16) {
+		sl_buf c;
+		sl_buf_init(&c);
+		sl_buf_add(&c, in.data, cut);
+		sl_err e = {0};
+		if (run(&c, &out2, NULL, &e) < 0) {
+			CHECK(e.msg[0]);
+			rejected++;
+		}
+		sl_buf_free(&c);
+	}
+	CHECK(rejected > 0);
+	for (size_t at = 0; at < in.len; at += 1 + at / 24) {
+		sl_buf c;
+		sl_buf_init(&c);
+		sl_buf_add(&c, in.data, in.len);
+		for (int k = 0; k < 4 && at + k < c.len; k++)
+			c.data[at + k] ^= (char)(0x5A + 17 * k);
+		sl_err e = {0};
+		if (run(&c, &out2, NULL, &e) < 0)
+			CHECK(e.msg[0]);
+		sl_buf_free(&c);
+	}
+	sl_buf_free(&in);
+	sl_buf_free(&out);
+	sl_buf_free(&out2);
+	sl_buf_free(&facts);
+}
+
+static void test_jpeg_rebuild(void)
+{
+	uint8_t px[32 * 16 * 3];
+	for (int i = 0; i < (int)sizeof px; i++)
+		px[i] = (uint8_t)(i * 13);
+	sl_buf j, tile, out;
+	sl_buf_init(&j);
+	sl_buf_init(&tile);
+	sl_buf_init(&out);
+	sl_err err = {0};
+	CHECK_RC(slide_jpeg_encode(px, 32, 16, NULL, &j, &err), &err);
+	/* SOI, then a comment and an APP1 with canaries, then the rest */
+	sl_buf_add(&tile, j.data, 2);
+	sl_buf_add(&tile, "\xFF\xFE\0\x0F" "CANARY-COMMENT", 4 + 13);
+	sl_buf_add(&tile, "\xFF\xE1\0\x0C" "CANARY-EXIF", 4 + 10);
+	sl_buf_add(&tile, j.data + 2, j.len - 2);
+	struct jpg_info ji;
+	CHECK_RC(slide_jpeg_rebuild(NULL, 0, (uint8_t *)tile.data, tile.len, &out, &ji, &err), &err);
+	CHECK(!contains(&out, "CANARY") && !contains(&out, "JFIF"));
+	CHECK(!memcmp(out.data, "\xFF\xD8\xFF\xEE", 4));
+	CHECK(ji.w == 32 && ji.h == 16 && ji.ncomp == 3 && ji.ycbcr && ji.sub_h == 2 && ji.sub_v == 2);
+	uint8_t a[32 * 16 * 3], b[32 * 16 * 3];
+	CHECK_RC(slide_jpeg_decode((uint8_t *)j.data, j.len, 32, 16, a, &err), &err);
+	CHECK_RC(slide_jpeg_decode((uint8_t *)out.data, out.len, 32, 16, b, &err), &err);
+	CHECK(!memcmp(a, b, sizeof a));
+	CHECK(slide_jpeg_rebuild(NULL, 0, (uint8_t *)"\xFF\xD8\xFF\xD9", 4, &out, NULL, &err) < 0);
+	CHECK(slide_jpeg_decode((uint8_t *)j.data, j.len / 2, 32, 16, a, &err) < 0);
+	sl_buf_free(&j);
+	sl_buf_free(&tile);
+	sl_buf_free(&out);
+}
+
+static void test_meta(void)
+{
+	struct slide_meta m = {0};
+	slide_meta_aperio(&m, "Aperio Image Library v12\r\n2000x1500 JPEG/RGB Q=70|AppMag = 40|"
+			  "Filename = CANARY|MPP = 0.2499|Barcode = BC-1|User = CANARY|MPP = 0.2499");
+	CHECK(m.mpp_x == 24990 && m.mpp_y == 24990);
+	CHECK(!strcmp(m.objective, "40") && !strcmp(m.barcode, "BC-1"));
+	m.vendor = "aperio";
+	slide_meta_scanner(&m, "Aperio\n<x>", "GT 450;DROP");
+	CHECK(!strcmp(m.scanner, "Aperiox GT 450DROP"));
+	sl_buf d;
+	sl_buf_init(&d);
+	slide_meta_description(&m, 5, &d);
+	CHECK(!contains(&d, "CANARY") && !contains(&d, "BC-1") && contains(&d, "mpp-x=0.2499"));
+	sl_buf_free(&d);
+	struct slide_meta r = {0};
+	slide_meta_resolution(&r, 10160.0f, 10160.0f, 2); /* per inch */
+	CHECK(r.mpp_x == 250000);
+	char t[24];
+	slide_mpp_text(25000, t);
+	CHECK(!strcmp(t, "0.25"));
+}
+
+static void test_sniff(void)
+{
+	/* classic TIFF, one IFD at 8: width, length, tile width */
+	uint8_t h[256] = "II*\0\x08\0\0\0";
+	uint8_t *e = h + 8;
+	e[0] = 3;
+	uint16_t tags[3] = {256, 257, 322};
+	uint32_t vals[3] = {8192, 6000, 256};
+	for (int i = 0; i < 3; i++) {
+		uint8_t *p = e + 2 + 12 * i;
+		p[0] = (uint8_t)tags[i], p[1] = (uint8_t)(tags[i] >> 8), p[2] = 4, p[4] = 1;
+		memcpy(p + 8, &vals[i], 4);
+	}
+	CHECK(sl_format_slide.sniff(h, sizeof h, sizeof h) >= 80);
+	vals[0] = vals[1] = 512;
+	for (int i = 0; i < 2; i++)
+		memcpy(e + 2 + 12 * i + 8, &vals[i], 4);
+	CHECK(sl_format_slide.sniff(h, sizeof h, sizeof h) == 0); /* a small tiled page alone */
+	e[2 + 24] = 0x11;                                         /* tag 273: stripped */
+	vals[0] = vals[1] = 9000;
+	for (int i = 0; i < 2; i++)
+		memcpy(e + 2 + 12 * i + 8, &vals[i], 4);
+	CHECK(sl_format_slide.sniff(h, sizeof h, sizeof h) == 0); /* large but stripped, small file */
+	CHECK(sl_format_slide.sniff((const uint8_t *)"II*\0\xff\xff\xff\x0f", 8, 8) == 0);
+	CHECK(sl_format_slide.sniff((const uint8_t *)"\xff\xd8\xff\xe0 not a tiff at all", 20, 20) == 0);
+}
+
+int main(void)
+{
+	snprintf(dir, sizeof dir, "%s", unit_tmpdir("test_slide"));
+	char kp[4200];
+	snprintf(kp, sizeof kp, "%s/key", dir);
+	sl_err err = {0};
+	REQUIRE(sl_key_generate(kp, &err) == 0 && sl_key_load(&key, kp, &err) == 0);
+	unlink(kp);
+	test_sniff();
+	test_meta();
+	test_jpeg_rebuild();
+	test_transform();
+	sl_key_free(key);
+	rmdir(dir);
+	return UNIT_DONE();
+}

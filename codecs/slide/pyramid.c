@@ -163,13 +163,21 @@ int slide_copy_tile(struct slide *s, int k, uint32_t t, sl_buf *raw, sl_buf *out
 	struct sdir *d = slide_src_dir(s->src, L->src);
 	if (!d->cnt[t]) {
 		/* an empty tile (a scanner skipped it): white, encoded like
-		 * the level's tiles, since readers fail on a zero-length tile */
-		size_t n = (size_t)L->tw * L->th * 3;
-		uint8_t *px = sl_xmalloc(n);
-		memset(px, 255, n);
-		int rc = slide_jpeg_encode(px, L->tw, L->th, &L->ji, out, err);
-		free(px);
-		return rc;
+		 * the level's tiles, since readers fail on a zero-length tile;
+		 * encoded once per level */
+		if (s->white_k != k + 1) {
+			size_t n = (size_t)L->tw * L->th * 3;
+			uint8_t *px = sl_xmalloc(n);
+			memset(px, 255, n);
+			int rc = slide_jpeg_encode(px, L->tw, L->th, &L->ji, &s->white, err);
+			free(px);
+			if (rc < 0)
+				return rc;
+			s->white_k = k + 1;
+		}
+		sl_buf_reset(out);
+		sl_buf_add(out, s->white.data, s->white.len);
+		return 0;
 	}
 	struct jpg_info ji;
 	int rc = slide_src_tile(s->src, L->src, t, raw, err);
@@ -310,7 +318,9 @@ static int source_row(struct cascade *c, uint32_t ty, sl_err *err)
 		int rc = slide_copy_tile(s, c->src, t, &c->raw, &c->enc, err);
 		if (rc == 0 && c->copied)
 			rc = c->copied(s, c->src, t, (uint8_t *)c->enc.data, c->enc.len, err);
-		if (rc == 0)
+		if (rc == 0 && !slide_src_dir(s->src, L->src)->cnt[t])
+			memset(c->tile, 255, (size_t)L->tw * L->th * 3); /* empty: white */
+		else if (rc == 0)
 			rc = where(slide_jpeg_decode((uint8_t *)c->enc.data, c->enc.len, L->tw, L->th,
 						     c->tile, err), L->src, t, err);
 		if (rc < 0)

@@ -296,6 +296,7 @@ static void slide_free(struct slide *s)
 	slide_src_close(s->src);
 	slide_meta_free(&s->meta);
 	sl_buf_free(&s->cache);
+	sl_buf_free(&s->white);
 	free(s);
 }
 
@@ -307,6 +308,7 @@ static int slide_transform(sl_input *in, sl_sink *out, const struct sl_deid_ctx 
 	s->out = out;
 	s->conf = conf ? conf : &default_conf;
 	sl_buf_init(&s->cache);
+	sl_buf_init(&s->white);
 	int rc = slide_src_open(&s->src, in, err);
 	if (rc == 0)
 		rc = slide_src_meta(s->src, &s->meta, err);

@@ -29,7 +29,7 @@
 #define SLIDE_MAX_SIDE (1u << 21)  /* pixels, either dimension */
 #define SLIDE_MAX_TILE_SIDE 4096   /* pixels */
 #define SLIDE_MAX_TILE_BYTES (64u << 20)
-#define SLIDE_MAX_TILES (1u << 24) /* per level */
+#define SLIDE_MAX_TILES (1u << 22) /* per level */
 #define SLIDE_MAX_BANDS (1ull << 30) /* bytes of pixel bands for building levels */
 #define SLIDE_MAX_META (4u << 20)  /* ICC profile, JPEG tables */
 #define SLIDE_QUALITY 90           /* libjpeg quality of built levels */
@@ -154,6 +154,8 @@ struct slide {
 	int cache_over;               /* the cache overflowed: phase B rebuilds */
 	uint64_t pos;                 /* phase B: bytes written */
 	int big;                      /* the output is a BigTIFF */
+	sl_buf white;                 /* a white tile coded like level white_k's */
+	int white_k;                  /* that level + 1; 0: none yet */
 	int dropped[5];               /* pages dropped, by kind */
 	int copied_levels, built_levels;
 };

@@ -79,7 +79,11 @@ def table(out):
     m = out["machine"]
     lines = [f"sluice bench, {out['date']}, commit {out['commit']}: {m['cpu']}, {m['cores']} cores, "
              f"{m['memory_bytes'] / 2**30:.0f} GiB, Linux {m['kernel']}, {m['filesystem']}; "
-             f"page cache {out['page_cache']}; median of {out['args']['runs']} run(s)"
+             f"page cache {out['page_cache']}"
+             + ("; DAMON pageout evicts idle pages" if any("pageout" in d for d in m.get("damon", [])) else "")
+             + f"; load average {m['load_average_at_start'][0]:.1f} at the start"
+             + (f", {out['load_average_at_end'][0]:.1f} at the end" if "load_average_at_end" in out else "")
+             + f"; median of {out['args']['runs']} run(s)"
              + ("" if out["args"].get("quick") else " after a warm-up"), ""]
     for name, w in out["workloads"].items():
         lines.append(f"### {name}: {w['files']} files, {w['bytes'] / 2**20:.0f} MiB ({w['kind']})")

@@ -107,9 +107,10 @@ def table(out):
                      f"{r['fraction_of_copy_limit']:.2f} of the copy limit (faster of cp, io_uring copy)",
                      f"{r['fraction_of_sha256']:.2f} of sha256",
                      f"{r['fraction_of_read']:.2f} of read"]
-            for peer in ("gdcmanon", "dcmodify"):
+            for peer, who in (("uring_cp", "the io_uring copy's"), ("gdcmanon", "gdcmanon's"),
+                              ("dcmodify", "dcmodify's")):
                 if f"speed_vs_{peer}" in r:
-                    parts.append(f"{r['speed_vs_' + peer]:.1f}x {peer}'s speed")
+                    parts.append(f"{r['speed_vs_' + peer]:.2f}x {who} speed")
             lines.append("Ratios: " + "; ".join(parts) + ".")
         sc = [e for e in w.get("scaling", []) if e["scale"] != 1]
         if sc:

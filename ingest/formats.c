@@ -5,6 +5,7 @@
 
 extern const struct sl_format sl_format_dicom;
 extern const struct sl_format sl_format_opaque;
+extern const struct sl_format sl_format_reads;
 extern const struct sl_format sl_format_slide;
 extern const struct sl_format sl_format_unknown;
 extern const struct sl_format sl_format_vcf;
@@ -12,6 +13,7 @@ extern const struct sl_format sl_format_vcf;
 const struct sl_format *const sl_formats[] = {
 	&sl_format_dicom,
 	&sl_format_vcf,
+	&sl_format_reads,
 	&sl_format_slide,
 	&sl_format_opaque,
 	&sl_format_unknown,

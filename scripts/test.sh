@@ -20,3 +20,7 @@ corpus=$(mktemp -d)
 trap 'rm -rf "$corpus"' EXIT
 build-fuzz/fuzz_dicom -max_total_time=60 -max_len=8192 -timeout=10 -artifact_prefix=build-fuzz/ \
 	"$corpus" tests/fuzz/corpus-dicom
+# and the slide format's TIFF reading (seed: a small vips-made pyramid)
+rm -rf "${corpus:?}"/*
+build-fuzz/fuzz_slide -max_total_time=30 -max_len=65536 -timeout=10 -artifact_prefix=build-fuzz/ \
+	"$corpus" tests/fuzz/corpus-slide

@@ -18,7 +18,12 @@ STEP_LABELS = [
     ("sluice_reingest", "sluice re-ingest (unchanged)", "sluice"),
     ("gdcmanon", "gdcmanon -e", "peer"),
     ("dcmodify", "cp -r + dcmodify", "peer"),
+    ("vips_tiffsave", "vips tiffsave --pyramid (Q 90)", "peer"),
+    ("vips_dzsave", "vips dzsave (Q 90)", "peer"),
+    ("bcftools", "bcftools norm + sort + index", "peer"),
+    ("samtools", "samtools sort + view -C + index", "peer"),
 ]
+FORMAT_PEERS = ("vips_tiffsave", "vips_dzsave", "bcftools", "samtools")
 
 
 def steps_in_order(w):
@@ -32,6 +37,9 @@ def steps_in_order(w):
         elif key in st:
             if key in ("gdcmanon", "dcmodify"):
                 label += f" (x{w['best_threads']})"
+            if key in FORMAT_PEERS:  # run with sluice's most threads
+                tmax = max(int(k[8:]) for k in st if k.startswith("sluice_t"))
+                label += f" (VIPS_CONCURRENCY {tmax})" if key.startswith("vips") else f" (-@ / --threads {tmax})"
             out.append((key, label, kind))
     return out
 
@@ -43,11 +51,16 @@ def check_text(w, key):
         s = c.get("sluice")
         if s is None or key != f"sluice_t{ts[-1]}":  # the last store is exported and checked
             return "verified"
+        if "summary" in s:
+            return f"verified; {s['summary']}"
         if "leaks" in s:
             return (f"verified; {s['files']} exported, {s['unparsable']}/{s['parsed']} unparsable, "
                     f"dciodvfy {s['dciodvfy_errors']} errors in {s.get('iod_checked', '?')}, "
                     f"canaries in {s['leaks']['files']} files")
         return f"verified; {s['files']} files exported, bytes identical"
+    if key in c and "summary" in c[key]:
+        ex = w["steps"].get(key, {}).get("exit_codes")
+        return c[key]["summary"] + (f"; exit {ex[0]}" if ex else "")
     if key in ("gdcmanon", "dcmodify") and key in c:
         p = c[key]
         parts = []
@@ -108,10 +121,23 @@ def table(out):
                      f"{r['fraction_of_sha256']:.2f} of sha256",
                      f"{r['fraction_of_read']:.2f} of read"]
             for peer, who in (("uring_cp", "the io_uring copy's"), ("gdcmanon", "gdcmanon's"),
-                              ("dcmodify", "dcmodify's")):
+                              ("dcmodify", "dcmodify's"), ("vips_tiffsave", "vips tiffsave's"),
+                              ("vips_dzsave", "vips dzsave's"), ("bcftools", "the bcftools pipeline's"),
+                              ("samtools", "the samtools pipeline's")):
                 if f"speed_vs_{peer}" in r:
                     parts.append(f"{r['speed_vs_' + peer]:.2f}x {who} speed")
+                if f"rss_vs_{peer}" in r:
+                    parts.append(f"peak RSS {r['rss_vs_' + peer]:.2f}x {who}")
             lines.append("Ratios: " + "; ".join(parts) + ".")
+            if r.get("sluice_rejected"):
+                lines.append("")
+                lines.append(f"**sluice rejected the input**: {r['sluice_rejected']} (its times are those "
+                             f"of the rejection)")
+            if r.get("targets"):
+                lines.append("")
+                lines.append("Targets: " + "; ".join(
+                    f"{t['what']} against {t['peer']} {t['want']}: {t['got']:.2f}x "
+                    f"{'met' if t['met'] else '**not met**'}" for t in r["targets"]) + ".")
         sc = [e for e in w.get("scaling", []) if e["scale"] != 1]
         if sc:
             lines.append("")

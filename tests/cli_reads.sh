@@ -6,10 +6,16 @@
 # CIGARs, sequences and qualities as the input), samtools must accept the
 # file and its index, no canary may be in any stored byte (decompressed),
 # and the bytes must not depend on the input's encoding, the thread count,
-# the input's path or the reference's path.  Bad inputs (truncated BAM,
-# contig not in the reference, wrong contig length or M5, unsorted reads) are
-# rejected with their reasons.  Runs with REF_PATH/REF_CACHE set to URLs: a
-# lookup would fail loudly.
+# the input's path or the reference's path.  Unsorted input (SAM claiming
+# coordinate order, BAM saying unsorted, read pairs as an aligner writes
+# them) must come out exactly as `samtools sort` orders it, with the same
+# bytes whatever --reads-sort-memory (a tiny one forces spilled runs);
+# CRAM 3.1 must be accepted by samtools; read names replaced by a keyed hash
+# or a counter must keep no original name and keep mates together; the
+# decoding threads must not change a byte.  Bad inputs (truncated BAM,
+# contig not in the reference, wrong contig length or M5) are rejected with
+# their reasons.  Runs with REF_PATH/REF_CACHE set to URLs: a lookup would
+# fail loudly.
 source "$TESTS/lib.sh"
 for t in samtools python3; do
 	command -v $t > /dev/null || skip_all "$t not found (scripts/install-deps.sh installs it)"
@@ -18,23 +24,29 @@ export REF_PATH="http://127.0.0.1:9/CNRY_REF_PATH_TOUCHED/%s" REF_CACHE="http://
 newkey key
 python3 "$TESTS/genomics/make_reads.py" in || fail "make_reads.py failed"
 mkdir ref && mv in/ref.fa ref/ && samtools faidx ref/ref.fa
-mkdir bad
-mv in/unsorted.sam in/missingcontig.sam in/badmd5.sam in/badlength.sam bad/
+mkdir bad sortin
+mv in/missingcontig.sam in/badmd5.sam in/badlength.sam bad/
+mv in/unsorted.sam sortin/
+# the same shuffled reads in a BAM whose header says unsorted; read pairs
+sed 's/SO:coordinate/SO:unsorted/' sortin/unsorted.sam | samtools view --no-PG -b -o sortin/unsorted-so.bam -
+samtools view --no-PG -b -o sortin/pairs.bam in/pairs.sam && rm in/pairs.sam
 samtools view --no-PG -b -o in/main.bam in/main.sam
 samtools view --no-PG -C -T ref/ref.fa -o in/main.cram in/main.sam
 # truncated: cut inside a BGZF block, and at a block boundary (no EOF block)
 head -c $(( $(stat -c %s in/main.bam) - 500 )) in/main.bam > bad/cut-block.bam
 head -c $(( $(stat -c %s in/main.bam) - 28 )) in/main.bam > bad/cut-eof.bam
 
-# digest_of REPORT NAME ROLE
+# digest_of REPORT NAME ROLE (a report is read once into REPORT.tsv: python
+# starts slowly on a loaded machine)
 digest_of() {
-	python3 - "$1" "$2" "$3" <<'PY'
+	[[ $1.tsv -nt $1 ]] || python3 - "$1" > "$1.tsv" <<'PY'
 import json, sys
 for l in open(sys.argv[1]):
     r = json.loads(l)
-    if r["path"].endswith("/" + sys.argv[2]) or r["path"] == sys.argv[2]:
-        print(next(o["digest"] for o in r["outputs"] if o["role"] == sys.argv[3]))
+    for o in r["outputs"]:
+        print("%s\t%s\t%s" % (r["path"].rsplit("/", 1)[-1], o["role"], o["digest"]))
 PY
+	awk -F'\t' -v n="${2##*/}" -v r="$3" '$1 == n && $2 == r { print $3 }' "$1.tsv"
 }
 # fields 1-11 of every read, sorted (ties in position may come in any order)
 reads_of() { samtools view -T ref/ref.fa "$1" | cut -f1-11 | LC_ALL=C sort; }
@@ -159,11 +171,144 @@ run_cmd sluice ingest --store st4 --key-file key --reference ref/ref.fa --report
 assert_contains "$(status_of rep4.jsonl missingcontig.sam)" "rejected: contig chr9 is not in the reference" "missing contig"
 assert_contains "$(status_of rep4.jsonl badlength.sam)" "length 20001 is not the reference's 20000" "contig length"
 assert_contains "$(status_of rep4.jsonl badmd5.sam)" "M5 is not the reference's" "contig M5"
-assert_contains "$(status_of rep4.jsonl unsorted.sam)" "not coordinate-sorted" "unsorted reads"
 assert_contains "$(status_of rep4.jsonl cut-block.bam)" "rejected: " "truncated BGZF block"
 assert_contains "$(status_of rep4.jsonl cut-eof.bam)" "BGZF end-of-file block is missing" "cut at a block boundary"
-pass "rejected with reasons: missing contig, contig length, contig M5, unsorted, truncated BAM"
+pass "rejected with reasons: missing contig, contig length, contig M5, truncated BAM"
 
 run_cmd sluice ingest --store st6 --key-file key --report rep6.jsonl in/main.sam
 assert_contains "$(status_of rep6.jsonl main.sam)" "needs the reference" "no --reference"
 pass "without --reference reads are rejected with the reason"
+
+# ---- unsorted input: sorted as samtools sort sorts, with bounded memory ----
+# cram_of STORE REPORT NAME: the exported CRAM of NAME's primary output
+cram_of() {
+	[[ -d ex-$1 ]] || sluice export --store "$1" --to "ex-$1" 2>/dev/null
+	local d
+	d=$(digest_of "$2" "$3" primary)
+	find "ex-$1" -name "reads-${d:0:16}.cram"
+}
+# fact_of STORE REPORT NAME KEY: the reads fact KEY of NAME's item
+fact_of() {
+	sluice log --store "$1" | python3 -c '
+import json, sys
+item = [json.loads(l)["item"] for l in open(sys.argv[1]) if json.loads(l)["path"].endswith("/" + sys.argv[2])]
+for l in sys.stdin:
+    r = json.loads(l)
+    if r["item"] == item[0]:
+        print(json.dumps(r["facts"]["reads"][sys.argv[3]]))' "$2" "$3" "$4"
+}
+# fields 1-11 of every read in file order
+records_of() { samtools view -T ref/ref.fa "$1" | cut -f1-11; }
+run_cmd sluice ingest --store sts --key-file key --reference ref/ref.fa --report reps.jsonl --threads 2 sortin
+[[ $RC == 0 ]] || fail "unsorted ingest exited $RC: $STDERR"
+for f in unsorted.sam unsorted-so.bam pairs.bam; do
+	assert_eq "$(status_of reps.jsonl "/$f")" "ingested: " "$f"
+	out=$(cram_of sts reps.jsonl $f)
+	samtools quickcheck "$out" || fail "$f: samtools quickcheck refuses the output"
+	assert_eq "$(samtools view -H "$out" | grep '^@HD')" $'@HD\tVN:1.6\tSO:coordinate' "$f: output @HD"
+	records_of "$out" > ours.txt
+	samtools sort --no-PG -O sam "sortin/$f" 2>/dev/null | samtools view - | cut -f1-11 > theirs.txt
+	cmp -s ours.txt theirs.txt || { diff ours.txt theirs.txt | head -5; fail "$f: not samtools sort's records and order"; }
+done
+d_uns=$(digest_of reps.jsonl unsorted.sam primary)
+assert_eq "$(fact_of sts reps.jsonl unsorted.sam resorted)" true "SO:coordinate out of order: read again and sorted"
+assert_eq "$(digest_of reps.jsonl unsorted-so.bam primary)" "$d_uns" "the same reads, sorted from the start or after a false SO:coordinate"
+pass "unsorted SAM/BAM and aligner-order pairs: records and order of samtools sort (names, flags, positions, CIGARs, mates, sequences, qualities), @HD SO:coordinate"
+
+samtools sort --no-PG -o sorted.bam sortin/pairs.bam 2>/dev/null
+mkdir streamin && mv sorted.bam streamin/
+run_cmd sluice ingest --store sts --key-file key --reference ref/ref.fa --report repst.jsonl streamin
+d=$(digest_of repst.jsonl sorted.bam primary)
+assert_eq "$(fact_of sts repst.jsonl sorted.bam order)" '"streamed"' "samtools-sorted input streamed"
+assert_eq "$d" "$(digest_of reps.jsonl pairs.bam primary)" "streamed and sorted give the same bytes"
+pass "sorted input streamed, with the bytes of the sorted path"
+
+run_cmd sluice ingest --store sts2 --key-file key --reference ref/ref.fa --report reps2.jsonl \
+	--reads-sort-memory 16K --threads 1 sortin
+[[ $RC == 0 ]] || fail "16K sort ingest exited $RC: $STDERR"
+for f in unsorted.sam unsorted-so.bam pairs.bam; do
+	for role in primary index; do
+		assert_eq "$(digest_of reps2.jsonl $f $role)" "$(digest_of reps.jsonl $f $role)" "$f $role with 16K of sort memory"
+	done
+done
+runs=$(fact_of sts2 reps2.jsonl unsorted.sam sort_runs)
+(( runs > 100 )) || fail "16K of sort memory: $runs runs spilled, expected many"
+pass "--reads-sort-memory 16K: $runs runs spilled (merged 32 at a time), same bytes as in memory"
+
+# ---- CRAM 3.1 ----
+run_cmd sluice ingest --store st31 --key-file key --reference ref/ref.fa --report rep31.jsonl \
+	--reads-cram-version 3.1 sortin/pairs.bam
+[[ $RC == 0 ]] || fail "3.1 ingest exited $RC: $STDERR"
+out=$(cram_of st31 rep31.jsonl pairs.bam)
+[[ $(head -c 6 "$out" | od -An -tu1 | tr -s ' ') == " 67 82 65 77 3 1" ]] || fail "not CRAM 3.1"
+samtools quickcheck "$out" || fail "3.1: samtools quickcheck refuses the output"
+[[ -f $out.crai ]] || fail "3.1: no .crai"
+assert_eq "$(samtools view -c -T ref/ref.fa "$out" chr2:100-3000)" \
+	"$(samtools view -c streamin/sorted.bam chr2:100-3000 2>/dev/null || { samtools index streamin/sorted.bam; samtools view -c streamin/sorted.bam chr2:100-3000; })" \
+	"3.1 region query through the .crai"
+records_of "$out" > ours.txt
+records_of "$(cram_of sts reps.jsonl pairs.bam)" > theirs.txt
+cmp -s ours.txt theirs.txt || fail "3.1 and 3.0 hold different reads"
+assert_contains "$(sluice log --store st31 | tail -1)" '"cram":"3.1"' "3.1 in the policy"
+pass "--reads-cram-version 3.1: CRAM 3.1 accepted by samtools (quickcheck, view, region through the .crai)"
+
+# ---- read names: keyed hash, counter ----
+# mates: input reads matched to output reads by place, flag and sequence;
+# each input name must become one output name and no two names one
+check_names() { # OUT.cram PATTERN
+	python3 - <(samtools view sortin/pairs.bam) <(samtools view -T ref/ref.fa "$1") "$2" <<'PY'
+import re, sys
+def reads(path):
+    for l in open(path):
+        f = l.split("\t")
+        yield (f[2], f[3], f[1], f[9], f[10]), f[0]
+a, b = dict(reads(sys.argv[1])), list(reads(sys.argv[2]))
+assert len(a) == len(b), "read counts differ"
+m, back = {}, {}
+for k, new in b:
+    assert re.fullmatch(sys.argv[3], new), new
+    assert m.setdefault(a[k], new) == new, "mates or alignments of one template got two names"
+    assert back.setdefault(new, a[k]) == a[k], "two templates got one name"
+if sys.argv[3] == r"[0-9]+":  # numbered in output order
+    firsts = []
+    for _, new in b:
+        if new not in firsts:
+            firsts.append(new)
+    assert firsts == [str(i) for i in range(1, len(firsts) + 1)], firsts[:10]
+PY
+}
+for mode in hash counter; do
+	for t in "1 0" "2 3"; do
+		read -r th rt <<< "$t"
+		run_cmd sluice ingest --store stn-$mode-$th --key-file key --reference ref/ref.fa \
+			--report repn-$mode-$th.jsonl --threads $th --reads-threads $rt \
+			--reads-names $mode sortin/pairs.bam
+		[[ $RC == 0 ]] || fail "--reads-names $mode ingest exited $RC: $STDERR"
+	done
+	for role in primary index; do
+		assert_eq "$(digest_of repn-$mode-2.jsonl pairs.bam $role)" \
+			"$(digest_of repn-$mode-1.jsonl pairs.bam $role)" "--reads-names $mode $role: threads 1/0 and 2/3"
+	done
+	out=$(cram_of stn-$mode-1 repn-$mode-1.jsonl pairs.bam)
+	samtools view -h -T ref/ref.fa "$out" > names.sam
+	if grep -q CNRY_NAME names.sam || grep -rq CNRY_NAME stn-$mode-1; then
+		fail "--reads-names $mode: an original read name is in the output or the store"
+	fi
+	pat='R[0-9a-f]{24}'
+	[[ $mode == counter ]] && pat='[0-9]+'
+	check_names "$out" "$pat" || fail "--reads-names $mode: names not replaced one to one"
+	assert_contains "$(sluice log --store stn-$mode-1 | tail -1)" "\"names\":\"$mode\"" "$mode in the policy"
+done
+run_cmd sluice ingest --store sts --key-file key --reference ref/ref.fa --report repk.jsonl \
+	--reads-names hash sortin/pairs.bam
+assert_eq "$(status_of repk.jsonl pairs.bam)" "ingested: " "another --reads-names is another policy"
+pass "--reads-names hash and counter: no original name in any stored byte, mates and supplementary alignments share one name, counter in output order, same bytes with --threads 1/2 and --reads-threads 0/3"
+
+run_cmd sluice ingest --store stu --key-file key --reference ref/ref.fa --reads-cram-version 2.1 sortin
+assert_eq "$RC" 2 "--reads-cram-version 2.1"
+assert_contains "$STDERR" "reads-cram-version" "--reads-cram-version 2.1"
+run_cmd sluice ingest --store stu --key-file key --reference ref/ref.fa --reads-names drop sortin
+assert_eq "$RC" 2 "--reads-names drop"
+run_cmd sluice ingest --store stu --key-file key --reference ref/ref.fa --reads-sort-memory 0 sortin
+assert_eq "$RC" 2 "--reads-sort-memory 0"
+pass "bad option values refused"

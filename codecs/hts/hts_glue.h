@@ -28,6 +28,10 @@ void sl_hts_setup(void);
  * the feeder's error, if any (a read error of the input). */
 struct sl_hts_in;
 int sl_hts_in_open(struct sl_hts_in **out, sl_input *in, hFILE **hf, sl_err *err);
+/* The same over the input from its start again, read with sl_input_pread
+ * (for a format that must take a second pass; after sl_hts_in_finish of
+ * the first). */
+int sl_hts_in_reopen(struct sl_hts_in **out, sl_input *in, hFILE **hf, sl_err *err);
 int sl_hts_in_finish(struct sl_hts_in *h, sl_err *err);
 
 /* ---- the reference ---- */

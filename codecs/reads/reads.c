@@ -1,15 +1,23 @@
 /*
  * reads.c: the SAM/BAM/CRAM ("reads") format.  The input is read by htslib
- * through an hFILE fed from sl_input (htslib never sees a path); its @SQ
- * contigs are checked against the operator's reference (name, length, MD5);
- * the header is rebuilt (@HD, @SQ with SN/LN/M5 only, @RG with ID, SM, LB,
- * PU, DS pseudonymised, one @PG for sluice; @PG and @CO lines and every
- * other line dropped); each read's RG:Z tag is rewritten to its group's new
- * ID and its PG:Z tag removed; the reads are written as CRAM 3.0 against the
- * reference with a .crai index into scratch files, then stored as two
- * objects, "primary" and "index".  The input must be coordinate-sorted (an
- * external sort is not written yet).  See docs/genomics.md and README.md.
+ * through an hFILE fed from sl_input (htslib never sees a path; BGZF and
+ * CRAM input decoded on a thread pool shared by the run); its @SQ contigs
+ * are checked against the operator's reference (name, length, MD5); the
+ * header is rebuilt (@HD SO:coordinate, @SQ with SN/LN/M5 only, @RG with
+ * ID, SM, LB, PU, DS pseudonymised, one @PG for sluice; @PG and @CO lines
+ * and every other line dropped); each read's RG:Z tag is rewritten to its
+ * group's new ID, its PG:Z tag removed and, on request, its name replaced
+ * by a keyed hash or a counter.  The reads go out in samtools' coordinate
+ * order: an input whose header says SO:coordinate is streamed while its
+ * reads come in that order (and read again through the sorter if one does
+ * not); any other goes through the external sort (sort.c, bounded by
+ * --reads-sort-memory, runs spilled to scratch files).  They are written
+ * as CRAM 3.0 (or 3.1) against the reference with a .crai index into
+ * scratch files, then stored as two objects, "primary" and "index".  The
+ * CRAM encoder runs without threads: htslib's threaded encoder picks codecs
+ * by timing (see docs/genomics.md).  See also README.md.
  */
+#include "reads_impl.h"
 #include "../hts/hts_glue.h"
 #include "../../deid/deid.h"
 #include <errno.h>
@@ -21,27 +29,123 @@
 #include <htslib/hts.h>
 #include <htslib/sam.h>
 #include <htslib/kstring.h>
+#include <htslib/thread_pool.h>
 
 /* htslib copies the output's name into the CRAM file definition: a fixed
  * one keeps the bytes independent of where the output goes. */
 #define CRAM_FILE_ID "sluice"
+/* samtools sort's default -m: the memory an operator expects a sort of
+ * reads to take. */
+#define DEFAULT_SORT_MEMORY ((size_t)768 << 20)
+/* Decoding threads when --reads-threads is not given: decoding is cheap
+ * beside encoding, and the engine already runs one input per worker. */
+#define DEFAULT_THREADS 4
+
+enum names { NAMES_KEEP, NAMES_HASH, NAMES_COUNTER };
+static const char *const names_word[] = {"keep", "hash", "counter"};
 
 struct rconf {
 	struct sl_ref ref;
 	int have_ref;
+	char cram_version[4];    /* "3.0" or "3.1" */
+	int names;               /* enum names */
+	size_t sort_memory;
+	int threads;             /* decoding pool; -1: the default */
+	pthread_mutex_t pool_mu;
+	int pool_tried;
+	htsThreadPool pool;      /* made on first use, shared by every input */
 	char *json;
 };
 
 /* ---- options ---- */
 
+static const struct sl_format_option options[] = {
+	{"reads-sort-memory", "SIZE", "memory for sorting one input before it spills to scratch "
+	 "files (default 768M, as samtools sort; K, M, G suffixes)", 0},
+	{"reads-cram-version", "3.0|3.1", "the CRAM version written (default 3.0)", 0},
+	{"reads-names", "keep|hash|counter", "read names kept (default), replaced by a keyed "
+	 "hash, or numbered in output order; mates keep one name", 0},
+	{"reads-threads", "N", "threads decoding BAM and CRAM input, shared by all inputs "
+	 "(default 4; 0: none); output bytes do not depend on it", 0},
+	{NULL, NULL, NULL, 0},
+};
+
+/* The sort memory and the threads are left out: the bytes do not depend
+ * on them. */
 static void make_json(struct rconf *c)
 {
 	sl_buf b;
 	sl_buf_init(&b);
-	sl_buf_printf(&b, "{\"reference\":\"%s\",\"cram\":\"3.0\",\"unsorted\":\"reject\"}",
-		      c->have_ref ? c->ref.sha256 : "");
+	sl_buf_printf(&b, "{\"reference\":\"%s\",\"cram\":\"%s\",\"names\":\"%s\","
+		      "\"order\":\"coordinate\"}", c->have_ref ? c->ref.sha256 : "",
+		      c->cram_version, names_word[c->names]);
 	free(c->json);
 	c->json = b.data;
+}
+
+static int parse_size(const char *v, size_t *out)
+{
+	char *end;
+	unsigned long long n = strtoull(v, &end, 10), m = 1;
+	if (end == v || *v == '-')
+		return -1;
+	if (*end == 'K' || *end == 'k')
+		m = 1ull << 10, end++;
+	else if (*end == 'M' || *end == 'm')
+		m = 1ull << 20, end++;
+	else if (*end == 'G' || *end == 'g')
+		m = 1ull << 30, end++;
+	if (*end || n == 0 || n > (1ull << 44) / m)
+		return -1;
+	*out = (size_t)(n * m);
+	return 0;
+}
+
+static int set_word(int *out, const char *const *words, int n, const char *opt,
+		    const char *value, sl_err *err)
+{
+	for (int i = 0; i < n; i++)
+		if (!strcmp(value, words[i])) {
+			*out = i;
+			return 0;
+		}
+	return sl_fail(err, SL_E_USAGE, "--%s: '%s' is not one of its values (see --help)", opt,
+		       value);
+}
+
+static int set_option(struct rconf *c, const char *name, const char *value, size_t len,
+		      sl_err *err)
+{
+	static const char *const versions[] = {"3.0", "3.1"};
+	int k = 0;
+	char *end;
+	if (!strcmp(name, "reads-sort-memory")) {
+		if (parse_size(value, &c->sort_memory) < 0)
+			return sl_fail(err, SL_E_USAGE, "--reads-sort-memory wants a size such as "
+				       "256M, not '%s'", value);
+	} else if (!strcmp(name, "reads-cram-version")) {
+		if (set_word(&k, versions, 2, name, value, err) < 0)
+			return -SL_E_USAGE;
+		snprintf(c->cram_version, sizeof c->cram_version, "%s", versions[k]);
+	} else if (!strcmp(name, "reads-names")) {
+		return set_word(&c->names, names_word, 3, name, value, err);
+	} else if (!strcmp(name, "reads-threads")) {
+		long n = strtol(value, &end, 10);
+		if (end == value || *end || n < 0 || n > 256)
+			return sl_fail(err, SL_E_USAGE, "--reads-threads wants a number from 0 to 256, "
+				       "not '%s'", value);
+		c->threads = (int)n;
+	} else if (!strcmp(name, "reference-sha256")) {
+		snprintf(c->ref.sha256, sizeof c->ref.sha256, "%.*s", (int)len, value);
+	} else if (!strcmp(name, "reference")) {
+		c->ref.path = sl_xstrdup(value);
+		int rc = sl_ref_load(&c->ref, err);
+		c->have_ref = rc == 0;
+		return rc;
+	} else {
+		return sl_fail(err, SL_E_USAGE, "unknown reads option --%s", name);
+	}
+	return 0;
 }
 
 static int reads_configure(void **confp, const char *name, const char *value, size_t len,
@@ -50,33 +154,46 @@ static int reads_configure(void **confp, const char *name, const char *value, si
 	if (!*confp) {
 		struct rconf *c = sl_xcalloc(1, sizeof *c);
 		pthread_mutex_init(&c->ref.mu, NULL);
+		pthread_mutex_init(&c->pool_mu, NULL);
+		snprintf(c->cram_version, sizeof c->cram_version, "3.0");
+		c->sort_memory = DEFAULT_SORT_MEMORY;
+		c->threads = -1;
 		*confp = c;
 		sl_hts_setup();
 	}
 	struct rconf *c = *confp;
-	int rc = 0;
-	if (!strcmp(name, "reference-sha256")) {
-		snprintf(c->ref.sha256, sizeof c->ref.sha256, "%.*s", (int)len, value);
-	} else if (!strcmp(name, "reference")) {
-		c->ref.path = sl_xstrdup(value);
-		rc = sl_ref_load(&c->ref, err);
-		c->have_ref = rc == 0;
-	} else {
-		rc = sl_fail(err, SL_E_USAGE, "unknown reads option --%s", name);
-	}
+	int rc = set_option(c, name, value, len, err);
 	make_json(c);
 	return rc;
 }
 
 static const char *reads_policy(const void *conf)
 {
-	static const char dflt[] = "{\"reference\":\"\",\"cram\":\"3.0\",\"unsorted\":\"reject\"}";
+	static const char dflt[] = "{\"reference\":\"\",\"cram\":\"3.0\",\"names\":\"keep\","
+				   "\"order\":\"coordinate\"}";
 	return conf ? ((const struct rconf *)conf)->json : dflt;
+}
+
+/* The decoding pool, made by the first input that needs it; NULL for none. */
+static htsThreadPool *shared_pool(const struct rconf *cc)
+{
+	struct rconf *c = (struct rconf *)cc; /* the pool is the one mutable part */
+	pthread_mutex_lock(&c->pool_mu);
+	if (!c->pool_tried) {
+		c->pool_tried = 1;
+		int n = c->threads < 0 ? DEFAULT_THREADS : c->threads;
+		c->pool.pool = n > 0 ? hts_tpool_init(n) : NULL;
+	}
+	pthread_mutex_unlock(&c->pool_mu);
+	return c->pool.pool ? &c->pool : NULL;
 }
 
 static void reads_release(void *conf)
 {
 	struct rconf *c = conf;
+	if (c->pool.pool)
+		hts_tpool_destroy(c->pool.pool);
+	pthread_mutex_destroy(&c->pool_mu);
 	sl_ref_free(&c->ref);
 	free(c->json);
 	free(c);
@@ -128,11 +245,26 @@ static void keyed(const struct sl_deid_ctx *ctx, const char *domain, const char 
 
 /* ---- the transform ---- */
 
+/* Counter names: the keyed digest of each name seen (never the name) and
+ * its number, for the whole input, as a read's mates and other alignments
+ * may come at any distance. */
+struct nslot {
+	uint8_t d[16];
+	uint64_t n;              /* 0: empty */
+};
+
+struct nmap {
+	struct nslot *t;
+	size_t cap, len;
+};
+
 struct rrun {
 	const struct rconf *c;
 	const struct sl_deid_ctx *ctx;
 	sl_sink *out;
+	sl_input *src;
 	htsFile *in;
+	hFILE *hf;
 	struct sl_hts_in *feed;
 	sam_hdr_t *hdr, *ohdr;
 	faidx_t *fai;
@@ -142,6 +274,13 @@ struct rrun {
 	char **samples;          /* their SM values, for the sample attribute */
 	size_t nsub;
 	char rg_last[256], rg_new[32]; /* the last RG:Z value seen and its pseudonym */
+	int streamed;            /* reads taken in input order, not sorted */
+	int resorted;            /* the header said coordinate; the reads were not */
+	int disorder;            /* streaming stopped at a read out of order */
+	struct rkey last;        /* streaming: the previous read's place */
+	bam1_t *b;               /* streaming: the read in hand */
+	struct rsort *sort;
+	struct nmap names;
 };
 
 static const uint8_t bgzf_eof[28] = {
@@ -312,50 +451,209 @@ static int fix_tags(struct rrun *r, bam1_t *b, sl_err *err)
 	return 0;
 }
 
-static int copy_reads(struct rrun *r, htsFile *o, sl_err *err)
+/* ---- read names ---- */
+
+/* Room for one more name within the sort memory, or a reason why not. */
+static int nmap_grow(struct rrun *r, sl_err *err)
 {
-	bam1_t *b = bam_init1();
-	int rc = 0;
-	int64_t last_tid = 0, last_pos = -1;
-	int unplaced = 0;
-	for (;;) {
-		int got = sam_read1(r->in, r->hdr, b);
-		if (got == -1)
-			break;
-		r->nin++;
-		if (got < -1) {
-			rc = sl_fail(err, SL_E_FORMAT, "read %llu cannot be read: the input is truncated "
-				     "or corrupt", (unsigned long long)r->nin);
-			break;
-		}
-		int64_t tid = b->core.tid, pos = b->core.pos;
-		int sorted = tid < 0 ? 1 : !unplaced && (tid > last_tid || (tid == last_tid && pos >= last_pos));
-		if (!sorted) {
-			rc = sl_fail(err, SL_E_FORMAT, "read %llu: the input is not coordinate-sorted "
-				     "(sort it first, e.g. samtools sort; sluice does not sort reads yet)",
-				     (unsigned long long)r->nin);
-			break;
-		}
-		if (tid < 0)
-			unplaced = 1;
-		else
-			last_tid = tid, last_pos = pos;
-		if ((rc = fix_tags(r, b, err)) < 0)
-			break;
-		if (sam_write1(o, r->ohdr, b) < 0) {
-			rc = sl_fail(err, SL_E_IO, "cannot write a read (scratch space full?)");
-			break;
-		}
-		r->nout++;
+	struct nmap *m = &r->names;
+	if (m->len + 1 <= m->cap / 4 * 3)
+		return 0;
+	size_t cap = m->cap ? 2 * m->cap : 1 << 16;
+	if (cap * sizeof *m->t > r->c->sort_memory)
+		return sl_fail(err, SL_E_FORMAT, "--reads-names counter: more than %zu distinct "
+			       "read names, more than --reads-sort-memory holds (use --reads-names "
+			       "hash, or more memory)", m->len);
+	struct nslot *t = calloc(cap, sizeof *t);
+	if (!t)
+		return sl_fail(err, SL_E_NOMEM, "out of memory numbering read names");
+	for (size_t i = 0; i < m->cap; i++) {
+		if (!m->t[i].n)
+			continue;
+		size_t j;
+		memcpy(&j, m->t[i].d, sizeof j);
+		for (j &= cap - 1; t[j].n; j = (j + 1) & (cap - 1))
+			;
+		t[j] = m->t[i];
 	}
-	bam_destroy1(b);
+	free(m->t);
+	m->t = t;
+	m->cap = cap;
+	return 0;
+}
+
+/* The name's number: the one it was given, or the next. */
+static int counter_of(struct rrun *r, const char *name, uint64_t *n, sl_err *err)
+{
+	uint8_t d[32];
+	int rc = nmap_grow(r, err);
+	if (rc < 0)
+		return rc;
+	sl_key_hmac(r->ctx->key, "reads-name", name, strlen(name), d);
+	struct nmap *m = &r->names;
+	size_t j;
+	memcpy(&j, d, sizeof j);
+	for (j &= m->cap - 1; m->t[j].n; j = (j + 1) & (m->cap - 1))
+		if (!memcmp(m->t[j].d, d, sizeof m->t[j].d)) {
+			*n = m->t[j].n;
+			return 0;
+		}
+	memcpy(m->t[j].d, d, sizeof m->t[j].d);
+	*n = m->t[j].n = ++m->len;
+	return 0;
+}
+
+/* A keyed hash or a counter in place of the name: the same for every read
+ * of one template.  "*" (no name) stays: it names nothing and must not
+ * turn nameless reads into mates. */
+static int rename_read(struct rrun *r, bam1_t *b, sl_err *err)
+{
+	const char *q = bam_get_qname(b);
+	if (r->c->names == NAMES_KEEP || !strcmp(q, "*"))
+		return 0;
+	char name[32];
+	if (r->c->names == NAMES_HASH) {
+		keyed(r->ctx, "reads-name", q, 'R', name);
+	} else {
+		uint64_t n;
+		int rc = counter_of(r, q, &n, err);
+		if (rc < 0)
+			return rc;
+		snprintf(name, sizeof name, "%llu", (unsigned long long)n);
+	}
+	if (bam_set_qname(b, name) < 0)
+		return sl_fail(err, SL_E_NOMEM, "read %llu: cannot replace its name",
+			       (unsigned long long)r->nout + 1);
+	return 0;
+}
+
+/* ---- the input ---- */
+
+static int scratch_cb(void *ctx, sl_err *err)
+{
+	return sl_scratch_open(((struct rrun *)ctx)->out, err);
+}
+
+/* Open the input (again: a second pass from its start) and read its header. */
+static int open_input(struct rrun *r, int again, sl_err *err)
+{
+	int rc = again ? sl_hts_in_reopen(&r->feed, r->src, &r->hf, err)
+		       : sl_hts_in_open(&r->feed, r->src, &r->hf, err);
+	if (rc < 0)
+		return rc;
+	r->in = hts_hopen(r->hf, "", "r");
+	enum htsExactFormat f = r->in ? hts_get_format(r->in)->format : unknown_format;
+	htsThreadPool *pool = shared_pool(r->c);
+	if (!r->in) {
+		hclose_abruptly(r->hf);
+		r->hf = NULL;
+		return sl_fail(err, SL_E_FORMAT, "not a SAM, BAM or CRAM file htslib can open");
+	}
+	if (f != sam && f != bam && f != cram)
+		return sl_fail(err, SL_E_FORMAT, "not a SAM, BAM or CRAM file");
+	if (f == cram && hts_set_fai_filename(r->in, r->c->ref.path) < 0)
+		return sl_fail(err, SL_E_FORMAT, "the CRAM input cannot use the reference");
+	/* decoding on threads gives the same reads in the same order */
+	if (pool && hts_set_thread_pool(r->in, pool) < 0)
+		return sl_fail(err, SL_E_NOMEM, "cannot give the input decoding threads");
+	if (!(r->hdr = sam_hdr_read(r->in)))
+		return sl_fail(err, SL_E_FORMAT, "the SAM/BAM/CRAM header cannot be read");
+	return 0;
+}
+
+/* Close the input; 0, or the feeder's read error. */
+static int close_input(struct rrun *r, sl_err *err)
+{
+	if (r->in)
+		hts_close(r->in);
+	r->in = NULL;
+	r->hf = NULL;
+	if (r->hdr)
+		sam_hdr_destroy(r->hdr);
+	r->hdr = NULL;
+	int rc = sl_hts_in_finish(r->feed, err);
+	r->feed = NULL;
 	return rc;
 }
 
-static int write_output(struct rrun *r, sl_err *err)
+static int says_coordinate(sam_hdr_t *h)
+{
+	kstring_t ks = KS_INITIALIZE;
+	int yes = sam_hdr_find_tag_hd(h, "SO", &ks) == 0 && !strcmp(ks.s, "coordinate");
+	ks_free(&ks);
+	return yes;
+}
+
+/* The input's next read into b: 1, 0 at the end, <0 on error. */
+static int read_one(struct rrun *r, bam1_t *b, sl_err *err)
+{
+	int got = sam_read1(r->in, r->hdr, b);
+	if (got == -1)
+		return 0;
+	r->nin++;
+	if (got < -1)
+		return sl_fail(err, SL_E_FORMAT, "read %llu cannot be read: the input is truncated "
+			       "or corrupt", (unsigned long long)r->nin);
+	return 1;
+}
+
+static int sort_input(struct rrun *r, sl_err *err)
+{
+	bam1_t *b = bam_init1();
+	if (!b)
+		return sl_fail(err, SL_E_NOMEM, "out of memory reading reads");
+	r->sort = rsort_new(r->c->sort_memory, scratch_cb, r);
+	int rc;
+	while ((rc = read_one(r, b, err)) > 0)
+		if ((rc = rsort_push(r->sort, b, err)) < 0)
+			break;
+	bam_destroy1(b);
+	return rc < 0 ? rc : rsort_finish(r->sort, err);
+}
+
+/* The next read in output order: 1 and *b, 0 at the end, or <0 on error
+ * (r->disorder set when a streamed read came out of order). */
+static int next_read(struct rrun *r, bam1_t **b, sl_err *err)
+{
+	if (!r->streamed)
+		return rsort_next(r->sort, b, err);
+	if (!r->b && !(r->b = bam_init1()))
+		return sl_fail(err, SL_E_NOMEM, "out of memory reading reads");
+	int got = read_one(r, r->b, err);
+	if (got <= 0)
+		return got < 0 ? got : 0;
+	struct rkey k;
+	rkey_of(&k, r->b);
+	if (r->nin > 1 && rkey_cmp(&k, &r->last) < 0) {
+		r->disorder = 1;
+		return sl_fail(err, SL_E_FORMAT, "read %llu is out of coordinate order",
+			       (unsigned long long)r->nin);
+	}
+	r->last = k;
+	*b = r->b;
+	return 1;
+}
+
+/* ---- the output ---- */
+
+static int copy_reads(struct rrun *r, htsFile *o, sl_err *err)
+{
+	bam1_t *b;
+	int rc;
+	while ((rc = next_read(r, &b, err)) > 0) {
+		if ((rc = fix_tags(r, b, err)) < 0 || (rc = rename_read(r, b, err)) < 0)
+			return rc;
+		if (sam_write1(o, r->ohdr, b) < 0)
+			return sl_fail(err, SL_E_IO, "cannot write a read (scratch space full?)");
+		r->nout++;
+	}
+	return rc;
+}
+
+static htsFile *start_output(struct rrun *r, sl_err *err)
 {
 	if ((r->ofd = sl_scratch_open(r->out, err)) < 0 || (r->ifd = sl_scratch_open(r->out, err)) < 0)
-		return -SL_E_IO;
+		return NULL;
 	int wfd = dup(r->ofd);
 	hFILE *hf = wfd >= 0 ? hdopen(wfd, "w") : NULL;
 	htsFile *o = hf ? hts_hopen(hf, CRAM_FILE_ID, "wc") : NULL;
@@ -364,8 +662,19 @@ static int write_output(struct rrun *r, sl_err *err)
 			hclose_abruptly(hf);
 		else if (wfd >= 0)
 			close(wfd);
-		return sl_fail(err, SL_E_IO, "cannot start the output");
+		sl_fail(err, SL_E_IO, "cannot start the output");
 	}
+	return o;
+}
+
+/* The CRAM and its index into scratch files.  No thread pool here: htslib's
+ * threaded CRAM encoder chooses codecs from blocks in the order threads
+ * finish them, so its bytes vary from run to run. */
+static int encode(struct rrun *r, sl_err *err)
+{
+	htsFile *o = start_output(r, err);
+	if (!o)
+		return -SL_E_IO;
 	int rc = 0;
 	char iname[40];
 	sl_fd_name(iname, r->ifd);
@@ -374,7 +683,8 @@ static int write_output(struct rrun *r, sl_err *err)
 	 * UR (overwriting any UR given), which would name a path and make the
 	 * bytes depend on where the reference lives.  It needs no reference
 	 * for the header, as every @SQ line has its M5. */
-	if (hts_set_opt(o, CRAM_OPT_VERSION, "3.0") < 0 || sam_hdr_write(o, r->ohdr) < 0)
+	if (hts_set_opt(o, CRAM_OPT_VERSION, r->c->cram_version) < 0 ||
+	    sam_hdr_write(o, r->ohdr) < 0)
 		rc = sl_fail(err, SL_E_IO, "cannot write the output header");
 	if (rc == 0 && hts_set_fai_filename(o, r->c->ref.path) < 0)
 		rc = sl_fail(err, SL_E_IO, "cannot set up the CRAM output with the reference");
@@ -386,10 +696,14 @@ static int write_output(struct rrun *r, sl_err *err)
 		rc = sl_fail(err, SL_E_IO, "cannot write the index");
 	if (hts_close(o) != 0 && rc == 0)
 		rc = sl_fail(err, SL_E_IO, "cannot finish the output (scratch space full?)");
-	if (rc < 0)
-		return rc;
+	return rc;
+}
+
+static int store_output(struct rrun *r, sl_err *err)
+{
 	uint8_t d[32];
 	char name[64], hex[65];
+	int rc;
 	if ((rc = sl_copy_to_sink(r->ofd, r->out, "primary", "application/cram", d, err)) < 0 ||
 	    (rc = sl_copy_to_sink(r->ifd, r->out, "index", "application/x-crai", NULL, err)) < 0)
 		return rc;
@@ -399,6 +713,47 @@ static int write_output(struct rrun *r, sl_err *err)
 	sl_sink_attr(r->out, "index", "crai");
 	return 0;
 }
+
+static void drop_output(struct rrun *r)
+{
+	if (r->ofd >= 0)
+		close(r->ofd);
+	if (r->ifd >= 0)
+		close(r->ifd);
+	r->ofd = r->ifd = -1;
+}
+
+/* A header said SO:coordinate and a read came out of order: what was
+ * written goes, and the input is read again, through the sorter. */
+static int resort(struct rrun *r, sl_err *err)
+{
+	drop_output(r);
+	int rc = close_input(r, err);
+	if (rc < 0)
+		return rc;
+	free(r->names.t);
+	r->names = (struct nmap){0};
+	r->nin = r->nout = 0;
+	r->streamed = 0;
+	r->resorted = 1;
+	r->disorder = 0;
+	if ((rc = open_input(r, 1, err)) < 0 || (rc = sort_input(r, err)) < 0)
+		return rc;
+	return encode(r, err);
+}
+
+static int transcode(struct rrun *r, sl_err *err)
+{
+	r->streamed = says_coordinate(r->hdr);
+	int rc = r->streamed ? 0 : sort_input(r, err);
+	if (rc == 0)
+		rc = encode(r, err);
+	if (rc < 0 && r->disorder)
+		rc = resort(r, err);
+	return rc < 0 ? rc : store_output(r, err);
+}
+
+/* ---- catalog and provenance ---- */
 
 static void attrs(struct rrun *r)
 {
@@ -416,21 +771,45 @@ static void attrs(struct rrun *r)
 	sl_sink_attr(r->out, "reference", r->c->ref.sha256);
 }
 
-static void facts(struct rrun *r)
+static void facts(struct rrun *r, enum htsExactFormat f)
 {
-	enum htsExactFormat f = hts_get_format(r->in)->format;
 	sl_buf b;
 	sl_buf_init(&b);
 	sl_buf_printf(&b, "{\"input_format\":\"%s\",\"reads_in\":%llu,\"reads_out\":%llu,"
 		      "\"read_groups\":%llu,\"subjects\":%zu,\"pg_lines_removed\":%llu,"
 		      "\"co_lines_removed\":%llu,\"other_lines_removed\":%llu,"
-		      "\"fields_removed\":%llu,\"output\":\"cram 3.0\",\"reference\":\"%s\"}",
+		      "\"fields_removed\":%llu,\"order\":\"%s\",\"resorted\":%s,\"sort_runs\":%llu,"
+		      "\"names\":\"%s\",\"output\":\"cram %s\",\"reference\":\"%s\"}",
 		      f == cram ? "cram" : f == bam ? "bam" : "sam", (unsigned long long)r->nin,
 		      (unsigned long long)r->nout, (unsigned long long)r->nrg, r->nsub,
 		      (unsigned long long)r->npg, (unsigned long long)r->nco,
-		      (unsigned long long)r->nother, (unsigned long long)r->nfields, r->c->ref.sha256);
+		      (unsigned long long)r->nother, (unsigned long long)r->nfields,
+		      r->streamed ? "streamed" : "sorted", r->resorted ? "true" : "false",
+		      (unsigned long long)(r->sort ? rsort_runs(r->sort) : 0),
+		      names_word[r->c->names], r->c->cram_version, r->c->ref.sha256);
 	sl_sink_fact(r->out, "reads", b.data);
 	sl_buf_free(&b);
+}
+
+/* ---- the transform ---- */
+
+static void free_run(struct rrun *r)
+{
+	rsort_free(r->sort);
+	if (r->b)
+		bam_destroy1(r->b);
+	if (r->fai)
+		fai_destroy(r->fai);
+	if (r->ohdr)
+		sam_hdr_destroy(r->ohdr);
+	drop_output(r);
+	for (size_t i = 0; i < r->nsub; i++) {
+		free(r->subjects[i]);
+		free(r->samples[i]);
+	}
+	free(r->subjects);
+	free(r->samples);
+	free(r->names.t);
 }
 
 static int reads_transform(sl_input *in, sl_sink *out, const struct sl_deid_ctx *ctx,
@@ -439,69 +818,35 @@ static int reads_transform(sl_input *in, sl_sink *out, const struct sl_deid_ctx 
 	const struct rconf *c = conf;
 	if (!c || !c->have_ref)
 		return sl_fail(err, SL_E_FORMAT, "SAM/BAM/CRAM needs the reference: give --reference FASTA");
-	struct rrun r = {.c = c, .ctx = ctx, .out = out, .ofd = -1, .ifd = -1};
-	hFILE *hf = NULL;
+	struct rrun r = {.c = c, .ctx = ctx, .out = out, .src = in, .ofd = -1, .ifd = -1};
 	int rc = check_bgzf_end(in, err);
 	if (rc == 0)
-		rc = sl_hts_in_open(&r.feed, in, &hf, err);
-	if (rc == 0) {
-		r.in = hts_hopen(hf, "", "r");
-		enum htsExactFormat f = r.in ? hts_get_format(r.in)->format : unknown_format;
-		if (!r.in) {
-			hclose_abruptly(hf);
-			rc = sl_fail(err, SL_E_FORMAT, "not a SAM, BAM or CRAM file htslib can open");
-		} else if (f != sam && f != bam && f != cram) {
-			rc = sl_fail(err, SL_E_FORMAT, "not a SAM, BAM or CRAM file");
-		} else if (f == cram && hts_set_fai_filename(r.in, c->ref.path) < 0) {
-			rc = sl_fail(err, SL_E_FORMAT, "the CRAM input cannot use the reference");
-		}
-	}
-	if (rc == 0 && !(r.hdr = sam_hdr_read(r.in)))
-		rc = sl_fail(err, SL_E_FORMAT, "the SAM/BAM/CRAM header cannot be read");
+		rc = open_input(&r, 0, err);
 	if (rc == 0 && !(r.fai = sl_ref_open_fai(&c->ref, err)))
 		rc = -SL_E_IO;
 	if (rc == 0)
 		rc = build_header(&r, err);
 	if (rc == 0)
-		rc = write_output(&r, err);
+		rc = transcode(&r, err);
 	if (rc == 0) {
 		attrs(&r);
-		facts(&r);
+		facts(&r, hts_get_format(r.in)->format);
 	}
-	if (r.in)
-		hts_close(r.in);
-	else if (hf && !r.feed)
-		hclose_abruptly(hf);
 	sl_err ferr = {0};
-	int frc = sl_hts_in_finish(r.feed, &ferr);
+	int frc = close_input(&r, &ferr);
 	if (frc < 0 && rc == 0) {
 		*err = ferr;
 		rc = frc;
 	}
-	if (r.fai)
-		fai_destroy(r.fai);
-	if (r.ohdr)
-		sam_hdr_destroy(r.ohdr);
-	if (r.hdr)
-		sam_hdr_destroy(r.hdr);
-	if (r.ofd >= 0)
-		close(r.ofd);
-	if (r.ifd >= 0)
-		close(r.ifd);
-	for (size_t i = 0; i < r.nsub; i++) {
-		free(r.subjects[i]);
-		free(r.samples[i]);
-	}
-	free(r.subjects);
-	free(r.samples);
+	free_run(&r);
 	return rc;
 }
 
 const struct sl_format sl_format_reads = {
 	.name = "reads",
-	.version = "1",
+	.version = "2",
 	.flags = SL_FORMAT_REFERENCE,
-	.options = NULL,
+	.options = options,
 	.configure = reads_configure,
 	.policy = reads_policy,
 	.release = reads_release,

@@ -11,11 +11,14 @@ PU, DS, CN, DT; @SQ UR, AS, SP; @PG; @CO) and in the reads' RG and PG tags.
 Files:
 
   main.sam          coordinate-sorted, 3000 reads
-  unsorted.sam      the same reads shuffled (rejected: not sorted)
+  unsorted.sam      the same reads shuffled (the header still says coordinate)
   single2.sam       another sample (SM CNRY_SM2), for the subject map
   missingcontig.sam an @SQ for chr9, which the reference lacks
   badmd5.sam        an @SQ M5 that is not the reference's
   badlength.sam     an @SQ LN that is not the reference's
+  pairs.sam         400 read pairs as an aligner writes them (SO:unsorted,
+                    mates together), names CNRY_NAME_..., some mates on
+                    the other contig or unmapped, some supplementary
 """
 import hashlib
 import os
@@ -102,3 +105,34 @@ write("missingcontig.sam", header(sq=["@SQ\tSN:chr1\tLN:20000", "@SQ\tSN:chr9\tL
 write("badmd5.sam", header(sq=["@SQ\tSN:chr1\tLN:20000\tM5:%s" % MD5["chr2"], "@SQ\tSN:chr2\tLN:6000"]),
       main[:10])
 write("badlength.sam", header(sq=["@SQ\tSN:chr1\tLN:20001", "@SQ\tSN:chr2\tLN:6000"]), main[:10])
+
+
+def pairs(n):
+    """Read pairs as an aligner writes them (mates together, not sorted), the
+    names canaries: some mates on the other contig, some unmapped (placed at
+    their mate), some with a supplementary alignment of the same name."""
+    rows = []
+    for i in range(n):
+        name = "CNRY_NAME_%05d_patient" % i
+        c1 = "chr1" if rnd.random() < 0.7 else "chr2"
+        c2 = c1 if rnd.random() < 0.9 else ("chr2" if c1 == "chr1" else "chr1")
+        p1 = rnd.randrange(0, len(SEQ[c1]) - 600)
+        p2 = p1 + rnd.randrange(0, 400) if c2 == c1 else rnd.randrange(0, len(SEQ[c2]) - 120)
+        s1, s2 = SEQ[c1][p1:p1 + 100], SEQ[c2][p2:p2 + 100]
+        q = "".join(chr(33 + rnd.randrange(2, 41)) for _ in range(100))
+        tlen = p2 + 100 - p1 if c1 == c2 else 0
+        if rnd.random() < 0.05:  # mate 2 unmapped, placed at mate 1
+            rows.append((name, 73, c1, p1 + 1, 60, "100M", "=", p1 + 1, 0, s1, q))
+            rows.append((name, 133, c1, p1 + 1, 0, "*", "=", p1 + 1, 0, randseq(100), q))
+            continue
+        rn1, rn2 = ("=", "=") if c1 == c2 else (c2, c1)
+        rows.append((name, 97, c1, p1 + 1, 60, "100M", rn1, p2 + 1, tlen, s1, q))
+        rows.append((name, 145, c2, p2 + 1, 60, "100M", rn2, p1 + 1, -tlen, s2, q))
+        if rnd.random() < 0.05:
+            ps = rnd.randrange(0, len(SEQ["chr2"]) - 120)
+            rows.append((name, 2145, "chr2", ps + 1, 60, "60S40M", rn2 if rn2 != "=" else c1,
+                         p1 + 1, 0, randseq(60) + SEQ["chr2"][ps:ps + 40], q))
+    return ["%s\t%d\t%s\t%d\t%d\t%s\t%s\t%d\t%d\t%s\t%s\tRG:Z:CNRY_RG1" % r for r in rows]
+
+
+write("pairs.sam", header().replace("SO:coordinate", "SO:unsorted"), pairs(400))

@@ -354,6 +354,9 @@ class Workload:
                 got = s["rss_kib_max"] / max(1, st[peer]["rss_kib_max"])
                 out.append({"peer": peer, "what": "peak RSS", "want": f"< {bound:g}x", "got": got,
                             "met": got < bound and not self.rejected})
+        if self.rejected:  # sluice did not do the work: no ratio means anything
+            for t in out:
+                t["got"], t["met"] = None, False
         d = {"targets": out}
         if self.rejected:
             d["sluice_rejected"] = self.rejected

@@ -136,8 +136,9 @@ def table(out):
             if r.get("targets"):
                 lines.append("")
                 lines.append("Targets: " + "; ".join(
-                    f"{t['what']} against {t['peer']} {t['want']}: {t['got']:.2f}x "
-                    f"{'met' if t['met'] else '**not met**'}" for t in r["targets"]) + ".")
+                    f"{t['what']} against {t['peer']} {t['want']}: "
+                    + (f"{t['got']:.2f}x {'met' if t['met'] else '**not met**'}" if t["got"] is not None
+                       else "n/a (sluice rejected the input)") for t in r["targets"]) + ".")
         sc = [e for e in w.get("scaling", []) if e["scale"] != 1]
         if sc:
             lines.append("")

@@ -221,6 +221,8 @@ def panel_bars(g, x0, y0, w, h, wl):
             lk = wl["checks"].get(key, {}).get("leaks", {})
             if lk.get("files"):
                 color, note = COLORS["leak"], f"leaks in {lk['files']} of {wl['files']} files"
+        if key in FORMAT_PEERS:  # the thread note makes the label too long for the chart
+            label = label.split(" (")[0]
         rows.append((label, rate, color, note))
     hi = max(r for _, r, _, _ in rows)
     label_w = 170

@@ -31,7 +31,7 @@ static const char help[] =
 	"  --io MODE             auto (default), uring or posix; env SLUICE_IO\n"
 	"  --direct              O_DIRECT for large sequential reads and writes\n"
 	"  --progress / --no-progress  (default: progress when stderr is a terminal)\n"
-	"  --batch N             items per catalog commit (default 1024); larger\n"
+	"  --batch N             items per catalog commit (default 4096); larger\n"
 	"                        batches mean fewer fsyncs, more work redone after a crash\n"
 	"\n"
 	"Exit status: 0 all inputs ingested, already present or skipped by policy\n"

@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define DEFAULT_BATCH 1024
+#define DEFAULT_BATCH 4096
 #define COMMIT_INTERVAL_MS 250
 
 static volatile sig_atomic_t interrupted;

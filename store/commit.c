@@ -195,22 +195,57 @@ static void utc_now(char out[32])
 	snprintf(out + strlen(out), 12, ".%03dZ", (int)(ts.tv_nsec / 1000000) % 1000);
 }
 
+/* The new items of a batch by (input digest, format, options): the same
+ * input twice in one batch (two paths to the same bytes) is one item.  A
+ * hash table, because a scan of the batch per item is quadratic in the
+ * batch size. */
+struct batch_set {
+	struct sl_item **slot;
+	size_t mask;
+};
+
+static void set_init(struct batch_set *s, size_t n)
+{
+	size_t cap = 16;
+	while (cap < 2 * n)
+		cap *= 2;
+	s->slot = sl_xcalloc(cap, sizeof *s->slot);
+	s->mask = cap - 1;
+}
+
+static int same_item(const struct sl_item *a, const struct sl_item *b)
+{
+	return !memcmp(a->input_digest, b->input_digest, 32) && !strcmp(a->format, b->format) &&
+	       !strcmp(a->options_fp, b->options_fp);
+}
+
+/* The slot holding an item like `it`, or the empty slot where it goes. */
+static struct sl_item **set_slot(struct batch_set *s, const struct sl_item *it)
+{
+	uint64_t h;
+	memcpy(&h, it->input_digest, sizeof h); /* a SHA-256: already uniform */
+	for (size_t i = h & s->mask;; i = (i + 1) & s->mask)
+		if (!s->slot[i] || same_item(s->slot[i], it))
+			return &s->slot[i];
+}
+
 /* Step 2 (in memory): decide which items are new and build their lines. */
 static void build_lines(sl_store *st, struct sl_item **items, size_t n, const char *now,
 			sl_buf *lines, uint8_t head[32], uint64_t *count)
 {
 	int64_t id = next_item_id(st);
+	struct batch_set set = {0};
+	set_init(&set, n);
 	for (size_t i = 0; i < n; i++) {
 		struct sl_item *it = items[i];
 		it->item_id = existing_item(st, it);
-		for (size_t j = 0; j < i && !it->item_id; j++)
-			if (items[j]->outcome_new && !memcmp(items[j]->input_digest, it->input_digest, 32) &&
-			    !strcmp(items[j]->format, it->format) &&
-			    !strcmp(items[j]->options_fp, it->options_fp))
-				it->item_id = items[j]->item_id;
+		struct sl_item **slot = set_slot(&set, it);
+		if (!it->item_id && *slot)
+			it->item_id = (*slot)->item_id;
 		it->outcome_new = it->item_id == 0;
 		if (!it->outcome_new)
 			continue;
+		*slot = it;
 		it->item_id = id++;
 		size_t start = lines->len;
 		sl_buf_printf(lines, "{\"seq\":%llu,\"prev\":\"", (unsigned long long)++*count);
@@ -227,6 +262,7 @@ static void build_lines(sl_store *st, struct sl_item **items, size_t n, const ch
 		sl_sha256_once(lines->data + start, lines->len - start, head);
 		sl_buf_puts(lines, "\n");
 	}
+	free(set.slot);
 }
 
 static int exec_item(sl_store *st, sqlite3_stmt **q, struct sl_item *it, const char *now,

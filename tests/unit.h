@@ -21,7 +21,7 @@ static int unit_failures;
 static inline char *unit_tmpdir(const char *tag)
 {
 	const char *base = getenv("TMPDIR");
-	static char path[4096];
+	static char path[1024]; /* short, so callers may append to it in PATH_MAX buffers */
 	snprintf(path, sizeof path, "%s/%s.XXXXXX", base ? base : "/tmp", tag);
 	if (!mkdtemp(path)) { perror("mkdtemp"); exit(1); }
 	return path;

@@ -31,6 +31,9 @@
 #include <htslib/kstring.h>
 #include <htslib/thread_pool.h>
 
+/* Bumped when the same input and options give other bytes (CO tags dropped: 3). */
+#define READS_VERSION "3"
+
 /* htslib copies the output's name into the CRAM file definition: a fixed
  * one keeps the bytes independent of where the output goes. */
 #define CRAM_FILE_ID "sluice"
@@ -421,7 +424,7 @@ static int build_header(struct rrun *r, sl_err *err)
 	free(dup);
 	if (rc == 0 && nsq != sam_hdr_nref(r->hdr))
 		rc = sl_fail(err, SL_E_FORMAT, "the header's contigs cannot be read");
-	ksprintf(&ks, "@PG\tID:sluice\tPN:sluice\tVN:reads-1\n");
+	ksprintf(&ks, "@PG\tID:sluice\tPN:sluice\tVN:reads-" READS_VERSION "\n");
 	if (rc == 0 && !(r->ohdr = sam_hdr_parse(ks.l, ks.s)))
 		rc = sl_fail(err, SL_E_FORMAT, "the new header is not valid (a read group repeated?)");
 	free(ks.s);
@@ -431,9 +434,14 @@ static int build_header(struct rrun *r, sl_err *err)
 /* RG:Z becomes its group's pseudonym; PG:Z (naming a dropped @PG) goes. */
 static int fix_tags(struct rrun *r, bam1_t *b, sl_err *err)
 {
-	uint8_t *pg = bam_aux_get(b, "PG");
-	if (pg)
-		bam_aux_del(b, pg);
+	/* PG names the input's programs; CO is free text a pipeline may fill
+	 * with anything (sample names, paths), so neither is kept. */
+	static const char drop[][2] = {"PG", "CO"};
+	for (size_t i = 0; i < sizeof drop / sizeof drop[0]; i++) {
+		uint8_t *t = bam_aux_get(b, drop[i]);
+		if (t)
+			bam_aux_del(b, t);
+	}
 	uint8_t *rg = bam_aux_get(b, "RG");
 	if (!rg)
 		return 0;
@@ -844,7 +852,7 @@ static int reads_transform(sl_input *in, sl_sink *out, const struct sl_deid_ctx 
 
 const struct sl_format sl_format_reads = {
 	.name = "reads",
-	.version = "2",
+	.version = READS_VERSION,
 	.flags = SL_FORMAT_REFERENCE,
 	.options = options,
 	.configure = reads_configure,

@@ -80,7 +80,7 @@ def reads(n, tag):
         rg = "CNRY_RG1" if rnd.random() < 0.6 else "CNRY_RG2"
         rows.append((chrom, pos + 1, "%s%05d" % (tag, i), flag, cigar, "".join(seq), qual, rg))
     rows.sort(key=lambda r: (r[0], r[1]))
-    lines = ["%s\t%d\t%s\t%d\t60\t%s\t*\t0\t0\t%s\t%s\tRG:Z:%s\tPG:Z:bwa" %
+    lines = ["%s\t%d\t%s\t%d\t60\t%s\t*\t0\t0\t%s\t%s\tRG:Z:%s\tPG:Z:bwa\tCO:Z:CNRY_READ_COMMENT" %
              (r[2], r[3], r[0], r[1], r[4], r[5], r[6], r[7]) for r in rows]
     for i in range(5):  # unmapped, last
         lines.append("%su%d\t4\t*\t0\t0\t*\t*\t0\t0\t%s\t%s\tRG:Z:CNRY_RG2" %

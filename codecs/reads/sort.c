@@ -289,7 +289,8 @@ int rsort_push(struct rsort *s, const bam1_t *b, sl_err *err)
 int rsort_finish(struct rsort *s, sl_err *err)
 {
 	if (!s->nruns) {
-		qsort(s->mem, s->n, sizeof *s->mem, qcmp);
+		if (s->n) /* no reads: mem is NULL, which qsort may not take */
+			qsort(s->mem, s->n, sizeof *s->mem, qcmp);
 		return 0;
 	}
 	int rc = s->n ? spill(s, err) : 0;

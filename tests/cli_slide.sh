@@ -3,7 +3,8 @@
 # slides (an Aperio-like SVS full of canaries: the description's key block
 # twice, DateTime, Artist, HostComputer, DocumentName, XMP, JPEG COM/APP
 # segments, label, macro and thumbnail pages; a generic pyramid; a
-# single-level TIFF; odd and broken files).  Every output is checked by
+# single-level TIFF, one by vips with its directory beyond the engine's
+# first chunk; odd and broken files; ordinary TIFFs).  Every output is checked by
 # tests/slide/check_slide.py (OpenSlide, vips, tifffile: sizes, MPP,
 # pyramid, level 0 copied and pixel-identical, reduced levels near an exact
 # area mean); no canary reaches the store or an export; subjects follow the
@@ -19,7 +20,8 @@ $PY -c "import tifffile, numpy" 2> /dev/null ||
 newkey key
 $PY "$TESTS/slide/make_slides.py" corpus > /dev/null || fail "tests/slide/make_slides.py failed"
 NFILES=$(find corpus -type f | wc -l)
-GOOD=(aperio.svs aperio-b2.svs aperio-nobc.svs pyramid.tif single.tif nonhalf.tif zero-tile.svs)
+GOOD=(aperio.svs aperio-b2.svs aperio-nobc.svs pyramid.tif single.tif nonhalf.tif zero-tile.svs
+	single-vips.tif)
 CANARIES=(CANARY 07/14/21 11:22:33 2021:07:14 1004486 GMT+01:00)
 printf 'barcode,person\nCANARY-BARCODE-4711,PERSON-77\nCANARY-BARCODE-B2,PERSON-77\n' > map.csv
 
@@ -67,7 +69,8 @@ expect_reject() { # FILE WORDS-IN-REASON
 expect_reject truncated.svs "truncated"
 expect_reject truncated-early.svs "truncated"
 expect_reject corrupt-tile.svs "tile 4"
-expect_reject plain.tif "unrecognised format"
+expect_reject plain.tif "not a whole-slide image"   # claimed on its far directory, then judged
+expect_reject plain-small.tif "unrecognised format" # the head shows it is no slide
 
 # ---- every output against its input ----
 mkdir out

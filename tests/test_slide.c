@@ -2,7 +2,8 @@
  * with libtiff is transformed; the output is read back with libtiff (levels,
  * NewSubfileType, resolution, pixels of level 0 equal to the input's);
  * JPEG tiles lose their COM/APP segments; sniffing tells slides from plain
- * TIFFs; the Aperio allowlist keeps MPP and AppMag only; every truncation
+ * TIFFs, and a TIFF whose directory is beyond the head is claimed and then
+ * judged by the transform; outputs do not depend on threads or memory; the Aperio allowlist keeps MPP and AppMag only; every truncation
  * and a sweep of corruptions is rejected with a reason, never a crash
  * (ASan/UBSan in scripts/test.sh).  OpenSlide, vips and tifffile check real
  * outputs in tests/cli_slide.sh. */
@@ -80,13 +81,73 @@ static void make_tiff(const char *path, uint32_t w, uint32_t h, sl_buf *out)
 	fclose(f);
 }
 
-static int run(const sl_buf *in, sl_buf *out, sl_buf *facts, sl_err *err)
+/* One page written by libtiff, which puts the directory after the pixels:
+ * tiled JPEG (64x64 tiles) or stripped and uncompressed. */
+static void make_page(const char *path, uint32_t w, uint32_t h, int tiled, sl_buf *out)
+{
+	TIFF *t = TIFFOpen(path, "w");
+	REQUIRE(t);
+	TIFFSetField(t, TIFFTAG_IMAGEWIDTH, w);
+	TIFFSetField(t, TIFFTAG_IMAGELENGTH, h);
+	TIFFSetField(t, TIFFTAG_BITSPERSAMPLE, 8);
+	TIFFSetField(t, TIFFTAG_SAMPLESPERPIXEL, 3);
+	TIFFSetField(t, TIFFTAG_PLANARCONFIG, PLANARCONFIG_CONTIG);
+	uint8_t *buf = malloc((size_t)(w > 64 ? w : 64) * 64 * 3);
+	if (tiled) {
+		TIFFSetField(t, TIFFTAG_PHOTOMETRIC, PHOTOMETRIC_YCBCR);
+		TIFFSetField(t, TIFFTAG_COMPRESSION, COMPRESSION_JPEG);
+		TIFFSetField(t, TIFFTAG_JPEGCOLORMODE, JPEGCOLORMODE_RGB);
+		TIFFSetField(t, TIFFTAG_TILEWIDTH, 64);
+		TIFFSetField(t, TIFFTAG_TILELENGTH, 64);
+		for (uint32_t ty = 0; ty < h; ty += 64)
+			for (uint32_t tx = 0; tx < w; tx += 64) {
+				for (uint32_t i = 0; i < 64 * 64 * 3; i++)
+					buf[i] = px_at(tx + i / 3 % 64, ty + i / 3 / 64, (int)(i % 3));
+				TIFFWriteTile(t, buf, tx, ty, 0, 0);
+			}
+	} else {
+		TIFFSetField(t, TIFFTAG_PHOTOMETRIC, PHOTOMETRIC_RGB);
+		TIFFSetField(t, TIFFTAG_ROWSPERSTRIP, h);
+		for (uint32_t y = 0; y < h; y++) {
+			for (uint32_t i = 0; i < w * 3; i++)
+				buf[i] = px_at(i / 3, y, (int)(i % 3));
+			TIFFWriteScanline(t, buf, y, 0);
+		}
+	}
+	free(buf);
+	TIFFClose(t);
+	FILE *f = fopen(path, "rb");
+	REQUIRE(f);
+	char b[65536];
+	size_t n;
+	while ((n = fread(b, 1, sizeof b, f)) > 0)
+		sl_buf_add(out, b, n);
+	fclose(f);
+	unlink(path);
+}
+
+/* The transform with options (name, value pairs; NULL name ends). */
+static int run_with(const sl_buf *in, sl_buf *out, sl_buf *facts, const char *const *opt,
+		    sl_err *err)
 {
 	struct sl_deid_ctx ctx = {.key = key};
+	void *conf = NULL;
+	int rc = 0;
+	for (int i = 0; opt && opt[i] && rc == 0; i += 2)
+		rc = sl_format_slide.configure(&conf, opt[i], opt[i + 1], strlen(opt[i + 1]), err);
 	sl_buf_reset(out);
 	if (facts)
 		sl_buf_reset(facts);
-	return sl_transform_memory(&sl_format_slide, in->data, in->len, &ctx, NULL, 0, out, facts, err);
+	if (rc == 0)
+		rc = sl_transform_memory(&sl_format_slide, in->data, in->len, &ctx, conf, 0, out,
+					 facts, err);
+	sl_format_slide.release(conf);
+	return rc;
+}
+
+static int run(const sl_buf *in, sl_buf *out, sl_buf *facts, sl_err *err)
+{
+	return run_with(in, out, facts, NULL, err);
 }
 
 static int contains(const sl_buf *b, const char *s)
@@ -268,6 +329,95 @@ static void test_sniff(void)
 	CHECK(sl_format_slide.sniff((const uint8_t *)"\xff\xd8\xff\xe0 not a tiff at all", 20, 20) == 0);
 }
 
+/* A TIFF whose directory lies beyond the head (libtiff and vips write it
+ * after the pixels) is claimed whatever its size; the transform tells a
+ * slide from an ordinary TIFF by the sniff's own rule. */
+static void test_far_directory(void)
+{
+	char path[4200];
+	snprintf(path, sizeof path, "%s/far.tiff", dir);
+	sl_buf in, out;
+	sl_buf_init(&in);
+	sl_buf_init(&out);
+	sl_err err = {0};
+	const uint8_t *h;
+
+	make_page(path, 4160, 96, 1, &in); /* wide enough to be a slide */
+	h = (const uint8_t *)in.data;
+	CHECK((h[4] | h[5] << 8 | h[6] << 16 | (uint32_t)h[7] << 24) > 4096u); /* directory at the end */
+	int score = sl_format_slide.sniff(h, 4096, in.len);
+	CHECK(score > 1 && score < 60); /* above reject-unknown, below a content match */
+	CHECK(sl_format_slide.sniff(h, in.len, in.len) >= 80); /* whole file: the rule itself */
+	sl_buf facts;
+	sl_buf_init(&facts);
+	CHECK_RC(run(&in, &out, &facts, &err), &err);
+	CHECK(contains(&facts, "\"size\":[33,1]") && contains(&facts, "\"built\""));
+	sl_buf_free(&facts);
+	sl_buf_reset(&in);
+
+	make_page(path, 256, 128, 1, &in); /* tiled, one small page */
+	CHECK(sl_format_slide.sniff((const uint8_t *)in.data, 1024, in.len) > 1);
+	CHECK(sl_format_slide.sniff((const uint8_t *)in.data, in.len, in.len) == 0);
+	CHECK(run(&in, &out, NULL, &err) < 0 && strstr(err.msg, "not a whole-slide image") &&
+	      strstr(err.msg, "smaller than 4096"));
+	sl_buf_reset(&in);
+
+	make_page(path, 600, 400, 0, &in); /* an ordinary stripped TIFF */
+	CHECK(sl_format_slide.sniff((const uint8_t *)in.data, 4096, in.len) > 1);
+	CHECK(sl_format_slide.sniff((const uint8_t *)in.data, in.len, in.len) == 0);
+	CHECK(run(&in, &out, NULL, &err) < 0 && strstr(err.msg, "not a whole-slide image") &&
+	      strstr(err.msg, "not tiled"));
+	sl_buf_free(&in);
+	sl_buf_free(&out);
+}
+
+/* Built levels come out the same whatever the threads and the memory for
+ * built tiles (built twice with none); cuts of a level 0 that is decoded
+ * (edge tiles whole, the others at half scale) are rejected, not crashed. */
+static void test_threads(void)
+{
+	char path[4200];
+	snprintf(path, sizeof path, "%s/thr.tiff", dir);
+	sl_buf in, a, b;
+	sl_buf_init(&in);
+	sl_buf_init(&a);
+	sl_buf_init(&b);
+	make_page(path, 4100, 300, 1, &in); /* odd sizes below: 1025, 513, 257 */
+	sl_err err = {0};
+	static const char *const one[] = {"slide-threads", "1", NULL};
+	static const char *const three[] = {"slide-threads", "3", NULL};
+	static const char *const twice[] = {"slide-threads", "2", "slide-memory", "0", NULL};
+	static const char *const rebuild[] = {"slide-threads", "4", "slide-rebuild-levels", "yes", NULL};
+	CHECK_RC(run_with(&in, &a, NULL, one, &err), &err);
+	CHECK_RC(run_with(&in, &b, NULL, three, &err), &err);
+	CHECK(a.len == b.len && !memcmp(a.data, b.data, a.len));
+	sl_buf facts;
+	sl_buf_init(&facts);
+	CHECK_RC(run_with(&in, &b, &facts, twice, &err), &err);
+	CHECK(a.len == b.len && !memcmp(a.data, b.data, a.len) && contains(&facts, "\"built_twice\":true"));
+	CHECK_RC(run_with(&in, &b, NULL, rebuild, &err), &err); /* one level only: the same */
+	CHECK(a.len == b.len && !memcmp(a.data, b.data, a.len));
+	static const char *const bad[] = {"slide-threads", "x", NULL};
+	CHECK(run_with(&in, &b, NULL, bad, &err) < 0 && strstr(err.msg, "--slide-threads"));
+	int rejected = 0;
+	for (size_t cut = in.len / 4; cut < in.len; cut += in.len / 40) {
+		sl_buf c;
+		sl_buf_init(&c);
+		sl_buf_add(&c, in.data, cut);
+		sl_err e = {0};
+		if (run_with(&c, &b, NULL, three, &e) < 0) {
+			CHECK(e.msg[0]);
+			rejected++;
+		}
+		sl_buf_free(&c);
+	}
+	CHECK(rejected > 0);
+	sl_buf_free(&facts);
+	sl_buf_free(&in);
+	sl_buf_free(&a);
+	sl_buf_free(&b);
+}
+
 int main(void)
 {
 	snprintf(dir, sizeof dir, "%s", unit_tmpdir("test_slide"));
@@ -280,6 +430,8 @@ int main(void)
 	test_meta();
 	test_jpeg_rebuild();
 	test_transform();
+	test_far_directory();
+	test_threads();
 	sl_key_free(key);
 	rmdir(dir);
 	return UNIT_DONE();

@@ -178,77 +178,162 @@ static void jerr_init(struct jerr *e)
 	e->cut = 0;
 }
 
+
+/* ---- one thread's codec: libjpeg objects kept from tile to tile ---- */
+
+/* Creating and destroying libjpeg objects per tile cost more than
+ * the decoding of small tiles; an object is reset after each image
+ * (jpeg_finish_* or jpeg_abort_*) and used again. */
+struct slide_codec {
+	struct jpeg_decompress_struct d;
+	struct jpeg_compress_struct c;
+	struct jerr de, ce;
+	struct jpeg_destination_mgr dest;
+	sl_buf *out;                  /* the encoder's output while it runs */
+};
+
+/* The encoder writes straight into an sl_buf that grows by doubling, in
+ * place of jpeg_mem_dest's buffer allocated and freed per tile. */
+static void dest_init(j_compress_ptr c)
+{
+	struct slide_codec *k = c->client_data;
+	sl_buf *b = k->out;
+	if (b->cap < (64u << 10)) {
+		b->data = sl_xrealloc(b->data, 64u << 10);
+		b->cap = 64u << 10;
+	}
+	b->len = 0;
+	k->dest.next_output_byte = (JOCTET *)b->data;
+	k->dest.free_in_buffer = b->cap - 1; /* room for sl_buf's terminating 0 */
+}
+
+static boolean dest_grow(j_compress_ptr c)
+{
+	struct slide_codec *k = c->client_data;
+	sl_buf *b = k->out;
+	b->len = b->cap - 1;
+	b->data = sl_xrealloc(b->data, b->cap * 2);
+	b->cap *= 2;
+	k->dest.next_output_byte = (JOCTET *)b->data + b->len;
+	k->dest.free_in_buffer = b->cap - 1 - b->len;
+	return TRUE;
+}
+
+static void dest_term(j_compress_ptr c)
+{
+	struct slide_codec *k = c->client_data;
+	sl_buf *b = k->out;
+	b->len = b->cap - 1 - k->dest.free_in_buffer;
+	b->data[b->len] = 0;
+}
+
+struct slide_codec *slide_codec_new(void)
+{
+	struct slide_codec *k = sl_xcalloc(1, sizeof *k);
+	jerr_init(&k->de);
+	k->d.err = &k->de.mgr;
+	jpeg_create_decompress(&k->d);
+	jerr_init(&k->ce);
+	k->c.err = &k->ce.mgr;
+	jpeg_create_compress(&k->c);
+	k->c.client_data = k;
+	k->dest.init_destination = dest_init;
+	k->dest.empty_output_buffer = dest_grow;
+	k->dest.term_destination = dest_term;
+	k->c.dest = &k->dest;
+	return k;
+}
+
+void slide_codec_free(struct slide_codec *k)
+{
+	if (!k)
+		return;
+	jpeg_destroy_decompress(&k->d);
+	jpeg_destroy_compress(&k->c);
+	free(k);
+}
+
+int slide_codec_decode(struct slide_codec *k, const uint8_t *p, size_t n, uint32_t w,
+		       uint32_t h, int shift, uint8_t *px, size_t stride, sl_err *err)
+{
+	struct jpeg_decompress_struct *d = &k->d;
+	k->de.cut = 0;
+	if (setjmp(k->de.jb)) {
+		jpeg_abort_decompress(d);
+		return sl_fail(err, SL_E_FORMAT, "JPEG tile cannot be decoded (corrupt data)");
+	}
+	jpeg_mem_src(d, p, (unsigned long)n);
+	jpeg_read_header(d, TRUE);
+	if (d->image_width != w || d->image_height != h) {
+		jpeg_abort_decompress(d);
+		return sl_fail(err, SL_E_FORMAT, "a JPEG tile's size differs from the page's tile size");
+	}
+	d->out_color_space = JCS_RGB;
+	d->dct_method = JDCT_ISLOW;
+	d->scale_num = 1;
+	d->scale_denom = 1u << shift; /* DCT-domain scaling: fewer samples to make */
+	jpeg_start_decompress(d);
+	uint32_t ow = w >> shift, oh = h >> shift;
+	if (d->output_width != ow || d->output_height != oh) {
+		jpeg_abort_decompress(d);
+		return sl_fail(err, SL_E_STATE, "JPEG scaled decoding gave an unexpected size");
+	}
+	while (d->output_scanline < oh) {
+		JSAMPROW row = px + (size_t)d->output_scanline * stride;
+		jpeg_read_scanlines(d, &row, 1);
+	}
+	jpeg_finish_decompress(d);
+	if (k->de.cut)
+		return sl_fail(err, SL_E_FORMAT, "JPEG tile cut short (truncated data)");
+	return 0;
+}
+
+int slide_codec_encode(struct slide_codec *k, const uint8_t *px, size_t stride, uint32_t w,
+		       uint32_t h, const struct jpg_info *like, sl_buf *out, sl_err *err)
+{
+	struct jpeg_compress_struct *c = &k->c;
+	k->out = out;
+	if (setjmp(k->ce.jb)) {
+		jpeg_abort_compress(c);
+		return sl_fail(err, SL_E_FORMAT, "JPEG encoding failed");
+	}
+	c->image_width = w;
+	c->image_height = h;
+	c->input_components = 3;
+	c->in_color_space = JCS_RGB;
+	jpeg_set_defaults(c);
+	jpeg_set_quality(c, SLIDE_QUALITY, TRUE);
+	if (like && !like->ycbcr) {
+		jpeg_set_colorspace(c, JCS_RGB); /* writes Adobe transform 0 */
+	} else {
+		c->comp_info[0].h_samp_factor = like ? like->sub_h : 2;
+		c->comp_info[0].v_samp_factor = like ? like->sub_v : 2;
+	}
+	c->optimize_coding = TRUE;
+	c->dct_method = JDCT_ISLOW;
+	jpeg_start_compress(c, TRUE);
+	while (c->next_scanline < h) {
+		JSAMPROW row = (JSAMPROW)px + (size_t)c->next_scanline * stride;
+		jpeg_write_scanlines(c, &row, 1);
+	}
+	jpeg_finish_compress(c);
+	return 0;
+}
+
 int slide_jpeg_decode(const uint8_t *p, size_t n, uint32_t w, uint32_t h, uint8_t *px,
 		      sl_err *err)
 {
-	struct jpeg_decompress_struct d;
-	struct jerr e;
-	jerr_init(&e);
-	d.err = &e.mgr;
-	jpeg_create_decompress(&d);
-	if (setjmp(e.jb)) {
-		jpeg_destroy_decompress(&d);
-		return sl_fail(err, SL_E_FORMAT, "JPEG tile cannot be decoded (corrupt data)");
-	}
-	jpeg_mem_src(&d, p, (unsigned long)n);
-	jpeg_read_header(&d, TRUE);
-	if (d.image_width != w || d.image_height != h) {
-		jpeg_destroy_decompress(&d);
-		return sl_fail(err, SL_E_FORMAT, "a JPEG tile's size differs from the page's tile size");
-	}
-	d.out_color_space = JCS_RGB;
-	d.dct_method = JDCT_ISLOW;
-	jpeg_start_decompress(&d);
-	while (d.output_scanline < h) {
-		JSAMPROW row = px + (size_t)d.output_scanline * w * 3;
-		jpeg_read_scanlines(&d, &row, 1);
-	}
-	jpeg_finish_decompress(&d);
-	jpeg_destroy_decompress(&d);
-	if (e.cut)
-		return sl_fail(err, SL_E_FORMAT, "JPEG tile cut short (truncated data)");
-	return 0;
+	struct slide_codec *k = slide_codec_new();
+	int rc = slide_codec_decode(k, p, n, w, h, 0, px, (size_t)w * 3, err);
+	slide_codec_free(k);
+	return rc;
 }
 
 int slide_jpeg_encode(const uint8_t *px, uint32_t w, uint32_t h, const struct jpg_info *like,
 		      sl_buf *out, sl_err *err)
 {
-	struct jpeg_compress_struct c;
-	struct jerr e;
-	unsigned char *mem = NULL;
-	unsigned long len = 0;
-	jerr_init(&e);
-	c.err = &e.mgr;
-	jpeg_create_compress(&c);
-	if (setjmp(e.jb)) {
-		jpeg_destroy_compress(&c);
-		free(mem);
-		return sl_fail(err, SL_E_FORMAT, "JPEG encoding failed");
-	}
-	jpeg_mem_dest(&c, &mem, &len);
-	c.image_width = w;
-	c.image_height = h;
-	c.input_components = 3;
-	c.in_color_space = JCS_RGB;
-	jpeg_set_defaults(&c);
-	jpeg_set_quality(&c, SLIDE_QUALITY, TRUE);
-	if (like && !like->ycbcr) {
-		jpeg_set_colorspace(&c, JCS_RGB); /* writes Adobe transform 0 */
-	} else {
-		c.comp_info[0].h_samp_factor = like ? like->sub_h : 2;
-		c.comp_info[0].v_samp_factor = like ? like->sub_v : 2;
-	}
-	c.optimize_coding = TRUE;
-	c.dct_method = JDCT_ISLOW;
-	jpeg_start_compress(&c, TRUE);
-	while (c.next_scanline < h) {
-		JSAMPROW row = (JSAMPROW)px + (size_t)c.next_scanline * w * 3;
-		jpeg_write_scanlines(&c, &row, 1);
-	}
-	jpeg_finish_compress(&c);
-	jpeg_destroy_compress(&c);
-	sl_buf_reset(out);
-	sl_buf_add(out, mem, len);
-	free(mem);
-	return 0;
+	struct slide_codec *k = slide_codec_new();
+	int rc = slide_codec_encode(k, px, (size_t)w * 3, w, h, like, out, err);
+	slide_codec_free(k);
+	return rc;
 }

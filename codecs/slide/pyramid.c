@@ -74,6 +74,27 @@ static int level_info(struct slide *s, int k, sl_err *err)
 	return rc;
 }
 
+/* An empty (zero-length) tile, which a scanner writes where it skipped
+ * glass, goes out white, encoded like the level's tiles, since readers
+ * fail on a zero-length tile.  Made here, once per level that has one, so
+ * that tiles can be copied from several threads. */
+static int white_tile(struct slide *s, int k, sl_err *err)
+{
+	struct level *L = &s->lv[k];
+	const struct sdir *d = slide_src_dir(s->src, L->src);
+	uint32_t t = 0;
+	while (t < d->ntiles && d->cnt[t])
+		t++;
+	if (t == d->ntiles)
+		return 0;
+	size_t n = (size_t)L->tw * L->th * 3;
+	uint8_t *px = sl_xmalloc(n);
+	memset(px, 255, n);
+	int rc = slide_jpeg_encode(px, L->tw, L->th, &L->ji, &L->white, err);
+	free(px);
+	return rc;
+}
+
 static void level_init(struct level *L, uint32_t w, uint32_t h, uint32_t tw, uint32_t th)
 {
 	L->w = w, L->h = h, L->tw = tw, L->th = th;
@@ -136,6 +157,8 @@ int slide_plan(struct slide *s, sl_err *err)
 	}
 	for (int j = 0; j < s->nlv; j++) {
 		int rc = s->lv[j].src >= 0 ? level_info(s, j, err) : 0;
+		if (rc == 0 && s->lv[j].src >= 0)
+			rc = white_tile(s, j, err);
 		if (rc < 0)
 			return rc;
 		s->copied_levels += s->lv[j].src >= 0;
@@ -161,22 +184,9 @@ int slide_copy_tile(struct slide *s, int k, uint32_t t, sl_buf *raw, sl_buf *out
 {
 	struct level *L = &s->lv[k];
 	struct sdir *d = slide_src_dir(s->src, L->src);
-	if (!d->cnt[t]) {
-		/* an empty tile (a scanner skipped it): white, encoded like
-		 * the level's tiles, since readers fail on a zero-length tile;
-		 * encoded once per level */
-		if (s->white_k != k + 1) {
-			size_t n = (size_t)L->tw * L->th * 3;
-			uint8_t *px = sl_xmalloc(n);
-			memset(px, 255, n);
-			int rc = slide_jpeg_encode(px, L->tw, L->th, &L->ji, &s->white, err);
-			free(px);
-			if (rc < 0)
-				return rc;
-			s->white_k = k + 1;
-		}
+	if (!d->cnt[t]) { /* made by the plan */
 		sl_buf_reset(out);
-		sl_buf_add(out, s->white.data, s->white.len);
+		sl_buf_add(out, L->white.data, L->white.len);
 		return 0;
 	}
 	struct jpg_info ji;
@@ -193,186 +203,293 @@ int slide_copy_tile(struct slide *s, int k, uint32_t t, sl_buf *raw, sl_buf *out
 
 /* ---- the cascade ---- */
 
-struct band {
-	uint8_t *px;                  /* w x th x 3: the level's current tile row */
-	uint32_t fill, row0;          /* rows held; image row of the first */
-	uint8_t *carry;               /* the parent's row waiting for its pair */
-	int has_carry;
+/* One thread's libjpeg objects and scratch, kept for the whole slide. */
+struct slide_slot {
+	struct slide_codec *codec;
+	sl_buf raw;                   /* a source tile as read */
+	uint8_t *px;                  /* one tile of pixels (edge tiles) */
+	size_t npx;
+};
+
+struct band {                         /* a built level's rows not yet encoded */
+	uint8_t *px;                  /* cap rows of the level's width x 3 */
+	uint32_t cap, fill, row0;     /* rows held; image row of the first */
 };
 
 struct cascade {
 	struct slide *s;
 	int src, last;
 	struct band b[SLIDE_MAX_LEVELS];
-	uint8_t *tile;                /* one tile of pixels */
-	sl_buf raw, enc;
+	sl_buf *enc;                  /* a section's tiles, by column: encoded or copied */
+	uint32_t nenc;
+	uint32_t ty;                  /* source section: the tile row */
+	int k;                        /* encode and halve sections: the level */
+	uint32_t nrows;               /* and the band rows they take */
 	slide_emit_fn built, copied;
 };
 
-/* 2x2 area mean of rows a and b (b NULL: a alone, the odd last row). */
+#define HALVE_ROWS 16                 /* output rows per halving task */
+
+static uint32_t min32(uint32_t a, uint32_t b) { return a < b ? a : b; }
+
+/* 2x2 area mean of rows a and b (b NULL: a alone, the odd last row), pw
+ * samples wide, into w = ceil(pw / 2) samples; rounded to nearest. */
 static void halve(const uint8_t *a, const uint8_t *b, uint32_t pw, uint8_t *out, uint32_t w)
 {
 	uint32_t full = pw / 2;
 	if (b) {
-		for (size_t i = 0; i < (size_t)full * 3; i++) {
-			size_t x = i / 3, c = i % 3, j = 6 * x + c;
-			out[i] = (uint8_t)((a[j] + a[j + 3] + b[j] + b[j + 3] + 2) >> 2);
+		for (uint32_t x = 0; x < full; x++, a += 6, b += 6, out += 3) {
+			out[0] = (uint8_t)((a[0] + a[3] + b[0] + b[3] + 2) >> 2);
+			out[1] = (uint8_t)((a[1] + a[4] + b[1] + b[4] + 2) >> 2);
+			out[2] = (uint8_t)((a[2] + a[5] + b[2] + b[5] + 2) >> 2);
 		}
 	} else {
-		for (size_t i = 0; i < (size_t)full * 3; i++) {
-			size_t x = i / 3, c = i % 3, j = 6 * x + c;
-			out[i] = (uint8_t)((a[j] + a[j + 3] + 1) >> 1);
+		for (uint32_t x = 0; x < full; x++, a += 6, out += 3) {
+			out[0] = (uint8_t)((a[0] + a[3] + 1) >> 1);
+			out[1] = (uint8_t)((a[1] + a[4] + 1) >> 1);
+			out[2] = (uint8_t)((a[2] + a[5] + 1) >> 1);
 		}
 	}
-	if (full < w) { /* odd width: the last column alone */
-		for (int c = 0; c < 3; c++) {
-			size_t j = (size_t)(pw - 1) * 3 + c;
-			out[(size_t)full * 3 + c] = b ? (uint8_t)((a[j] + b[j] + 1) >> 1) : a[j];
-		}
-	}
+	if (full < w) /* odd width: the last column alone */
+		for (int c = 0; c < 3; c++)
+			out[c] = b ? (uint8_t)((a[c] + b[c] + 1) >> 1) : a[c];
 }
 
-static int push_row(struct cascade *c, int k, const uint8_t *row, sl_err *err);
-
-/* Encode the band of level k into its tiles, then pass its rows down. */
-static int flush_band(struct cascade *c, int k, sl_err *err)
+/* Source section, one task per tile of source row c->ty: read the tile
+ * (its copied form goes to c->enc for its size) and reduce it into the
+ * first built level's band.  A whole tile is decoded at half scale:
+ * libjpeg-turbo's scaled IDCT makes each output sample from the 8x8 block
+ * it lies in, which for the tile's interior is the 2x2 area mean up to
+ * the rounding of the coefficients, and skips three quarters of the
+ * inverse DCT, upsampling and colour conversion.  A tile the image's edge
+ * cuts is decoded whole and halved exactly, so that no padding beyond the
+ * edge leaks into the mean. */
+static int source_task(void *ctx, uint32_t tx, int slot, sl_err *err)
 {
-	struct level *L = &c->s->lv[k];
-	struct band *b = &c->b[k];
-	uint32_t ty = b->row0 / L->th;
-	for (uint32_t tx = 0; tx < L->ntx; tx++) {
-		uint32_t x0 = tx * L->tw, cw = L->w - x0 < L->tw ? L->w - x0 : L->tw;
-		for (uint32_t r = 0; r < L->th; r++) {
-			/* edges repeat the last row and column: no hard edge to code */
-			const uint8_t *src = b->px + ((size_t)(r < b->fill ? r : b->fill - 1) * L->w + x0) * 3;
-			uint8_t *dst = c->tile + (size_t)r * L->tw * 3;
-			memcpy(dst, src, (size_t)cw * 3);
-			for (uint32_t x = cw; x < L->tw; x++)
-				memcpy(dst + (size_t)x * 3, src + (size_t)(cw - 1) * 3, 3);
-		}
-		int rc = slide_jpeg_encode(c->tile, L->tw, L->th, &L->ji, &c->enc, err);
-		if (rc == 0)
-			rc = c->built(c->s, k, ty * L->ntx + tx, (uint8_t *)c->enc.data, c->enc.len, err);
-		if (rc < 0)
-			return rc;
+	struct cascade *c = ctx;
+	struct slide *s = c->s;
+	const struct level *L = &s->lv[c->src], *H = &s->lv[c->src + 1];
+	struct slide_slot *sl = &s->slots[slot];
+	struct band *b = &c->b[c->src + 1];
+	uint32_t t = c->ty * L->ntx + tx, x0 = tx * L->tw;
+	uint32_t cw = min32(L->w - x0, L->tw), rows = min32(L->h - c->ty * L->th, L->th);
+	uint32_t ow = (cw + 1) / 2, oh = (rows + 1) / 2;
+	size_t stride = (size_t)H->w * 3;
+	uint8_t *dst = b->px + (size_t)b->fill * stride + (size_t)(x0 / 2) * 3;
+	int rc = slide_copy_tile(s, c->src, t, &sl->raw, &c->enc[tx], err);
+	if (rc < 0)
+		return rc;
+	const uint8_t *p = (const uint8_t *)c->enc[tx].data;
+	size_t n = c->enc[tx].len;
+	if (!slide_src_dir(s->src, L->src)->cnt[t]) { /* empty: white */
+		for (uint32_t r = 0; r < oh; r++)
+			memset(dst + r * stride, 255, (size_t)ow * 3);
+		return 0;
 	}
-	for (uint32_t r = 0; r < b->fill && k < c->last; r++) {
-		int rc = push_row(c, k + 1, b->px + (size_t)r * L->w * 3, err);
-		if (rc < 0)
-			return rc;
+	if (cw == L->tw && rows == L->th)
+		return where(slide_codec_decode(sl->codec, p, n, L->tw, L->th, 1, dst, stride, err),
+			     L->src, t, err);
+	rc = slide_codec_decode(sl->codec, p, n, L->tw, L->th, 0, sl->px, (size_t)L->tw * 3, err);
+	if (rc < 0)
+		return where(rc, L->src, t, err);
+	size_t ts = (size_t)L->tw * 3;
+	for (uint32_t r = 0; r < oh; r++) {
+		const uint8_t *a = sl->px + 2 * r * ts;
+		halve(a, 2 * r + 1 < rows ? a + ts : NULL, cw, dst + r * stride, ow);
 	}
-	b->row0 += b->fill;
-	b->fill = 0;
 	return 0;
 }
 
-static int row_done(struct cascade *c, int k, sl_err *err)
+/* Encode section: tile tx of level c->k from the first c->nrows rows of
+ * its band.  A whole tile is encoded in place; an edge tile is padded by
+ * repeating its last row and column (no hard edge to code). */
+static int encode_task(void *ctx, uint32_t tx, int slot, sl_err *err)
 {
-	struct band *b = &c->b[k];
-	const struct level *L = &c->s->lv[k];
-	b->fill++;
-	return b->fill == L->th || b->row0 + b->fill == L->h ? flush_band(c, k, err) : 0;
-}
-
-/* A row of level k - 1 arrives at level k. */
-static int push_row(struct cascade *c, int k, const uint8_t *row, sl_err *err)
-{
-	struct band *b = &c->b[k];
-	const struct level *L = &c->s->lv[k], *P = &c->s->lv[k - 1];
-	if (!b->has_carry) {
-		memcpy(b->carry, row, (size_t)P->w * 3);
-		b->has_carry = 1;
-		return 0;
+	struct cascade *c = ctx;
+	const struct level *L = &c->s->lv[c->k];
+	struct slide_slot *sl = &c->s->slots[slot];
+	const struct band *b = &c->b[c->k];
+	uint32_t x0 = tx * L->tw, cw = min32(L->w - x0, L->tw), n = c->nrows;
+	size_t stride = (size_t)L->w * 3;
+	const uint8_t *src = b->px + (size_t)x0 * 3;
+	if (cw == L->tw && n == L->th)
+		return slide_codec_encode(sl->codec, src, stride, L->tw, L->th, &L->ji, &c->enc[tx],
+					  err);
+	size_t ts = (size_t)L->tw * 3;
+	for (uint32_t r = 0; r < L->th; r++) {
+		const uint8_t *row = src + (size_t)min32(r, n - 1) * stride;
+		uint8_t *d = sl->px + r * ts;
+		memcpy(d, row, (size_t)cw * 3);
+		for (uint32_t x = cw; x < L->tw; x++)
+			memcpy(d + (size_t)x * 3, row + (size_t)(cw - 1) * 3, 3);
 	}
-	b->has_carry = 0;
-	halve(b->carry, row, P->w, b->px + (size_t)b->fill * L->w * 3, L->w);
-	return row_done(c, k, err);
+	return slide_codec_encode(sl->codec, sl->px, ts, L->tw, L->th, &L->ji, &c->enc[tx], err);
 }
 
-/* Level k - 1 has sent its last row. */
-static int end_level(struct cascade *c, int k, sl_err *err)
+/* Halve section: HALVE_ROWS rows of level c->k + 1 from c->nrows band
+ * rows of level c->k, appended to the next band. */
+static int halve_task(void *ctx, uint32_t i, int slot, sl_err *err)
 {
-	struct band *b = &c->b[k];
-	const struct level *L = &c->s->lv[k], *P = &c->s->lv[k - 1];
+	struct cascade *c = ctx;
+	const struct level *P = &c->s->lv[c->k], *L = &c->s->lv[c->k + 1];
+	const struct band *pb = &c->b[c->k];
+	struct band *b = &c->b[c->k + 1];
+	uint32_t m = (c->nrows + 1) / 2, end = min32((i + 1) * HALVE_ROWS, m);
+	size_t ps = (size_t)P->w * 3, s = (size_t)L->w * 3;
+	for (uint32_t r = i * HALVE_ROWS; r < end; r++) {
+		const uint8_t *a = pb->px + 2 * r * ps;
+		halve(a, 2 * r + 1 < c->nrows ? a + ps : NULL, P->w, b->px + (b->fill + r) * s, L->w);
+	}
+	return 0;
+}
+
+static int flush_band(struct cascade *c, int k, uint32_t n, sl_err *err);
+
+/* Rows were added to level k's band: encode every full tile row. */
+static int band_grew(struct cascade *c, int k, sl_err *err)
+{
 	int rc = 0;
-	if (b->has_carry) {
-		b->has_carry = 0;
-		halve(b->carry, NULL, P->w, b->px + (size_t)b->fill * L->w * 3, L->w);
-		rc = row_done(c, k, err);
-	}
-	if (rc == 0 && b->row0 != L->h)
-		rc = sl_fail(err, SL_E_STATE, "level %d: built %u rows of %u", k, b->row0, L->h);
-	return rc < 0 || k == c->last ? rc : end_level(c, k + 1, err);
+	while (rc == 0 && c->b[k].fill >= c->s->lv[k].th)
+		rc = flush_band(c, k, c->s->lv[k].th, err);
+	return rc;
 }
 
-/* Decode tile row ty of the source level into its band, then pass it down. */
+/* Encode the first n rows of level k's band into a row of tiles, emitted
+ * in order; halve them into the next band; keep the rest. */
+static int flush_band(struct cascade *c, int k, uint32_t n, sl_err *err)
+{
+	struct slide *s = c->s;
+	const struct level *L = &s->lv[k];
+	struct band *b = &c->b[k];
+	uint32_t ty = b->row0 / L->th;
+	c->k = k;
+	c->nrows = n;
+	int rc = slide_pool_run(s->pool, L->ntx, encode_task, c, err);
+	for (uint32_t tx = 0; rc == 0 && tx < L->ntx; tx++)
+		rc = c->built(s, k, ty * L->ntx + tx, (uint8_t *)c->enc[tx].data, c->enc[tx].len, err);
+	if (rc == 0 && k < c->last) {
+		c->k = k;
+		c->nrows = n;
+		uint32_t m = (n + 1) / 2;
+		rc = slide_pool_run(s->pool, (m + HALVE_ROWS - 1) / HALVE_ROWS, halve_task, c, err);
+		c->b[k + 1].fill += m;
+	}
+	if (rc < 0)
+		return rc;
+	size_t stride = (size_t)L->w * 3;
+	memmove(b->px, b->px + n * stride, (b->fill - n) * stride);
+	b->fill -= n;
+	b->row0 += n;
+	return k < c->last ? band_grew(c, k + 1, err) : 0;
+}
+
+/* Source tile row ty: read and reduce its tiles, then encode what fills. */
 static int source_row(struct cascade *c, uint32_t ty, sl_err *err)
 {
 	struct slide *s = c->s;
 	const struct level *L = &s->lv[c->src];
-	struct band *b = &c->b[c->src];
-	uint32_t rows = L->h - ty * L->th < L->th ? L->h - ty * L->th : L->th;
-	for (uint32_t tx = 0; tx < L->ntx; tx++) {
-		uint32_t t = ty * L->ntx + tx, x0 = tx * L->tw;
-		uint32_t cw = L->w - x0 < L->tw ? L->w - x0 : L->tw;
-		int rc = slide_copy_tile(s, c->src, t, &c->raw, &c->enc, err);
-		if (rc == 0 && c->copied)
-			rc = c->copied(s, c->src, t, (uint8_t *)c->enc.data, c->enc.len, err);
-		if (rc == 0 && !slide_src_dir(s->src, L->src)->cnt[t])
-			memset(c->tile, 255, (size_t)L->tw * L->th * 3); /* empty: white */
-		else if (rc == 0)
-			rc = where(slide_jpeg_decode((uint8_t *)c->enc.data, c->enc.len, L->tw, L->th,
-						     c->tile, err), L->src, t, err);
-		if (rc < 0)
-			return rc;
-		for (uint32_t r = 0; r < rows; r++)
-			memcpy(b->px + ((size_t)r * L->w + x0) * 3, c->tile + (size_t)r * L->tw * 3,
-			       (size_t)cw * 3);
-	}
-	for (uint32_t r = 0; r < rows; r++) {
-		int rc = push_row(c, c->src + 1, b->px + (size_t)r * L->w * 3, err);
+	c->ty = ty;
+	int rc = slide_pool_run(s->pool, L->ntx, source_task, c, err);
+	for (uint32_t tx = 0; rc == 0 && c->copied && tx < L->ntx; tx++)
+		rc = c->copied(s, c->src, ty * L->ntx + tx, NULL, c->enc[tx].len, err);
+	if (rc < 0)
+		return rc;
+	c->b[c->src + 1].fill += (min32(L->h - ty * L->th, L->th) + 1) / 2;
+	return band_grew(c, c->src + 1, err);
+}
+
+/* The source has sent its last row: encode what every band holds, from
+ * the top down (each flush feeds the band below). */
+static int cascade_end(struct cascade *c, sl_err *err)
+{
+	for (int k = c->src + 1; k <= c->last; k++) {
+		int rc = c->b[k].fill ? flush_band(c, k, c->b[k].fill, err) : 0;
+		if (rc == 0 && c->b[k].row0 != c->s->lv[k].h)
+			rc = sl_fail(err, SL_E_STATE, "level %d: built %u rows of %u", k, c->b[k].row0,
+				     c->s->lv[k].h);
 		if (rc < 0)
 			return rc;
 	}
 	return 0;
 }
 
-static int cascade_run(struct cascade *c, sl_err *err)
+/* Bands and per-thread scratch: about 1.5 tile rows of every built level
+ * (rows arrive half a source tile row at a time) and a tile per thread. */
+static int cascade_alloc(struct cascade *c, sl_err *err)
 {
 	struct slide *s = c->s;
+	const struct level *S = &s->lv[c->src];
 	uint64_t bytes = 0;
-	uint32_t maxt = 0;
-	for (int k = c->src; k <= c->last; k++) {
+	uint32_t maxnt = S->ntx;
+	size_t maxt = (size_t)S->tw * S->th * 3;
+	for (int k = c->src + 1; k <= c->last; k++) {
 		const struct level *L = &s->lv[k];
-		bytes += (uint64_t)L->w * L->th * 3 + (k > c->src ? (uint64_t)s->lv[k - 1].w * 3 : 0);
-		maxt = L->tw * L->th > maxt ? L->tw * L->th : maxt;
+		c->b[k].cap = L->th + (L->th > S->th ? L->th : S->th) / 2;
+		bytes += (uint64_t)L->w * c->b[k].cap * 3;
+		maxnt = L->ntx > maxnt ? L->ntx : maxnt;
+		maxt = (size_t)L->tw * L->th * 3 > maxt ? (size_t)L->tw * L->th * 3 : maxt;
 	}
 	if (bytes > SLIDE_MAX_BANDS)
 		return sl_fail(err, SL_E_FORMAT, "slide too wide: building its levels needs %llu MiB "
 			       "of bands (limit %llu)", (unsigned long long)(bytes >> 20),
 			       (unsigned long long)(SLIDE_MAX_BANDS >> 20));
-	int rc = 0;
-	c->tile = malloc((size_t)maxt * 3);
-	for (int k = c->src; k <= c->last && c->tile; k++) {
-		const struct level *L = &s->lv[k];
-		c->b[k].px = malloc((size_t)L->w * L->th * 3);
-		c->b[k].carry = k > c->src ? malloc((size_t)s->lv[k - 1].w * 3) : NULL;
-		if (!c->b[k].px || (k > c->src && !c->b[k].carry))
-			rc = -1;
+	int ok = 1;
+	for (int k = c->src + 1; k <= c->last; k++)
+		ok = ok && (c->b[k].px = malloc((size_t)s->lv[k].w * c->b[k].cap * 3)) != NULL;
+	for (int i = 0; i < slide_pool_threads(s->pool) && ok; i++) {
+		struct slide_slot *sl = &s->slots[i];
+		if (sl->npx < maxt) {
+			free(sl->px);
+			sl->npx = (sl->px = malloc(maxt)) ? maxt : 0;
+		}
+		ok = sl->px != NULL;
 	}
-	if (!c->tile || rc < 0)
-		rc = sl_fail(err, SL_E_NOMEM, "no memory for the pixel bands (%llu MiB)",
-			     (unsigned long long)(bytes >> 20));
-	for (uint32_t ty = 0; rc == 0 && ty < s->lv[c->src].nty; ty++)
+	c->enc = sl_xcalloc(maxnt, sizeof *c->enc);
+	c->nenc = maxnt;
+	return ok ? 0 : sl_fail(err, SL_E_NOMEM, "no memory for the pixel bands (%llu MiB)",
+				(unsigned long long)(bytes >> 20));
+}
+
+static int cascade_run(struct cascade *c, sl_err *err)
+{
+	int rc = cascade_alloc(c, err);
+	for (uint32_t ty = 0; rc == 0 && ty < c->s->lv[c->src].nty; ty++)
 		rc = source_row(c, ty, err);
 	if (rc == 0)
-		rc = end_level(c, c->src + 1, err);
-	for (int k = c->src; k <= c->last; k++) {
+		rc = cascade_end(c, err);
+	for (int k = c->src + 1; k <= c->last; k++)
 		free(c->b[k].px);
-		free(c->b[k].carry);
-	}
-	free(c->tile);
+	for (uint32_t i = 0; i < c->nenc; i++)
+		sl_buf_free(&c->enc[i]);
+	free(c->enc);
 	return rc;
+}
+
+/* The pool and one codec per thread, made for the first cascade. */
+static int slide_threads_start(struct slide *s, sl_err *err)
+{
+	if (s->pool)
+		return 0;
+	int rc = slide_pool_new(&s->pool, s->conf->threads ? s->conf->threads : slide_cpus(), err);
+	int n = s->pool ? slide_pool_threads(s->pool) : 0;
+	s->slots = sl_xcalloc((size_t)(n ? n : 1), sizeof *s->slots);
+	for (int i = 0; i < n; i++)
+		s->slots[i].codec = slide_codec_new();
+	return rc;
+}
+
+void slide_threads_stop(struct slide *s)
+{
+	int n = s->pool ? slide_pool_threads(s->pool) : 0;
+	slide_pool_free(s->pool);
+	for (int i = 0; i < n; i++) {
+		slide_codec_free(s->slots[i].codec);
+		sl_buf_free(&s->slots[i].raw);
+		free(s->slots[i].px);
+	}
+	free(s->slots);
+	s->pool = NULL;
+	s->slots = NULL;
 }
 
 /* Copied levels that feed no built level are only read (for their sizes). */
@@ -407,11 +524,9 @@ int slide_build(struct slide *s, slide_emit_fn built, slide_emit_fn copied, sl_e
 		} else {
 			struct cascade c = {.s = s, .src = k, .last = last, .built = built,
 					    .copied = copied};
-			sl_buf_init(&c.raw);
-			sl_buf_init(&c.enc);
-			rc = cascade_run(&c, err);
-			sl_buf_free(&c.raw);
-			sl_buf_free(&c.enc);
+			rc = slide_threads_start(s, err);
+			if (rc == 0)
+				rc = cascade_run(&c, err);
 		}
 		if (rc < 0)
 			return rc;

@@ -22,8 +22,9 @@
 static const struct slide_conf default_conf = {
 	.rebuild = 0,
 	.cache_max = SLIDE_CACHE_DEFAULT,
-	.json = "{\"levels\":\"copy-consistent\",\"filter\":\"2x2-area-mean\",\"quality\":90,"
-		"\"metadata\":\"allowlist-1\"}",
+	.threads = 0,
+	.json = "{\"levels\":\"copy-consistent\",\"filter\":\"2x2-area-mean\",\"scaled-decode\":true,"
+		"\"quality\":90,\"metadata\":\"allowlist-1\"}",
 };
 
 /* ---- options ---- */
@@ -33,13 +34,15 @@ static const struct sl_format_option options[] = {
 	 "copying the consistent levels a slide has (default no)", 0},
 	{"slide-memory", "MIB", "memory for built tiles held until they are written (default "
 	 "256); a slide whose built levels need more builds them twice", 0},
+	{"slide-threads", "N", "threads decoding and encoding one slide's tiles (default: one per "
+	 "CPU; 1: none besides the worker); output bytes do not depend on it", 0},
 	{NULL, NULL, NULL, 0},
 };
 
 static void conf_json(struct slide_conf *c)
 {
 	snprintf(c->json, sizeof c->json, "{\"levels\":\"%s\",\"filter\":\"2x2-area-mean\","
-		 "\"quality\":%d,\"metadata\":\"allowlist-1\"}",
+		 "\"scaled-decode\":true,\"quality\":%d,\"metadata\":\"allowlist-1\"}",
 		 c->rebuild ? "rebuild" : "copy-consistent", SLIDE_QUALITY);
 }
 
@@ -62,6 +65,12 @@ static int slide_configure(void **conf, const char *name, const char *value, siz
 		if (!*value || *end || mib > (1ull << 20))
 			return sl_fail(err, SL_E_USAGE, "--slide-memory takes a number of MiB");
 		c->cache_max = mib << 20; /* not in the policy: output bytes do not depend on it */
+	} else if (!strcmp(name, "slide-threads")) {
+		char *end;
+		unsigned long n = strtoul(value, &end, 10);
+		if (!*value || *end || n > 256)
+			return sl_fail(err, SL_E_USAGE, "--slide-threads takes a number from 0 to 256");
+		c->threads = (int)n; /* not in the policy either */
 	} else {
 		return sl_fail(err, SL_E_USAGE, "unknown slide option --%s", name);
 	}
@@ -86,12 +95,23 @@ static uint64_t rdn(const uint8_t *p, int n, int little)
 	return v;
 }
 
-#define SNIFF_LARGE (64ull << 20)
+/* Below any format that recognises a TIFF's content (none does yet). */
+#define SNIFF_FAR 40
 
-/* A slide, not an ordinary TIFF: an Aperio description, or tiles with more
- * than one page or a large first page; a TIFF whose first directory is not
- * in the head is claimed when the file is large (Aperio often writes its
- * directories after the pixels), and the transform names what it finds. */
+/* What tells a slide from an ordinary TIFF, from its first page: an
+ * Aperio description, or tiles with more than one page or a side of 4096
+ * pixels or more.  The sniff applies it when the head holds the first
+ * directory, the transform when it does not. */
+static int slide_like(int aperio, int tiled, int more, uint64_t w, uint64_t h)
+{
+	return aperio || (tiled && (more || w >= 4096 || h >= 4096));
+}
+
+/* A TIFF whose first directory lies beyond the head (libtiff and vips
+ * write it after the pixels, Aperio often does) is claimed whatever its
+ * size: the head cannot tell, and the format API offers a sniff no other
+ * bytes.  The transform applies the same rule to the first directory and
+ * rejects an ordinary TIFF with a reason that says so. */
 static int slide_sniff(const uint8_t *h, size_t len, uint64_t size)
 {
 	if (len < 16 || !((h[0] == 'I' && h[1] == 'I') || (h[0] == 'M' && h[1] == 'M')))
@@ -103,11 +123,13 @@ static int slide_sniff(const uint8_t *h, size_t len, uint64_t size)
 		return 0;
 	uint64_t ifd = big ? rdn(h + 8, 8, le) : rdn(h + 4, 4, le);
 	size_t esz = big ? 20 : 12, csz = big ? 8 : 2;
-	if (ifd < 8 || ifd > len - csz)
-		return size >= SNIFF_LARGE ? 60 : 0;
+	if (ifd < 8)
+		return 0;
+	if (ifd > len - csz)
+		return ifd < size ? SNIFF_FAR : 0;
 	uint64_t n = rdn(h + ifd, (int)csz, le);
 	if (n > (len - ifd - csz) / esz)
-		return size >= SNIFF_LARGE ? 60 : 0;
+		return len < size ? SNIFF_FAR : 0;
 	int tiled = 0, aperio = 0;
 	uint64_t w = 0, ht = 0;
 	for (uint64_t i = 0; i < n; i++) {
@@ -131,9 +153,18 @@ static int slide_sniff(const uint8_t *h, size_t len, uint64_t size)
 	int more = next_at + (big ? 8 : 4) <= len && rdn(h + next_at, big ? 8 : 4, le) != 0;
 	if (aperio)
 		return 95;
-	if (tiled && (more || w >= 4096 || ht >= 4096))
-		return 85;
-	return 0;
+	return slide_like(0, tiled, more, w, ht) ? 85 : 0;
+}
+
+/* A TIFF claimed on its header alone may be no slide (see above). */
+static int check_slide_like(struct slide *s, sl_err *err)
+{
+	const struct sdir *d = slide_src_dir(s->src, 0);
+	if (slide_like(d->is_aperio_desc, d->tw != 0, slide_src_ndirs(s->src) > 1, d->w, d->h))
+		return 0;
+	return sl_fail(err, SL_E_FORMAT, "not a whole-slide image: an ordinary TIFF (%s); use "
+		       "--opaque for non-sensitive files", d->tw ? "one tiled page smaller than 4096 "
+		       "pixels a side" : "its first page is not tiled");
 }
 
 /* ---- phase A: sizes, and built tiles while they fit ---- */
@@ -289,14 +320,15 @@ static void facts(struct slide *s)
 
 static void slide_free(struct slide *s)
 {
+	slide_threads_stop(s);
 	for (int k = 0; k < SLIDE_MAX_LEVELS; k++) {
 		free(s->lv[k].size);
 		free(s->lv[k].pos);
+		sl_buf_free(&s->lv[k].white);
 	}
 	slide_src_close(s->src);
 	slide_meta_free(&s->meta);
 	sl_buf_free(&s->cache);
-	sl_buf_free(&s->white);
 	free(s);
 }
 
@@ -308,8 +340,9 @@ static int slide_transform(sl_input *in, sl_sink *out, const struct sl_deid_ctx 
 	s->out = out;
 	s->conf = conf ? conf : &default_conf;
 	sl_buf_init(&s->cache);
-	sl_buf_init(&s->white);
 	int rc = slide_src_open(&s->src, in, err);
+	if (rc == 0)
+		rc = check_slide_like(s, err);
 	if (rc == 0)
 		rc = slide_src_meta(s->src, &s->meta, err);
 	if (rc == 0)
@@ -336,7 +369,7 @@ static int slide_transform(sl_input *in, sl_sink *out, const struct sl_deid_ctx 
 
 const struct sl_format sl_format_slide = {
 	.name = "slide",
-	.version = "1",
+	.version = "2",
 	.options = options,
 	.configure = slide_configure,
 	.policy = slide_policy,

@@ -39,6 +39,7 @@
 struct slide_conf {
 	int rebuild;          /* --slide-rebuild-levels yes */
 	uint64_t cache_max;   /* --slide-memory: bytes of built tiles kept */
+	int threads;          /* --slide-threads; 0: one per CPU */
 	char json[160];
 };
 
@@ -86,6 +87,7 @@ struct level {
 	uint64_t *size;               /* bytes of each output tile */
 	uint64_t *pos;                /* each tile's offset in its region */
 	uint64_t base;                /* the region's offset in the file */
+	sl_buf white;                 /* copied: a white tile for empty ones */
 };
 
 /* The input, opened. */
@@ -126,6 +128,33 @@ int slide_jpeg_decode(const uint8_t *p, size_t n, uint32_t w, uint32_t h, uint8_
 int slide_jpeg_encode(const uint8_t *px, uint32_t w, uint32_t h, const struct jpg_info *like,
 		      sl_buf *out, sl_err *err);
 
+/* One thread's libjpeg objects, used tile after tile. */
+struct slide_codec;
+struct slide_codec *slide_codec_new(void);
+void slide_codec_free(struct slide_codec *k);
+/* Decode a w x h stream at scale 1/2^shift (libjpeg-turbo's DCT-domain
+ * scaling) to RGB: (h >> shift) rows of (w >> shift) pixels, stride bytes
+ * apart, at px. */
+int slide_codec_decode(struct slide_codec *k, const uint8_t *p, size_t n, uint32_t w,
+		       uint32_t h, int shift, uint8_t *px, size_t stride, sl_err *err);
+/* slide_jpeg_encode from rows stride bytes apart. */
+int slide_codec_encode(struct slide_codec *k, const uint8_t *px, size_t stride, uint32_t w,
+		       uint32_t h, const struct jpg_info *like, sl_buf *out, sl_err *err);
+
+/* pool.c: threads for one slide's tile work. */
+struct slide_pool;
+/* A task of a section: i of n, run on thread `slot` (0: the caller). */
+typedef int (*slide_task_fn)(void *ctx, uint32_t i, int slot, sl_err *err);
+/* nthreads in all, the caller's included (1: no thread is started). */
+int slide_pool_new(struct slide_pool **p, int nthreads, sl_err *err);
+void slide_pool_free(struct slide_pool *p);
+int slide_pool_threads(const struct slide_pool *p);
+/* Run tasks 0..n-1 on the pool's threads and the caller's; return when
+ * all are done: 0, or the error of the lowest task that failed. */
+int slide_pool_run(struct slide_pool *p, uint32_t n, slide_task_fn fn, void *ctx, sl_err *err);
+/* Online CPUs, 1 to 64. */
+int slide_cpus(void);
+
 /* pyramid.c */
 struct slide;
 /* Decide every output level: copied from a page, or built. */
@@ -136,8 +165,11 @@ typedef int (*slide_emit_fn)(struct slide *s, int level, uint32_t tile, const ui
 			     size_t n, sl_err *err);
 /* Run every cascade: decode copied levels that feed built ones, build,
  * emit each built tile in production order.  copied(level, tile, bytes)
- * is called for every tile of a copied source level as it is read. */
+ * is called for every tile of a copied source level, in order, after it
+ * is read (bytes may be NULL: only the size n is given). */
 int slide_build(struct slide *s, slide_emit_fn built, slide_emit_fn copied, sl_err *err);
+/* End the threads slide_build started. */
+void slide_threads_stop(struct slide *s);
 
 /* The transform's state, shared by the files above. */
 struct slide {
@@ -154,8 +186,8 @@ struct slide {
 	int cache_over;               /* the cache overflowed: phase B rebuilds */
 	uint64_t pos;                 /* phase B: bytes written */
 	int big;                      /* the output is a BigTIFF */
-	sl_buf white;                 /* a white tile coded like level white_k's */
-	int white_k;                  /* that level + 1; 0: none yet */
+	struct slide_pool *pool;      /* tile work on threads (pool.c) */
+	struct slide_slot *slots;     /* each thread's codec and scratch (pyramid.c) */
 	int dropped[5];               /* pages dropped, by kind */
 	int copied_levels, built_levels;
 };

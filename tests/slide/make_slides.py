@@ -21,7 +21,11 @@ deterministic.
   corrupt-tile.svs an SVS with a level 0 tile that is not JPEG
   truncated.svs    aperio.svs cut short (its later pages lost)
   truncated-early.svs  cut inside level 0
-  plain.tif        an ordinary small stripped TIFF (not a slide)
+  single-vips.tif  a single-level tiled TIFF by vips: directory at the end,
+                   beyond the engine's first chunk (1 MiB), file below 64 MiB
+  plain.tif        an ordinary stripped TIFF of 5 MB (not a slide; its
+                   directory too lies beyond the first chunk)
+  plain-small.tif  an ordinary stripped TIFF that fits in the first chunk
 """
 import glob, os, shutil, subprocess, sys, tempfile
 import numpy as np
@@ -215,7 +219,16 @@ def main():
     half = img[::2, ::2][:520, :700]  # 700x520, not 750x550
     write_generic(p("nonhalf.tif"), [img, np.ascontiguousarray(half)])
     vips("tiffsave", p("g.ppm"), p("plain.tif"))
+    vips("crop", p("g.ppm"), p("plain-small.tif"), "0", "0", "300", "200")
+    with open(p("w.ppm"), "wb") as f:
+        f.write(b"P6\n4200 1200\n255\n" + tissue(4200, 1200, 8).tobytes())
+    vips("tiffsave", p("w.ppm"), p("single-vips.tif"), "--tile", "--compression", "jpeg",
+         "--Q", "90", "--tile-width", "256", "--tile-height", "256", "--xres", "4000",
+         "--yres", "4000")
+    head = open(p("single-vips.tif"), "rb").read(8)
+    assert int.from_bytes(head[4:8], "little") > 1 << 20, "single-vips.tif: directory in the head"
     os.remove(p("g.ppm"))
+    os.remove(p("w.ppm"))
 
 
 if __name__ == "__main__":

@@ -8,12 +8,20 @@
  * (rounded either way) is copied as level k; every other level is built.
  *
  * Build: a cascade starts at a copied level and runs down through the
- * built levels below it.  The source level is decoded one tile row at a
- * time into a band; each built level keeps a band one tile high of its own
- * width.  Rows pass down in pairs through a 2x2 area mean (rounded to
- * nearest; an odd last row or column averages what exists); a full band is
- * encoded into tiles and its rows feed the next level.  Memory is the
- * bands, about 6 x width x tile height bytes, whatever the slide's height.
+ * built levels below it.  The source level is read one tile row at a time;
+ * each tile is reduced straight into the first built level's band (decoded
+ * at half scale, or decoded whole and halved at the image's edges).  Every
+ * built level keeps a band about 1.5 tiles high of its own width.  When a
+ * band holds a tile row, its tiles are encoded and its rows pass down in
+ * pairs through a 2x2 area mean (rounded to nearest; an odd last row or
+ * column averages what exists) into the next band.  Memory is the bands,
+ * about 4.5 x level 0's width x tile height bytes when level 1 is built,
+ * whatever the slide's height, and a tile of pixels per thread.
+ *
+ * The tiles of a row are decoded, and those of a band encoded, on the
+ * slide's threads (pool.c), each tile by one thread into its own place;
+ * the caller then emits them in order, so the bytes are the same for any
+ * number of threads.
  */
 #include "slide_impl.h"
 #include <stdio.h>

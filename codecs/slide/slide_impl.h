@@ -11,6 +11,7 @@
  *             decoding, tiles decoded and encoded with libjpeg-turbo
  *   pyramid.c the output plan (which level is copied, which built) and the
  *             builder: a 2x2 area filter cascading band by band
+ *   pool.c    threads for one slide's tile work (decoding and encoding)
  *   tiffw.c   the output TIFF: IFD layout computed before any byte is
  *             written, then header, IFDs and tile data in one append-only pass
  *

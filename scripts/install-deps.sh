@@ -10,7 +10,7 @@ packages=(
 	libgdcm-tools                    # bench peer: gdcmanon
 	libtiff-dev libjpeg-dev libopenjp2-7-dev libopenslide-dev   # slides
 	openslide-tools libvips-tools python3-tifffile python3-numpy   # slide oracles and peers
-	libhts-dev samtools bcftools tabix   # genomics and its oracles
+	libhts-dev libdeflate-dev samtools bcftools tabix   # genomics (libdeflate: VCF output) and its oracles
 	clang libclang-rt-14-dev   # sanitizer and fuzzer runtimes
 	python3 util-linux coreutils findutils
 )

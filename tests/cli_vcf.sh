@@ -26,6 +26,8 @@ bcftools view -Ob -o in/main.bcf in/main.vcf
 bgzip -c in/big.vcf > big.vcf.gz
 head -c $(( $(stat -c %s big.vcf.gz) - 500 )) big.vcf.gz > bad/cut-block.vcf.gz
 head -c $(( $(stat -c %s big.vcf.gz) - 28 )) big.vcf.gz > bad/cut-eof.vcf.gz
+# a data line cut before its REF column (htslib parses it: no alleles)
+awk '/^#/ || n++ < 3' in/main.vcf > bad/shortline.vcf && printf 'chr1\t5\n' >> bad/shortline.vcf
 
 # records JSON: the data lines of a VCF, for comparison
 records() { bcftools view -H "$1"; }
@@ -133,17 +135,23 @@ assert_eq "$(digest_of rep.jsonl main.bcf primary)" "$d_main" "BCF gives the sam
 assert_eq "$(digest_of rep.jsonl unsorted.vcf primary)" "$d_main" "unsorted input gives the same output"
 mkdir -p other/CNRY_DIR && cp in/main.vcf in/big.vcf other/CNRY_DIR/
 run_cmd sluice ingest --store st2 --key-file key --reference ref/ref.fa --report rep2.jsonl --threads 1 \
-	--vcf-sort-memory 64K other
+	--vcf-threads 0 --vcf-sort-memory 64K other
 [[ $RC == 0 ]] || fail "second ingest exited $RC: $STDERR"
+# a pool of 7: batches of lines parsed and blocks compressed on threads
+run_cmd sluice ingest --store st2b --key-file key --reference ref/ref.fa --report rep3.jsonl \
+	--vcf-threads 7 other
+[[ $RC == 0 ]] || fail "third ingest exited $RC: $STDERR"
 for name in main.vcf big.vcf; do
 	for role in primary index; do
 		assert_eq "$(digest_of rep2.jsonl $name $role)" "$(digest_of rep.jsonl $name $role)" \
-			"$name $role: another path, 1 thread, spilled sort"
+			"$name $role: another path, 1 thread, no pool, spilled sort"
+		assert_eq "$(digest_of rep3.jsonl $name $role)" "$(digest_of rep.jsonl $name $role)" \
+			"$name $role: another path, a pool of 7"
 	done
 done
 runs=$(sluice log --store st2 | python3 -c "import json,sys; print(max(json.loads(l).get('facts',{}).get('vcf',{}).get('sort_runs',0) for l in sys.stdin))")
 [[ $runs -gt 1 ]] || fail "a 64K sort memory should spill runs (got $runs)"
-pass "deterministic: same bytes across encodings, record order, paths, thread counts, spilled sort ($runs runs)"
+pass "deterministic: same bytes across encodings, record order, paths, thread counts, --vcf-threads 0 and 7, spilled sort ($runs runs)"
 
 # ---- the subject map links samples to the same subject ----
 printf 'local_id,person_id\nCNRY_LOCAL1,CNRY_PERSON\nCNRY_LOCAL2,CNRY_PERSON\n' > map.csv
@@ -164,7 +172,8 @@ assert_contains "$(status_of rep4.jsonl badmd5.vcf)" "md5 is not the reference's
 assert_contains "$(status_of rep4.jsonl dupalt.vcf)" "an ALT allele repeats REF" "ALT equal to REF"
 assert_contains "$(status_of rep4.jsonl cut-block.vcf.gz)" "rejected: " "truncated BGZF block"
 assert_contains "$(status_of rep4.jsonl cut-eof.vcf.gz)" "BGZF end-of-file block is missing" "cut at a block boundary"
-pass "rejected with reasons: REF mismatch, missing contig, contig length, contig md5, ALT = REF, truncated BGZF"
+assert_contains "$(status_of rep4.jsonl shortline.vcf)" "record 4: the line is cut short" "a line without REF"
+pass "rejected with reasons: REF mismatch, missing contig, contig length, contig md5, ALT = REF, truncated BGZF, a line without REF"
 
 run_cmd sluice ingest --store st5 --key-file key --reference ref/ref.fa --report rep5.jsonl \
 	--vcf-ref-mismatch exclude bad/refmismatch.vcf

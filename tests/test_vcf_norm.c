@@ -6,10 +6,13 @@
  * FASTA) runs and its records must equal bcftools' expected output,
  * compared in position order (bcftools norm orders records by position
  * only; sluice sorts afterwards); the others are listed as skipped with the
- * option that makes them so.  Also the sorter, in memory and with spills.
+ * option that makes them so.  Also the sorter, in memory and with spills,
+ * and the BGZF writer (bgzf_out.c) against htslib's own: the same file and
+ * index bytes, with and without threads, TBI and CSI.
  */
 #include "unit.h"
 #include "../codecs/vcf/vcf_impl.h"
+#include <fcntl.h>
 #include <libgen.h>
 #include <unistd.h>
 #include <htslib/hts.h>
@@ -244,6 +247,111 @@ static void sorter(size_t limit)
 	bcf_hdr_destroy(h);
 }
 
+/* ---- the BGZF writer ---- */
+
+/* Record i: two contigs, positions rising, an INFO string of varying length
+ * (up to 3000 bytes, so that records cross blocks and blocks end at records
+ * and inside them), on contig a beyond 2^29 when csi. */
+static void make_rec(bcf_hdr_t *h, bcf1_t *b, int i, int csi)
+{
+	static char x[4000];
+	bcf_clear(b);
+	b->rid = i < 1500 ? 0 : 1;
+	b->pos = (i % 1500) * 37 + (csi && b->rid == 0 ? (1LL << 29) + 5 : 0);
+	bcf_update_alleles_str(h, b, i % 3 ? "A,C" : "ACGT,A");
+	size_t n = (size_t)(i * 7919) % 3000 + 1;
+	memset(x, 'a' + i % 26, n);
+	x[n] = 0;
+	bcf_update_info_string(h, b, "X", x);
+}
+
+static int same_file(const char *a, const char *b)
+{
+	FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+	int same = fa && fb;
+	while (same) {
+		int ca = fgetc(fa), cb = fgetc(fb);
+		same = ca == cb;
+		if (ca == EOF)
+			break;
+	}
+	if (fa)
+		fclose(fa);
+	if (fb)
+		fclose(fb);
+	return same;
+}
+
+static void ours(bcf_hdr_t *h, int csi, int threads, const char *path, const char *ipath)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	REQUIRE(fd >= 0);
+	htsThreadPool pool = {threads ? hts_tpool_init(threads) : NULL, 0};
+	struct vbgz *w = vbgz_new(fd, threads ? &pool : NULL);
+	sl_err err = {0};
+	kstring_t ks = {0};
+	REQUIRE(bcf_hdr_format(h, 0, &ks) == 0);
+	while (ks.l && !ks.s[ks.l - 1])
+		ks.l--;
+	uint64_t off;
+	CHECK_RC(vbgz_write(w, ks.s, ks.l, &err), &err);
+	CHECK_RC(vbgz_flush(w, &err), &err);
+	CHECK_RC(vbgz_sync(w, &off, &err), &err);
+	hts_idx_t *idx = vbgz_vcf_index(h, csi ? 14 : 0, off);
+	REQUIRE(idx);
+	vbgz_set_index(w, idx);
+	bcf1_t *b = bcf_init1();
+	for (int i = 0; i < 3000; i++) {
+		make_rec(h, b, i, csi);
+		ks.l = 0;
+		REQUIRE(vcf_format(h, b, &ks) == 0);
+		int tid = hts_idx_tbi_name(idx, b->rid, bcf_hdr_id2name(h, b->rid));
+		CHECK_RC(vbgz_flush_try(w, ks.l, &err), &err);
+		CHECK_RC(vbgz_write(w, ks.s, ks.l, &err), &err);
+		CHECK_RC(vbgz_index(w, tid, b->pos, b->pos + b->rlen, &err), &err);
+	}
+	CHECK_RC(vbgz_finish(w, &off, &err), &err);
+	CHECK(hts_idx_finish(idx, off) == 0);
+	CHECK(hts_idx_save_as(idx, NULL, ipath, csi ? HTS_FMT_CSI : HTS_FMT_TBI) == 0);
+	CHECK_RC(vbgz_close(w, &err), &err);
+	vbgz_free(w);
+	hts_idx_destroy(idx);
+	if (pool.pool)
+		hts_tpool_destroy(pool.pool);
+	bcf_destroy1(b);
+	free(ks.s);
+	close(fd);
+}
+
+static void bgzf_writer(int csi, int threads)
+{
+	char *tmp = unit_tmpdir("test_vcf_bgzf");
+	char p1[8192], p2[8192], i1[8192], i2[8192];
+	snprintf(p1, sizeof p1, "%s/htslib.vcf.gz", tmp);
+	snprintf(i1, sizeof i1, "%s/htslib.idx", tmp);
+	snprintf(p2, sizeof p2, "%s/ours.vcf.gz", tmp);
+	snprintf(i2, sizeof i2, "%s/ours.idx", tmp);
+	bcf_hdr_t *h = bcf_hdr_init("w");
+	bcf_hdr_append(h, csi ? "##contig=<ID=a,length=1073741824>" : "##contig=<ID=a,length=100000>");
+	bcf_hdr_append(h, "##contig=<ID=b,length=100000>");
+	bcf_hdr_append(h, "##INFO=<ID=X,Number=1,Type=String,Description=\"x\">");
+	REQUIRE(bcf_hdr_sync(h) == 0);
+	htsFile *o = hts_open(p1, "wz");
+	REQUIRE(o && bcf_hdr_write(o, h) == 0 && bcf_idx_init(o, h, csi ? 14 : 0, i1) == 0);
+	bcf1_t *b = bcf_init1();
+	for (int i = 0; i < 3000; i++) {
+		make_rec(h, b, i, csi);
+		REQUIRE(bcf_write(o, h, b) == 0);
+	}
+	REQUIRE(bcf_idx_save(o) == 0);
+	REQUIRE(hts_close(o) == 0);
+	bcf_destroy1(b);
+	ours(h, csi, threads, p2, i2);
+	CHECK(same_file(p1, p2));
+	CHECK(same_file(i1, i2));
+	bcf_hdr_destroy(h);
+}
+
 int main(int argc, char **argv)
 {
 	hts_set_log_level(HTS_LOG_OFF);
@@ -252,5 +360,8 @@ int main(int argc, char **argv)
 	bcftools_cases();
 	sorter(64u << 20);
 	sorter(20000);
+	for (int csi = 0; csi < 2; csi++)
+		for (int threads = 0; threads < 4; threads += 3)
+			bgzf_writer(csi, threads);
 	return UNIT_DONE();
 }

@@ -15,6 +15,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define PAD_WINDOW 100   /* reference bases fetched at a time when padding left */
 
@@ -321,10 +322,15 @@ static int split(struct vnorm *n, bcf1_t *src, sl_err *err)
 
 enum { R_OK, R_MISMATCH, R_DUP };
 
+/* A table: this runs over every reference base a window holds. */
+static const unsigned char base_ok[256] = {
+	['A'] = 1, ['C'] = 1, ['G'] = 1, ['T'] = 1, ['N'] = 1,
+	['a'] = 1, ['c'] = 1, ['g'] = 1, ['t'] = 1, ['n'] = 1,
+};
+
 static int acgtn(int c)
 {
-	c = toupper(c);
-	return c == 'A' || c == 'C' || c == 'G' || c == 'T' || c == 'N';
+	return base_ok[(unsigned char)c];
 }
 
 static int all_acgtn(const char *s)
@@ -335,34 +341,65 @@ static int all_acgtn(const char *s)
 	return 1;
 }
 
-/* The reference from beg for len bases, other than ACGTN as N (case kept
- * otherwise); NULL past the contig's end. */
-static char *ref_fetch(struct vnorm *n, const char *ctg, hts_pos_t beg, hts_pos_t len)
+/* Reference windows: a long one when records move forward along a contig
+ * (sorted or partly sorted input: one fetch serves many records), a short
+ * one after a jump, so that input in no order costs about one small fetch
+ * a record, as fetching each REF alone did. */
+#define WIN_LONG (64 << 10)
+#define WIN_SHORT 512
+
+static int load_window(struct vnorm *n, int rid, hts_pos_t beg, hts_pos_t len)
 {
+	const char *ctg = bcf_hdr_id2name(n->hdr, rid);
+	int fwd = n->win && rid == n->win_rid && beg >= n->win_beg && beg < n->win_end + WIN_LONG;
+	hts_pos_t clen = n->win && rid == n->win_rid ? n->ctg_len : faidx_seq_len(n->fai, ctg);
+	if (clen < 0 || beg + len > clen)
+		return -1;
+	hts_pos_t size = fwd ? WIN_LONG : WIN_SHORT;
+	hts_pos_t start = beg - (fwd ? 0 : size / 4); /* padding reaches left */
+	start = start < 0 ? 0 : start;
+	hts_pos_t end = start + size > beg + len ? start + size : beg + len;
+	end = end > clen ? clen : end;
 	hts_pos_t got = 0;
-	char *s = faidx_fetch_seq64(n->fai, ctg, beg, beg + len - 1, &got);
-	if (!s || got != len) {
+	char *s = faidx_fetch_seq64(n->fai, ctg, start, end - 1, &got);
+	if (!s || got != end - start) {
 		free(s);
-		return NULL;
+		return -1;
 	}
 	for (hts_pos_t i = 0; i < got; i++)
 		if (!acgtn((unsigned char)s[i]))
 			s[i] = 'N';
-	return s;
+	free(n->win);
+	n->win = s;
+	n->win_rid = rid;
+	n->win_beg = start;
+	n->win_end = end;
+	n->ctg_len = clen;
+	return 0;
+}
+
+/* The reference from beg for len bases (other than ACGTN as N, case kept
+ * otherwise), not NUL-terminated, valid until the next call; NULL past the
+ * contig's end. */
+static const char *ref_at(struct vnorm *n, int rid, hts_pos_t beg, hts_pos_t len)
+{
+	if (beg < 0 || len <= 0)
+		return NULL;
+	if ((!n->win || n->win_rid != rid || beg < n->win_beg || beg + len > n->win_end) &&
+	    load_window(n, rid, beg, len) < 0)
+		return NULL;
+	return n->win + (beg - n->win_beg);
 }
 
 static int realign(struct vnorm *n, bcf1_t *b)
 {
 	bcf_unpack(b, BCF_UN_STR);
-	const char *ctg = bcf_hdr_id2name(n->hdr, b->rid);
 	const char *ref = b->d.allele[0];
 	size_t reflen = strlen(ref);
 	if (!reflen)
 		return R_MISMATCH;
-	char *seq = ref_fetch(n, ctg, b->pos, (hts_pos_t)reflen);
-	int ok = seq && all_acgtn(ref) && !strcasecmp(seq, ref);
-	free(seq);
-	if (!ok)
+	const char *seq = ref_at(n, b->rid, b->pos, (hts_pos_t)reflen);
+	if (!seq || !all_acgtn(ref) || strncasecmp(seq, ref, reflen))
 		return R_MISMATCH;
 	if (b->n_allele == 1) {
 		if (reflen > 1) { /* a reference-only record keeps one base */
@@ -412,7 +449,7 @@ static int realign(struct vnorm *n, bcf1_t *b)
 		if (!empty)
 			continue;
 		hts_pos_t pad = pos >= PAD_WINDOW ? PAD_WINDOW : pos;
-		char *left = ref_fetch(n, ctg, pos - pad, pad);
+		const char *left = ref_at(n, b->rid, pos - pad, pad);
 		if (!left) {
 			rc = R_MISMATCH;
 			break;
@@ -423,7 +460,6 @@ static int realign(struct vnorm *n, bcf1_t *b)
 			memcpy(als[i].s, left, (size_t)pad);
 			als[i].l += (size_t)pad;
 		}
-		free(left);
 		pos -= pad;
 	}
 	/* left: drop a first base all alleles share while each keeps one */
@@ -477,6 +513,8 @@ int vnorm_record(struct vnorm *n, bcf1_t *rec, sl_err *err)
 	n->nout = 0;
 	n->nrec++;
 	int rc;
+	if (rec->n_allele == 0) /* a line cut before its REF column: htslib parses it */
+		return fail_rec(n, err, "the line is cut short (no REF)", NULL);
 	if (n->split && rec->n_allele > 2) {
 		n->nsplit++;
 		if ((rc = split(n, rec, err)) < 0)
@@ -521,5 +559,5 @@ void vnorm_free(struct vnorm *n)
 	free(n->carr);
 	free(n->ks.s);
 	free(n->ks2.s);
-	free(n->refseq);
+	free(n->win);
 }

@@ -1,237 +1,463 @@
 /*
  * sort.c: records in the order of `bcftools sort` (contig as the header
  * lists them, position, then REF and ALT compared without case), ties in
- * input order, with memory bounded by a limit: records are held until the
- * limit, then sorted and written to a scratch file as a run (uncompressed
- * BCF through htslib); at the end the runs are merged with a heap, ties
- * going to the earlier run.
+ * input order, with memory bounded by a limit.
+ *
+ * Records are held as blobs (blob.c: the sort key and htslib's encoded
+ * record, no pointers), packed into large blocks: a bcf1_t per record with
+ * its separately allocated buffers cost four times the record's bytes and
+ * a malloc each.  At the limit the blobs are sorted through an array of
+ * small keys and written to a scratch file as a run; at the end the runs
+ * are merged with a heap, ties going to the earlier run.  At most
+ * MAX_RUNS runs are open at once: one more first merges them into one.
  */
 #include "vcf_impl.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
-#include <htslib/hfile.h>
-#include <htslib/hts.h>
 
-struct item {
-	bcf1_t *b;
-	uint64_t seq;            /* input order, or run index while merging */
+#define MAX_RUNS 64
+#define RUN_BUF (128u << 10)     /* read and write buffer of a run */
+#define BLOCK_MIN (4u << 10)
+#define BLOCK_MAX (1u << 20)
+
+struct key {
+	const struct vblob *b;
+	int64_t pos;
+	int32_t rid;
+	uint64_t seq;            /* input order */
+};
+
+struct block {
+	char *p;
+	size_t len, cap;
 };
 
 struct run {
 	int fd;
-	htsFile *fp;
-	bcf1_t *b;
+	char *buf;               /* buffered reads: buf[pos..len) not yet used */
+	size_t pos, len;
+	off_t off;
+	struct vblob *cur;       /* the run's current record, aligned copy */
+	size_t curcap;
 };
 
 struct vsort {
-	size_t limit, used;
-	struct item *mem;
+	size_t limit, used, block_size;
+	struct block *blocks;
+	size_t nblocks;
+	struct key *keys;
 	size_t n, cap, next;
 	uint64_t seq;
 	int (*scratch)(void *ctx, sl_err *err);
 	void *ctx;
 	struct run *runs;
-	size_t nruns;
-	struct item *heap;       /* merging: one record per live run */
+	size_t nruns, merged;    /* merged: runs spilled, counting those merged early */
+	size_t *heap;            /* merging: indices of live runs */
 	size_t nheap;
-	int merging;
-	bcf1_t *last;            /* handed out by vsort_next */
+	int merging, popped;
+	bcf1_t *tmp, *out;
 };
 
-static int cmp_rec(const bcf1_t *a, const bcf1_t *b)
+static int cmp_key(const struct key *a, const struct key *b)
 {
 	if (a->rid != b->rid)
 		return a->rid < b->rid ? -1 : 1;
 	if (a->pos != b->pos)
 		return a->pos < b->pos ? -1 : 1;
-	for (int i = 0; i < a->n_allele; i++) {
-		if (i >= b->n_allele)
-			return 1;
-		int r = strcasecmp(a->d.allele[i], b->d.allele[i]);
-		if (r)
-			return r;
-	}
-	return a->n_allele < b->n_allele ? -1 : 0;
+	int r = vblob_cmp_alleles(a->b, b->b);
+	return r ? r : a->seq < b->seq ? -1 : a->seq > b->seq;
 }
 
-static int cmp_item(const void *x, const void *y)
+static int cmp_key_q(const void *x, const void *y)
 {
-	const struct item *a = x, *b = y;
-	int r = cmp_rec(a->b, b->b);
-	return r ? r : a->seq < b->seq ? -1 : a->seq > b->seq;
+	return cmp_key(x, y);
 }
 
 struct vsort *vsort_new(size_t limit, int (*scratch)(void *ctx, sl_err *err), void *ctx)
 {
 	struct vsort *s = sl_xcalloc(1, sizeof *s);
 	s->limit = limit;
+	s->block_size = limit / 8 < BLOCK_MIN ? BLOCK_MIN : limit / 8 > BLOCK_MAX ? BLOCK_MAX : limit / 8;
 	s->scratch = scratch;
 	s->ctx = ctx;
+	s->tmp = bcf_init1();
+	s->out = bcf_init1();
 	return s;
 }
 
-static size_t rec_bytes(const bcf1_t *b)
+/* The key array counts twice: qsort may take a copy of it. */
+static size_t keys_bytes(const struct vsort *s)
 {
-	return sizeof *b + b->shared.m + b->indiv.m + 64 + (size_t)b->n_allele * 16;
+	return 2 * s->cap * sizeof *s->keys;
 }
 
 static void drop_mem(struct vsort *s)
 {
-	for (size_t i = 0; i < s->n; i++)
-		bcf_destroy1(s->mem[i].b);
+	for (size_t i = 0; i < s->nblocks; i++)
+		free(s->blocks[i].p);
+	s->nblocks = 0;
 	s->n = s->next = 0;
-	s->used = 0;
+	s->used = keys_bytes(s);
+}
+
+static int add_key(struct vsort *s, const struct vblob *b)
+{
+	if (s->n == s->cap) {
+		size_t c = s->cap ? 2 * s->cap : 256;
+		struct key *k = realloc(s->keys, c * sizeof *k);
+		if (!k)
+			return -1;
+		s->keys = k;
+		s->used += 2 * (c - s->cap) * sizeof *k;
+		s->cap = c;
+	}
+	s->keys[s->n++] = (struct key){b, b->pos, b->rid, s->seq++};
+	return 0;
+}
+
+static int add_block(struct vsort *s, char *p, size_t len, size_t cap)
+{
+	struct block *nb = realloc(s->blocks, (s->nblocks + 1) * sizeof *nb);
+	if (!nb)
+		return -1;
+	s->blocks = nb;
+	s->blocks[s->nblocks++] = (struct block){p, len, cap};
+	s->used += cap;
+	return 0;
+}
+
+/* ---- runs ---- */
+
+static int write_run(int fd, struct vsort *s, sl_err *err)
+{
+	char *buf = malloc(RUN_BUF);
+	size_t len = 0;
+	int rc = buf ? 0 : -ENOMEM;
+	for (size_t i = 0; rc == 0 && i < s->n; i++) {
+		const struct vblob *b = s->keys[i].b;
+		if (len + b->size > RUN_BUF) {
+			rc = sl_write_all(fd, buf, len);
+			len = 0;
+		}
+		if (rc == 0 && b->size > RUN_BUF)
+			rc = sl_write_all(fd, b, b->size);
+		else if (rc == 0)
+			memcpy(buf + len, b, b->size), len += b->size;
+	}
+	if (rc == 0)
+		rc = sl_write_all(fd, buf, len);
+	free(buf);
+	return rc < 0 ? sl_fail_errno(err, SL_E_IO, -rc, "cannot write a sort run") : 0;
 }
 
 /* Sort what is held and write it as a run. */
-static int spill(struct vsort *s, bcf_hdr_t *hdr, sl_err *err)
+static int spill(struct vsort *s, bcf_hdr_t *hdr, sl_err *err);
+
+static int new_run(struct vsort *s, int fd)
 {
-	qsort(s->mem, s->n, sizeof *s->mem, cmp_item);
-	int fd = s->scratch(s->ctx, err);
-	if (fd < 0)
-		return fd;
-	int wfd = dup(fd);
-	hFILE *hf = wfd >= 0 ? hdopen(wfd, "w") : NULL;
-	htsFile *fp = hf ? hts_hopen(hf, "", "wbu") : NULL;
-	if (!fp) {
-		if (hf)
-			hclose_abruptly(hf);
-		else if (wfd >= 0)
-			close(wfd);
-		close(fd);
-		return sl_fail(err, SL_E_IO, "cannot write a sort run");
-	}
-	int rc = bcf_hdr_write(fp, hdr);
-	for (size_t i = 0; rc == 0 && i < s->n; i++)
-		rc = bcf_write(fp, hdr, s->mem[i].b);
-	if (hts_close(fp) != 0)
-		rc = -1;
-	if (rc != 0) {
-		close(fd);
-		return sl_fail(err, SL_E_IO, "cannot write a sort run (scratch space full?)");
-	}
-	s->runs = sl_xrealloc(s->runs, (s->nruns + 1) * sizeof *s->runs);
+	struct run *nr = realloc(s->runs, (s->nruns + 1) * sizeof *nr);
+	if (!nr)
+		return -1;
+	s->runs = nr;
 	s->runs[s->nruns++] = (struct run){.fd = fd};
-	drop_mem(s);
 	return 0;
 }
 
-int vsort_push(struct vsort *s, bcf_hdr_t *hdr, bcf1_t *rec, sl_err *err)
+static int fill(struct run *r, sl_err *err)
 {
-	if (s->n == s->cap) {
-		s->cap = s->cap ? 2 * s->cap : 1024;
-		s->mem = sl_xrealloc(s->mem, s->cap * sizeof *s->mem);
+	if (r->pos < r->len)
+		memmove(r->buf, r->buf + r->pos, r->len - r->pos);
+	r->len -= r->pos;
+	r->pos = 0;
+	while (r->len < RUN_BUF) {
+		ssize_t k = pread(r->fd, r->buf + r->len, RUN_BUF - r->len, r->off);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return sl_fail_errno(err, SL_E_IO, errno, "cannot read back a sort run");
+		if (k == 0)
+			break;
+		r->len += (size_t)k;
+		r->off += k;
 	}
-	bcf1_t *b = bcf_dup(rec);
-	if (!b)
-		return sl_fail(err, SL_E_NOMEM, "out of memory sorting records");
-	bcf_unpack(b, BCF_UN_STR);
-	s->mem[s->n++] = (struct item){b, s->seq++};
-	s->used += rec_bytes(b);
-	if (s->used > s->limit)
-		return spill(s, hdr, err);
 	return 0;
+}
+
+/* Copy n bytes of the run into dst: 0, or <0 (a short run is an error). */
+static int run_bytes(struct run *r, void *dst, size_t n, sl_err *err)
+{
+	char *d = dst;
+	while (n) {
+		if (r->pos == r->len) {
+			int rc = fill(r, err);
+			if (rc < 0)
+				return rc;
+			if (r->len == 0)
+				return sl_fail(err, SL_E_IO, "a sort run is cut short");
+		}
+		size_t k = r->len - r->pos < n ? r->len - r->pos : n;
+		memcpy(d, r->buf + r->pos, k);
+		r->pos += k, d += k, n -= k;
+	}
+	return 0;
+}
+
+/* The run's next record into r->cur: 1, 0 at its end, <0 on error. */
+static int run_next(struct run *r, sl_err *err)
+{
+	if (r->pos == r->len) {
+		int rc = fill(r, err);
+		if (rc < 0)
+			return rc;
+		if (r->len == 0)
+			return 0;
+	}
+	struct vblob h;
+	int rc = run_bytes(r, &h, sizeof h, err);
+	if (rc < 0)
+		return rc;
+	if (h.size < sizeof h || h.size % 8)
+		return sl_fail(err, SL_E_IO, "a sort run is damaged");
+	if (h.size > r->curcap) {
+		void *p = realloc(r->cur, h.size);
+		if (!p)
+			return sl_fail(err, SL_E_NOMEM, "out of memory merging sort runs");
+		r->cur = p;
+		r->curcap = h.size;
+	}
+	memcpy(r->cur, &h, sizeof h);
+	rc = run_bytes(r, (char *)r->cur + sizeof h, h.size - sizeof h, err);
+	return rc < 0 ? rc : 1;
+}
+
+static void run_close(struct run *r)
+{
+	if (r->fd >= 0)
+		close(r->fd);
+	free(r->buf);
+	free(r->cur);
+	*r = (struct run){.fd = -1};
 }
 
 /* ---- the merge: a binary heap of the runs' current records ---- */
+
+static int heap_less(const struct vsort *s, size_t a, size_t b)
+{
+	const struct vblob *x = s->runs[a].cur, *y = s->runs[b].cur;
+	struct key kx = {x, x->pos, x->rid, a}, ky = {y, y->pos, y->rid, b};
+	return cmp_key(&kx, &ky) < 0;
+}
 
 static void heap_down(struct vsort *s, size_t i)
 {
 	for (;;) {
 		size_t l = 2 * i + 1, r = l + 1, m = i;
-		if (l < s->nheap && cmp_item(&s->heap[l], &s->heap[m]) < 0)
+		if (l < s->nheap && heap_less(s, s->heap[l], s->heap[m]))
 			m = l;
-		if (r < s->nheap && cmp_item(&s->heap[r], &s->heap[m]) < 0)
+		if (r < s->nheap && heap_less(s, s->heap[r], s->heap[m]))
 			m = r;
 		if (m == i)
 			return;
-		struct item t = s->heap[i];
+		size_t t = s->heap[i];
 		s->heap[i] = s->heap[m];
 		s->heap[m] = t;
 		i = m;
 	}
 }
 
-/* The run's next record into its slot: 1, 0 at its end, <0 on error. */
-static int run_read(struct vsort *s, bcf_hdr_t *hdr, size_t k, sl_err *err)
+/* Open the runs from the start, each with its first record, as a heap. */
+static int merge_start(struct vsort *s, sl_err *err)
 {
-	struct run *r = &s->runs[k];
-	int rc = bcf_read(r->fp, hdr, r->b);
-	if (rc == -1)
-		return 0;
+	free(s->heap);
+	s->heap = sl_xcalloc(s->nruns + 1, sizeof *s->heap);
+	s->nheap = 0;
+	for (size_t k = 0; k < s->nruns; k++) {
+		struct run *r = &s->runs[k];
+		r->buf = malloc(RUN_BUF);
+		if (!r->buf)
+			return sl_fail(err, SL_E_NOMEM, "out of memory merging sort runs");
+		r->pos = r->len = 0;
+		r->off = 0;
+		int rc = run_next(r, err);
+		if (rc < 0)
+			return rc;
+		if (rc)
+			s->heap[s->nheap++] = k;
+	}
+	for (size_t i = s->nheap; i-- > 0;)
+		heap_down(s, i);
+	s->popped = 0;
+	return 0;
+}
+
+/* The next record of the merge, or NULL at its end (*rc: 0, or <0). */
+static const struct vblob *merge_next(struct vsort *s, int *rc, sl_err *err)
+{
+	*rc = 0;
+	if (s->popped && s->nheap) {
+		/* refill the slot of the run whose record went out last */
+		int got = run_next(&s->runs[s->heap[0]], err);
+		if (got < 0) {
+			*rc = got;
+			return NULL;
+		}
+		if (!got)
+			s->heap[0] = s->heap[--s->nheap];
+		heap_down(s, 0);
+	}
+	s->popped = 1;
+	return s->nheap ? s->runs[s->heap[0]].cur : NULL;
+}
+
+/* Too many runs open: merge them all into one (the earliest records, so
+ * ties still go to it). */
+static int merge_runs(struct vsort *s, sl_err *err)
+{
+	int fd = s->scratch(s->ctx, err);
+	if (fd < 0)
+		return fd;
+	int rc = merge_start(s, err);
+	char *buf = rc == 0 ? malloc(RUN_BUF) : NULL;
+	size_t len = 0;
+	const struct vblob *b;
+	if (rc == 0 && !buf)
+		rc = sl_fail(err, SL_E_NOMEM, "out of memory merging sort runs");
+	while (rc == 0 && (b = merge_next(s, &rc, err))) {
+		if (len + b->size > RUN_BUF) {
+			int w = sl_write_all(fd, buf, len);
+			len = 0;
+			if (w < 0)
+				rc = sl_fail_errno(err, SL_E_IO, -w, "cannot write a sort run");
+		}
+		if (rc == 0 && b->size > RUN_BUF) {
+			int w = sl_write_all(fd, b, b->size);
+			if (w < 0)
+				rc = sl_fail_errno(err, SL_E_IO, -w, "cannot write a sort run");
+		} else if (rc == 0) {
+			memcpy(buf + len, b, b->size), len += b->size;
+		}
+	}
+	if (rc == 0 && (rc = sl_write_all(fd, buf, len)) < 0)
+		rc = sl_fail_errno(err, SL_E_IO, -rc, "cannot write a sort run");
+	free(buf);
+	for (size_t k = 0; k < s->nruns; k++)
+		run_close(&s->runs[k]);
+	s->nruns = 0;
+	s->nheap = 0;
+	if (rc < 0) {
+		close(fd);
+		return rc;
+	}
+	if (new_run(s, fd) < 0) {
+		close(fd);
+		return sl_fail(err, SL_E_NOMEM, "out of memory sorting records");
+	}
+	return 0;
+}
+
+static int spill(struct vsort *s, bcf_hdr_t *hdr, sl_err *err)
+{
+	(void)hdr;
+	int rc = s->nruns == MAX_RUNS ? merge_runs(s, err) : 0;
 	if (rc < 0)
-		return sl_fail(err, SL_E_IO, "cannot read back a sort run");
-	bcf_unpack(r->b, BCF_UN_STR);
-	return 1;
+		return rc;
+	qsort(s->keys, s->n, sizeof *s->keys, cmp_key_q);
+	int fd = s->scratch(s->ctx, err);
+	if (fd < 0)
+		return fd;
+	if ((rc = write_run(fd, s, err)) < 0 || new_run(s, fd) < 0) {
+		close(fd);
+		return rc < 0 ? rc : sl_fail(err, SL_E_NOMEM, "out of memory sorting records");
+	}
+	s->merged++;
+	drop_mem(s);
+	return 0;
+}
+
+/* ---- pushing ---- */
+
+static int over(struct vsort *s, bcf_hdr_t *hdr, sl_err *err)
+{
+	return s->used > s->limit ? spill(s, hdr, err) : 0;
+}
+
+int vsort_push(struct vsort *s, bcf_hdr_t *hdr, bcf1_t *rec, sl_err *err)
+{
+	size_t need = vblob_prepare(rec, s->tmp);
+	struct block *bk = s->nblocks ? &s->blocks[s->nblocks - 1] : NULL;
+	if (!bk || bk->cap - bk->len < need) {
+		size_t cap = need > s->block_size ? need : s->block_size;
+		char *p = malloc(cap);
+		if (!p || add_block(s, p, 0, cap) < 0) {
+			free(p);
+			return sl_fail(err, SL_E_NOMEM, "out of memory sorting records");
+		}
+		bk = &s->blocks[s->nblocks - 1];
+	}
+	struct vblob *b = (struct vblob *)(bk->p + bk->len);
+	vblob_write(b, rec, s->tmp, need);
+	bk->len += need;
+	if (add_key(s, b) < 0)
+		return sl_fail(err, SL_E_NOMEM, "out of memory sorting records");
+	return over(s, hdr, err);
+}
+
+int vsort_push_blobs(struct vsort *s, bcf_hdr_t *hdr, char *buf, size_t len, size_t cap,
+		     sl_err *err)
+{
+	if (!len) {
+		free(buf);
+		return 0;
+	}
+	if (add_block(s, buf, len, cap) < 0) {
+		free(buf);
+		return sl_fail(err, SL_E_NOMEM, "out of memory sorting records");
+	}
+	for (size_t off = 0; off < len;) {
+		const struct vblob *b = (const struct vblob *)(buf + off);
+		if (add_key(s, b) < 0)
+			return sl_fail(err, SL_E_NOMEM, "out of memory sorting records");
+		off += b->size;
+	}
+	return over(s, hdr, err);
 }
 
 int vsort_finish(struct vsort *s, bcf_hdr_t *hdr, sl_err *err)
 {
 	if (!s->nruns) {
-		qsort(s->mem, s->n, sizeof *s->mem, cmp_item);
+		qsort(s->keys, s->n, sizeof *s->keys, cmp_key_q);
 		return 0;
 	}
 	int rc = s->n ? spill(s, hdr, err) : 0;
 	if (rc < 0)
 		return rc;
 	s->merging = 1;
-	s->heap = sl_xcalloc(s->nruns, sizeof *s->heap);
-	for (size_t k = 0; k < s->nruns; k++) {
-		struct run *r = &s->runs[k];
-		hFILE *hf = lseek(r->fd, 0, SEEK_SET) == 0 ? hdopen(r->fd, "r") : NULL;
-		r->fp = hf ? hts_hopen(hf, "", "r") : NULL;
-		if (hf && !r->fp)
-			hclose_abruptly(hf);
-		if (hf)
-			r->fd = -1; /* the htsFile owns it now */
-		bcf_hdr_t *h = r->fp ? bcf_hdr_read(r->fp) : NULL;
-		if (!h)
-			return sl_fail(err, SL_E_IO, "cannot read back a sort run");
-		bcf_hdr_destroy(h);
-		r->b = bcf_init1();
-		if ((rc = run_read(s, hdr, k, err)) < 0)
-			return rc;
-		if (rc)
-			s->heap[s->nheap++] = (struct item){r->b, k};
-	}
-	for (size_t i = s->nheap; i-- > 0;)
-		heap_down(s, i);
-	return 0;
+	return merge_start(s, err);
 }
 
 int vsort_next(struct vsort *s, bcf_hdr_t *hdr, bcf1_t **rec, sl_err *err)
 {
+	(void)hdr;
+	const struct vblob *b;
 	if (!s->merging) {
 		if (s->next == s->n)
 			return 0;
-		*rec = s->mem[s->next++].b;
-		return 1;
-	}
-	if (s->last) {
-		/* refill the slot of the run whose record went out last */
-		size_t k = s->heap[0].seq;
-		int rc = run_read(s, hdr, k, err);
-		if (rc < 0)
+		b = s->keys[s->next++].b;
+	} else {
+		int rc;
+		if (!(b = merge_next(s, &rc, err)))
 			return rc;
-		if (rc)
-			s->heap[0].b = s->runs[k].b;
-		else
-			s->heap[0] = s->heap[--s->nheap];
-		heap_down(s, 0);
-		s->last = NULL;
 	}
-	if (!s->nheap)
-		return 0;
-	*rec = s->last = s->heap[0].b;
+	vblob_read(b, s->out);
+	*rec = s->out;
 	return 1;
 }
 
 uint64_t vsort_runs(const struct vsort *s)
 {
-	return s->nruns;
+	return s->merged;
 }
 
 void vsort_free(struct vsort *s)
@@ -239,16 +465,13 @@ void vsort_free(struct vsort *s)
 	if (!s)
 		return;
 	drop_mem(s);
-	free(s->mem);
-	for (size_t k = 0; k < s->nruns; k++) {
-		if (s->runs[k].fp)
-			hts_close(s->runs[k].fp);
-		if (s->runs[k].fd >= 0)
-			close(s->runs[k].fd);
-		if (s->runs[k].b)
-			bcf_destroy1(s->runs[k].b);
-	}
+	free(s->blocks);
+	free(s->keys);
+	for (size_t k = 0; k < s->nruns; k++)
+		run_close(&s->runs[k]);
 	free(s->runs);
 	free(s->heap);
+	bcf_destroy1(s->tmp);
+	bcf_destroy1(s->out);
 	free(s);
 }

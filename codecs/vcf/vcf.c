@@ -12,10 +12,10 @@
  * reference object's digest; sample names become subject pseudonyms.  See
  * docs/genomics.md.
  */
-#include "vcf_impl.h"
-#include "../hts/hts_glue.h"
+#include "run.h"
 #include "../../deid/deid.h"
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +25,10 @@
 #include <htslib/hts.h>
 
 #define DEFAULT_SORT_MEMORY (256u << 20)
+/* Pool threads when --vcf-threads is not given: they compress the output
+ * (the larger part of the work), parse and normalise the input and
+ * decompress it; the bytes do not depend on their number. */
+#define DEFAULT_THREADS 4
 #define TBI_MAX_LEN (1LL << 29)
 
 struct vconf {
@@ -35,9 +39,13 @@ struct vconf {
 	char **keep;             /* header keys kept on the operator's word */
 	size_t nkeep;
 	char *json;
+	int threads;             /* the pool's size; -1: the default */
+	pthread_mutex_t pool_mu;
+	int pool_tried;
+	htsThreadPool pool;      /* shared by every input of the run */
 };
 
-static const struct vconf default_conf = {.sort_memory = DEFAULT_SORT_MEMORY};
+static const struct vconf default_conf = {.sort_memory = DEFAULT_SORT_MEMORY, .threads = -1};
 
 /* ---- options ---- */
 
@@ -46,6 +54,8 @@ static const struct sl_format_option options[] = {
 	 "reject the input (default) or leave the record out and count it", 0},
 	{"vcf-sort-memory", "SIZE", "memory for sorting one input before it spills to scratch "
 	 "files (default 256M; K, M, G suffixes)", 0},
+	{"vcf-threads", "N", "threads compressing the output and parsing, normalising and "
+	 "decompressing the input, shared by all inputs (default 4; 0: none)", 0},
 	{"vcf-header-keep", "LIST", "header keys kept besides fileformat, INFO, FORMAT, FILTER, "
 	 "ALT and contig, comma-separated (e.g. phasing,META); never SAMPLE or PEDIGREE", 0},
 	{NULL, NULL, NULL, 0},
@@ -93,6 +103,7 @@ static int vcf_configure(void **confp, const char *name, const char *value, size
 		struct vconf *c = sl_xcalloc(1, sizeof *c);
 		*c = default_conf;
 		pthread_mutex_init(&c->ref.mu, NULL);
+		pthread_mutex_init(&c->pool_mu, NULL);
 		*confp = c;
 		sl_hts_setup();
 	}
@@ -108,6 +119,14 @@ static int vcf_configure(void **confp, const char *name, const char *value, size
 		if (parse_size(value, &c->sort_memory) < 0)
 			rc = sl_fail(err, SL_E_USAGE, "--vcf-sort-memory wants a size such as 64M, "
 				     "not '%s'", value);
+	} else if (!strcmp(name, "vcf-threads")) {
+		char *end;
+		long n = strtol(value, &end, 10);
+		if (end == value || *end || n < 0 || n > 256)
+			rc = sl_fail(err, SL_E_USAGE, "--vcf-threads wants a number from 0 to 256, "
+				     "not '%s'", value);
+		else
+			c->threads = (int)n;
 	} else if (!strcmp(name, "vcf-header-keep")) {
 		char *dup = sl_xstrdup(value), *save = NULL;
 		for (char *t = strtok_r(dup, ",", &save); t && rc == 0; t = strtok_r(NULL, ",", &save)) {
@@ -137,9 +156,26 @@ static const char *vcf_policy(const void *conf)
 	return conf ? ((const struct vconf *)conf)->json : dflt;
 }
 
+/* The pool, made by the first input that needs it; NULL for none. */
+static htsThreadPool *shared_pool(const struct vconf *cc)
+{
+	struct vconf *c = (struct vconf *)cc; /* the pool is the one mutable part */
+	pthread_mutex_lock(&c->pool_mu);
+	if (!c->pool_tried) {
+		c->pool_tried = 1;
+		int n = c->threads < 0 ? DEFAULT_THREADS : c->threads;
+		c->pool.pool = n > 0 ? hts_tpool_init(n) : NULL;
+	}
+	pthread_mutex_unlock(&c->pool_mu);
+	return c->pool.pool ? &c->pool : NULL;
+}
+
 static void vcf_release(void *conf)
 {
 	struct vconf *c = conf;
+	if (c->pool.pool)
+		hts_tpool_destroy(c->pool.pool);
+	pthread_mutex_destroy(&c->pool_mu);
 	sl_ref_free(&c->ref);
 	for (size_t i = 0; i < c->nkeep; i++)
 		free(c->keep[i]);
@@ -227,10 +263,6 @@ static void structured(kstring_t *ks, const bcf_hrec_t *h, const char *const *ke
 	kputc('>', ks);
 }
 
-struct hstats {
-	uint64_t removed, scrubbed;
-};
-
 static int build_header(bcf_hdr_t *in, const struct vconf *c, struct sl_ref *ref, faidx_t *fai,
 			char (*pseudo)[32], bcf_hdr_t **outp, struct hstats *st, sl_err *err)
 {
@@ -310,23 +342,6 @@ static int build_header(bcf_hdr_t *in, const struct vconf *c, struct sl_ref *ref
 
 /* ---- the transform ---- */
 
-struct vrun {
-	const struct vconf *c;
-	sl_sink *out;
-	htsFile *in;
-	struct sl_hts_in *feed;
-	bcf_hdr_t *hdr, *ohdr;
-	faidx_t *fai;
-	struct vnorm norm;
-	struct vsort *sort;
-	unsigned char *ctg_ok;   /* per input contig id: 1 checked, 0 not yet */
-	int nctg_ok;
-	int ofd, ifd;
-	uint64_t nout;
-	struct hstats hs;
-	char (*pseudo)[32];
-};
-
 static int scratch_cb(void *ctx, sl_err *err)
 {
 	return sl_scratch_open(((struct vrun *)ctx)->out, err);
@@ -353,9 +368,7 @@ static int check_bgzf_end(sl_input *in, sl_err *err)
 	return 0;
 }
 
-/* Contig id `rid` of the input header: in the reference, with the length and
- * MD5 the header gives, if any. */
-static int check_contig(struct vrun *r, int rid, sl_err *err)
+int vrun_check_contig(struct vrun *r, int rid, sl_err *err)
 {
 	if (rid < r->nctg_ok && r->ctg_ok[rid])
 		return 0;
@@ -391,39 +404,117 @@ static int check_contig(struct vrun *r, int rid, sl_err *err)
 	return 0;
 }
 
-static int read_records(struct vrun *r, sl_err *err)
+/* ---- the reference's MD5s, computed while records are read ---- */
+
+/* The output header names every header contig's MD5, and the first run
+ * computes them (a pass over the reference): a thread does it while the
+ * records are read, with a faidx of its own. */
+struct md5_ahead {
+	pthread_t t;
+	struct sl_ref *ref;
+	char **names;
+	int n, started;
+};
+
+static void *md5_thread(void *arg)
 {
-	bcf1_t *b = bcf_init1();
-	int rc = 0;
-	uint64_t n = 0;
-	for (;;) {
-		int got = bcf_read(r->in, r->hdr, b);
-		if (got == -1)
-			break;
-		n++;
-		if (got == 0 && b->errcode == BCF_ERR_CTG_UNDEF)
-			b->errcode = 0; /* a contig the header lacks: checked below */
-		if (got < -1 || b->errcode) {
-			rc = got < -1 ? sl_fail(err, SL_E_FORMAT, "record %llu cannot be read: the input "
-						"is truncated or corrupt", (unsigned long long)n)
-			   : sl_fail(err, SL_E_FORMAT, "record %llu is malformed (htslib error %d)",
-				     (unsigned long long)n, b->errcode);
-			break;
-		}
-		if ((rc = check_contig(r, b->rid, err)) < 0 ||
-		    (rc = vnorm_record(&r->norm, b, err)) < 0)
-			break;
-		for (size_t i = 0; i < r->norm.nout && rc == 0; i++) {
-			if (r->norm.out[i]->errcode)
-				rc = sl_fail(err, SL_E_FORMAT, "record %llu cannot be normalised",
-					     (unsigned long long)n);
-			else
-				rc = vsort_push(r->sort, r->hdr, r->norm.out[i], err);
-		}
-		if (rc < 0)
-			break;
+	struct md5_ahead *m = arg;
+	sl_err ignore;
+	faidx_t *fai = sl_ref_open_fai(m->ref, &ignore);
+	for (int i = 0; fai && i < m->n; i++) {
+		int k = sl_ref_find(m->ref, m->names[i]);
+		if (k >= 0)
+			sl_ref_md5(m->ref, fai, k, &ignore); /* an error shows again later */
 	}
-	bcf_destroy1(b);
+	if (fai)
+		fai_destroy(fai);
+	return NULL;
+}
+
+static void md5_start(struct md5_ahead *m, struct vrun *r)
+{
+	*m = (struct md5_ahead){.ref = (struct sl_ref *)&r->c->ref};
+	if (!r->pool)
+		return;
+	m->n = r->hdr->n[BCF_DT_CTG];
+	m->names = sl_xcalloc((size_t)m->n + 1, sizeof *m->names);
+	for (int i = 0; i < m->n; i++)
+		m->names[i] = sl_xstrdup(bcf_hdr_id2name(r->hdr, i));
+	m->started = pthread_create(&m->t, NULL, md5_thread, m) == 0;
+}
+
+static void md5_join(struct md5_ahead *m)
+{
+	if (m->started)
+		pthread_join(m->t, NULL);
+	m->started = 0;
+	for (int i = 0; i < m->n; i++)
+		free(m->names[i]);
+	free(m->names);
+	m->names = NULL;
+}
+
+/* ---- the output ---- */
+
+static int write_header(struct vrun *r, struct vbgz *w, kstring_t *ks, sl_err *err)
+{
+	ks->l = 0;
+	if (bcf_hdr_format(r->ohdr, 0, ks) < 0)
+		return sl_fail(err, SL_E_FORMAT, "the new header cannot be written");
+	while (ks->l && ks->s[ks->l - 1] == 0)
+		ks->l--;
+	int rc = vbgz_write(w, ks->s, ks->l, err);
+	return rc < 0 ? rc : vbgz_flush(w, err);
+}
+
+/* The records in order, as vcf_write writes them: a record that would not
+ * fit in the current block starts a new one. */
+static int write_records(struct vrun *r, struct vbgz *w, hts_idx_t *idx, kstring_t *ks,
+			 sl_err *err)
+{
+	bcf1_t *b;
+	int rc;
+	while ((rc = vsort_next(r->sort, r->hdr, &b, err)) > 0) {
+		ks->l = 0;
+		if (bcf_translate(r->ohdr, r->hdr, b) < 0 || vcf_format(r->ohdr, b, ks) < 0)
+			return sl_fail(err, SL_E_FORMAT, "cannot write a record");
+		int tid = hts_idx_tbi_name(idx, b->rid, bcf_hdr_id2name(r->ohdr, b->rid));
+		if (tid < 0)
+			return sl_fail(err, SL_E_NOMEM, "cannot index a record");
+		if ((rc = vbgz_flush_try(w, ks->l, err)) < 0 || (rc = vbgz_write(w, ks->s, ks->l, err)) < 0 ||
+		    (rc = vbgz_index(w, tid, b->pos, b->pos + b->rlen, err)) < 0)
+			return rc;
+		r->nout++;
+	}
+	return rc;
+}
+
+static int write_bgzf(struct vrun *r, int tbi, sl_err *err)
+{
+	struct vbgz *w = vbgz_new(r->ofd, r->pool);
+	kstring_t ks = {0};
+	hts_idx_t *idx = NULL;
+	uint64_t off;
+	char iname[40];
+	sl_fd_name(iname, r->ifd);
+	int rc = write_header(r, w, &ks, err);
+	if (rc == 0 && (rc = vbgz_sync(w, &off, err)) == 0 && !(idx = vbgz_vcf_index(r->ohdr, tbi ? 0 : 14, off)))
+		rc = sl_fail(err, SL_E_NOMEM, "cannot start the index");
+	if (rc == 0) {
+		vbgz_set_index(w, idx);
+		rc = write_records(r, w, idx, &ks, err);
+	}
+	if (rc == 0)
+		rc = vbgz_finish(w, &off, err);
+	if (rc == 0 && (hts_idx_finish(idx, off) < 0 || hts_idx_save_as(idx, NULL, iname, tbi ?
+							 HTS_FMT_TBI : HTS_FMT_CSI) < 0))
+		rc = sl_fail(err, SL_E_IO, "cannot write the index");
+	if (rc == 0)
+		rc = vbgz_close(w, err);
+	vbgz_free(w);
+	if (idx)
+		hts_idx_destroy(idx);
+	free(ks.s);
 	return rc;
 }
 
@@ -435,35 +526,10 @@ static int write_output(struct vrun *r, sl_err *err)
 		if (k >= 0 && r->c->ref.contigs[k].len >= TBI_MAX_LEN)
 			tbi = 0;
 	}
-	int rc = 0;
+	int rc;
 	if ((r->ofd = sl_scratch_open(r->out, err)) < 0 || (r->ifd = sl_scratch_open(r->out, err)) < 0)
 		return -SL_E_IO;
-	int wfd = dup(r->ofd);
-	hFILE *hf = wfd >= 0 ? hdopen(wfd, "w") : NULL;
-	htsFile *o = hf ? hts_hopen(hf, "", "wz") : NULL;
-	if (!o) {
-		if (hf)
-			hclose_abruptly(hf);
-		else if (wfd >= 0)
-			close(wfd);
-		return sl_fail(err, SL_E_IO, "cannot start the output");
-	}
-	char iname[40];
-	sl_fd_name(iname, r->ifd);
-	if (bcf_hdr_write(o, r->ohdr) < 0 || bcf_idx_init(o, r->ohdr, tbi ? 0 : 14, iname) < 0)
-		rc = sl_fail(err, SL_E_IO, "cannot write the output header");
-	bcf1_t *b;
-	while (rc == 0 && (rc = vsort_next(r->sort, r->hdr, &b, err)) > 0) {
-		if (bcf_translate(r->ohdr, r->hdr, b) < 0 || bcf_write(o, r->ohdr, b) < 0)
-			rc = sl_fail(err, SL_E_IO, "cannot write a record (scratch space full?)");
-		else
-			r->nout++, rc = 0;
-	}
-	if (rc == 0 && bcf_idx_save(o) < 0)
-		rc = sl_fail(err, SL_E_IO, "cannot write the index");
-	if (hts_close(o) != 0 && rc == 0)
-		rc = sl_fail(err, SL_E_IO, "cannot finish the output (scratch space full?)");
-	if (rc < 0)
+	if ((rc = write_bgzf(r, tbi, err)) < 0)
 		return rc;
 	uint8_t d[32];
 	char name[64], hex[65];
@@ -509,13 +575,86 @@ static void facts(struct vrun *r)
 		      "\"samples\":%d,\"header_lines_removed\":%llu,\"descriptions_scrubbed\":%llu,"
 		      "\"sort_runs\":%llu,\"reference\":\"%s\"}",
 		      hts_get_format(r->in)->format == bcf ? "bcf" : "vcf",
-		      (unsigned long long)r->norm.nrec, (unsigned long long)r->nout,
-		      (unsigned long long)r->norm.nsplit, (unsigned long long)r->norm.nrealigned,
-		      (unsigned long long)r->norm.nexcluded, bcf_hdr_nsamples(r->hdr),
+		      (unsigned long long)r->nrec, (unsigned long long)r->nout,
+		      (unsigned long long)r->nsplit, (unsigned long long)r->nrealigned,
+		      (unsigned long long)r->nexcluded, bcf_hdr_nsamples(r->hdr),
 		      (unsigned long long)r->hs.removed, (unsigned long long)r->hs.scrubbed,
 		      (unsigned long long)vsort_runs(r->sort), r->c->ref.sha256);
 	sl_sink_fact(r->out, "vcf", b.data);
 	sl_buf_free(&b);
+}
+
+/* The input opened through htslib, its header read and its contigs checked. */
+static int open_input(struct vrun *r, sl_input *in, hFILE **hf, sl_err *err)
+{
+	int rc = check_bgzf_end(in, err);
+	if (rc == 0)
+		rc = sl_hts_in_open(&r->feed, in, hf, err);
+	if (rc < 0)
+		return rc;
+	r->in = hts_hopen(*hf, "", "r");
+	if (!r->in) {
+		hclose_abruptly(*hf);
+		return sl_fail(err, SL_E_FORMAT, "not a VCF or BCF file htslib can open");
+	}
+	enum htsExactFormat f = hts_get_format(r->in)->format;
+	if (f != vcf && f != bcf)
+		return sl_fail(err, SL_E_FORMAT, "not a VCF or BCF file");
+	/* BGZF decompressed on the pool gives the same bytes */
+	if (r->pool && hts_set_thread_pool(r->in, r->pool) < 0)
+		return sl_fail(err, SL_E_NOMEM, "cannot give the input decompression threads");
+	if (!(r->hdr = bcf_hdr_read(r->in)))
+		return sl_fail(err, SL_E_FORMAT, "the VCF/BCF header cannot be read");
+	if (!(r->fai = sl_ref_open_fai(r->ref, err)))
+		return -SL_E_IO;
+	for (int i = 0; rc == 0 && i < r->hdr->n[BCF_DT_CTG]; i++)
+		rc = vrun_check_contig(r, i, err);
+	return rc;
+}
+
+static int run(struct vrun *r, sl_input *in, const struct sl_deid_ctx *ctx, hFILE **hf,
+	       sl_err *err)
+{
+	int rc = open_input(r, in, hf, err);
+	if (rc < 0)
+		return rc;
+	struct md5_ahead m;
+	md5_start(&m, r);
+	r->sort = vsort_new(r->c->sort_memory, scratch_cb, r);
+	pseudonyms(r, ctx);
+	rc = vrun_read(r, err);
+	md5_join(&m);
+	if (rc == 0 && (rc = build_header(r->hdr, r->c, (struct sl_ref *)&r->c->ref, r->fai, r->pseudo,
+					  &r->ohdr, &r->hs, err)) == 0)
+		rc = vsort_finish(r->sort, r->hdr, err);
+	if (rc == 0)
+		rc = write_output(r, err);
+	if (rc == 0)
+		facts(r);
+	return rc;
+}
+
+static void run_free(struct vrun *r, hFILE *hf)
+{
+	vrun_works_free(r);
+	if (r->in)
+		hts_close(r->in);
+	else if (hf && !r->feed)
+		hclose_abruptly(hf);
+	vsort_free(r->sort);
+	if (r->fai)
+		fai_destroy(r->fai);
+	if (r->ohdr)
+		bcf_hdr_destroy(r->ohdr);
+	if (r->hdr)
+		bcf_hdr_destroy(r->hdr);
+	if (r->ofd >= 0)
+		close(r->ofd);
+	if (r->ifd >= 0)
+		close(r->ifd);
+	free(r->ctg_ok);
+	free(r->pseudo);
+	pthread_mutex_destroy(&r->idle_mu);
 }
 
 static int vcf_transform(sl_input *in, sl_sink *out, const struct sl_deid_ctx *ctx,
@@ -524,64 +663,20 @@ static int vcf_transform(sl_input *in, sl_sink *out, const struct sl_deid_ctx *c
 	const struct vconf *c = conf;
 	if (!c || !c->have_ref)
 		return sl_fail(err, SL_E_FORMAT, "VCF/BCF needs the reference: give --reference FASTA");
-	struct vrun r = {.c = c, .out = out, .ofd = -1, .ifd = -1};
+	struct vrun r = {.c = c, .ref = &c->ref, .out = out, .ofd = -1, .ifd = -1,
+			 .exclude_mismatch = c->exclude_mismatch, .pool = shared_pool(c)};
+	pthread_mutex_init(&r.idle_mu, NULL);
 	hFILE *hf = NULL;
-	int rc = check_bgzf_end(in, err);
-	if (rc == 0)
-		rc = sl_hts_in_open(&r.feed, in, &hf, err);
-	if (rc == 0) {
-		r.in = hts_hopen(hf, "", "r");
-		if (!r.in) {
-			hclose_abruptly(hf);
-			rc = sl_fail(err, SL_E_FORMAT, "not a VCF or BCF file htslib can open");
-		} else if (hts_get_format(r.in)->format != vcf && hts_get_format(r.in)->format != bcf) {
-			rc = sl_fail(err, SL_E_FORMAT, "not a VCF or BCF file");
-		}
-	}
-	if (rc == 0 && !(r.hdr = bcf_hdr_read(r.in)))
-		rc = sl_fail(err, SL_E_FORMAT, "the VCF/BCF header cannot be read");
-	if (rc == 0 && !(r.fai = sl_ref_open_fai(&c->ref, err)))
-		rc = -SL_E_IO;
-	for (int i = 0; rc == 0 && r.hdr && i < r.hdr->n[BCF_DT_CTG]; i++)
-		rc = check_contig(&r, i, err);
-	if (rc == 0) {
-		r.norm = (struct vnorm){.hdr = r.hdr, .fai = r.fai, .split = 1,
-					.exclude_mismatch = c->exclude_mismatch};
-		r.sort = vsort_new(c->sort_memory, scratch_cb, &r);
-		pseudonyms(&r, ctx);
-		rc = read_records(&r, err);
-	}
-	if (rc == 0 && (rc = build_header(r.hdr, c, (struct sl_ref *)&c->ref, r.fai, r.pseudo,
-					  &r.ohdr, &r.hs, err)) == 0)
-		rc = vsort_finish(r.sort, r.hdr, err);
-	if (rc == 0)
-		rc = write_output(&r, err);
-	if (rc == 0)
-		facts(&r);
-	if (r.in)
-		hts_close(r.in);
-	else if (hf && !r.feed)
-		hclose_abruptly(hf);
+	int rc = run(&r, in, ctx, &hf, err);
+	/* the input's feeder is joined after htslib closed its end */
+	struct sl_hts_in *feed = r.feed;
+	run_free(&r, hf);
 	sl_err ferr = {0};
-	int frc = sl_hts_in_finish(r.feed, &ferr);
+	int frc = sl_hts_in_finish(feed, &ferr);
 	if (frc < 0 && rc == 0) {
 		*err = ferr;
 		rc = frc;
 	}
-	vsort_free(r.sort);
-	vnorm_free(&r.norm);
-	if (r.fai)
-		fai_destroy(r.fai);
-	if (r.ohdr)
-		bcf_hdr_destroy(r.ohdr);
-	if (r.hdr)
-		bcf_hdr_destroy(r.hdr);
-	if (r.ofd >= 0)
-		close(r.ofd);
-	if (r.ifd >= 0)
-		close(r.ifd);
-	free(r.ctg_ok);
-	free(r.pseudo);
 	return rc;
 }
 

@@ -24,3 +24,10 @@ build-fuzz/fuzz_dicom -max_total_time=60 -max_len=8192 -timeout=10 -artifact_pre
 rm -rf "${corpus:?}"/*
 build-fuzz/fuzz_slide -max_total_time=30 -max_len=65536 -timeout=10 -artifact_prefix=build-fuzz/ \
 	"$corpus" tests/fuzz/corpus-slide
+# and the genomics formats (VCF/BCF, SAM/BAM/CRAM through htslib and our normaliser)
+rm -rf "${corpus:?}"/*
+build-fuzz/fuzz_genomics -max_total_time=30 -max_len=16384 -timeout=10 -artifact_prefix=build-fuzz/ \
+	"$corpus" tests/fuzz/corpus-genomics
+# again with the formats' thread pools, leaks not checked (see fuzz_genomics.c)
+SL_FUZZ_POOL=1 build-fuzz/fuzz_genomics -max_total_time=15 -max_len=16384 -timeout=10 -detect_leaks=0 \
+	-artifact_prefix=build-fuzz/ "$corpus" tests/fuzz/corpus-genomics

@@ -394,6 +394,8 @@ static const char *ref_at(struct vnorm *n, int rid, hts_pos_t beg, hts_pos_t len
 static int realign(struct vnorm *n, bcf1_t *b)
 {
 	bcf_unpack(b, BCF_UN_STR);
+	if (b->n_allele < 1) /* a BCF record may declare none: no allele array */
+		return R_MISMATCH;
 	const char *ref = b->d.allele[0];
 	size_t reflen = strlen(ref);
 	if (!reflen)

@@ -427,7 +427,8 @@ int vsort_push_blobs(struct vsort *s, bcf_hdr_t *hdr, char *buf, size_t len, siz
 int vsort_finish(struct vsort *s, bcf_hdr_t *hdr, sl_err *err)
 {
 	if (!s->nruns) {
-		qsort(s->keys, s->n, sizeof *s->keys, cmp_key_q);
+		if (s->n) /* no records: keys is NULL, which qsort may not take */
+			qsort(s->keys, s->n, sizeof *s->keys, cmp_key_q);
 		return 0;
 	}
 	int rc = s->n ? spill(s, hdr, err) : 0;

@@ -35,6 +35,20 @@ samtools view --no-PG -C -T ref/ref.fa -o in/main.cram in/main.sam
 # truncated: cut inside a BGZF block, and at a block boundary (no EOF block)
 head -c $(( $(stat -c %s in/main.bam) - 500 )) in/main.bam > bad/cut-block.bam
 head -c $(( $(stat -c %s in/main.bam) - 28 )) in/main.bam > bad/cut-eof.bam
+# a tag of type 'd', which htslib's SAM parser takes and its CRAM encoder
+# refuses (htslib 1.16 then leaked the container it was filling)
+awk '/^@/ { print; next } ++n == 2 { $0 = $0 "\tXD:d:1.5" } n <= 3' in/main.sam > bad/dtag.sam
+# the header's BGZF block says it runs past the end of the file, which ends
+# in a valid end-of-file block: with decoding threads attached before the
+# header, htslib 1.16 waited forever in bgzf_check_EOF
+python3 - in/main.bam bad/longblock.bam <<'PY'
+import sys
+b = bytearray(open(sys.argv[1], "rb").read())
+n = (b[16] | b[17] << 8) + 1
+first = b[:n]
+first[16:18] = (n + 200).to_bytes(2, "little")
+open(sys.argv[2], "wb").write(first + b[-28:])
+PY
 
 # digest_of REPORT NAME ROLE (a report is read once into REPORT.tsv: python
 # starts slowly on a loaded machine)
@@ -173,7 +187,17 @@ assert_contains "$(status_of rep4.jsonl badlength.sam)" "length 20001 is not the
 assert_contains "$(status_of rep4.jsonl badmd5.sam)" "M5 is not the reference's" "contig M5"
 assert_contains "$(status_of rep4.jsonl cut-block.bam)" "rejected: " "truncated BGZF block"
 assert_contains "$(status_of rep4.jsonl cut-eof.bam)" "BGZF end-of-file block is missing" "cut at a block boundary"
-pass "rejected with reasons: missing contig, contig length, contig M5, truncated BAM"
+assert_contains "$(status_of rep4.jsonl dtag.sam)" "read 2: tag XD has type 'd'" "tag type CRAM cannot store"
+assert_contains "$(status_of rep4.jsonl longblock.bam)" "header cannot be read" "BGZF block past the end"
+pass "rejected with reasons: missing contig, contig length, contig M5, truncated BAM, tag type, block past the end"
+# with decoding threads: a rejection, not a hang (KILL: sluice waits for its
+# workers on TERM)
+RC=0
+timeout -s KILL 60 "$SLUICE" ingest --store st4t --key-file key --reference ref/ref.fa --reads-threads 3 \
+	--report rep4t.jsonl bad/longblock.bam 2> /dev/null || RC=$?
+[[ $RC == 1 ]] || fail "BGZF block past the end with --reads-threads 3: exit $RC, expected 1 (137: hung)"
+assert_contains "$(status_of rep4t.jsonl longblock.bam)" "header cannot be read" "BGZF block past the end, threads"
+pass "a BGZF block past the end with decoding threads is rejected, not a hang"
 
 run_cmd sluice ingest --store st6 --key-file key --report rep6.jsonl in/main.sam
 assert_contains "$(status_of rep6.jsonl main.sam)" "needs the reference" "no --reference"

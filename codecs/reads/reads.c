@@ -561,11 +561,17 @@ static int open_input(struct rrun *r, int again, sl_err *err)
 		return sl_fail(err, SL_E_FORMAT, "not a SAM, BAM or CRAM file");
 	if (f == cram && hts_set_fai_filename(r->in, r->c->ref.path) < 0)
 		return sl_fail(err, SL_E_FORMAT, "the CRAM input cannot use the reference");
-	/* decoding on threads gives the same reads in the same order */
-	if (pool && hts_set_thread_pool(r->in, pool) < 0)
-		return sl_fail(err, SL_E_NOMEM, "cannot give the input decoding threads");
 	if (!(r->hdr = sam_hdr_read(r->in)))
 		return sl_fail(err, SL_E_FORMAT, "the SAM/BAM/CRAM header cannot be read");
+	/* Decoding on threads gives the same reads in the same order.  The
+	 * pool comes after the header, as samtools view attaches it: a BAM's
+	 * header read calls bgzf_check_EOF, which with a pool asks htslib
+	 * 1.16's BGZF reader task to look, and waits for its answer; that task
+	 * has already ended if the first block is corrupt, so the wait never
+	 * ends (a worker hung for good).  Our check_bgzf_end has checked the
+	 * end-of-file block already. */
+	if (pool && hts_set_thread_pool(r->in, pool) < 0)
+		return sl_fail(err, SL_E_NOMEM, "cannot give the input decoding threads");
 	return 0;
 }
 
@@ -592,6 +598,92 @@ static int says_coordinate(sam_hdr_t *h)
 	return yes;
 }
 
+/* Bytes of one value of an aux type with a fixed size, or 0. */
+static size_t aux_size(uint8_t t)
+{
+	switch (t) {
+	case 'A': case 'c': case 'C': return 1;
+	case 's': case 'S': return 2;
+	case 'i': case 'I': case 'f': return 4;
+	default: return 0;
+	}
+}
+
+/* The read's aux fields, walked by their own lengths: each tag named as the
+ * SAM spec names tags, each type one CRAM stores, each value inside the
+ * record.  htslib 1.16 reads a BAM's aux bytes unchecked and its SAM parser
+ * takes types the CRAM encoder refuses ('d') and malformed tags; the
+ * encoder then fails mid-container, and htslib 1.16 leaks that container
+ * (freed on an encode failure only since htslib PR 1701, 1.19).  Our
+ * bam_aux_get would also stop silently at a malformed field, before an RG
+ * tag it must rewrite. */
+static int check_aux(const struct rrun *r, const bam1_t *b, sl_err *err)
+{
+	const uint8_t *p = bam_get_aux(b), *end = b->data + b->l_data;
+	unsigned long long n = (unsigned long long)r->nin;
+	while (p < end) {
+		if (end - p < 3)
+			return sl_fail(err, SL_E_FORMAT, "read %llu: its tags are cut short", n);
+		char tag[3] = {(char)p[0], (char)p[1], 0};
+		uint8_t t = p[2];
+		int ok_tag = ((tag[0] >= 'A' && tag[0] <= 'Z') || (tag[0] >= 'a' && tag[0] <= 'z')) &&
+			     ((tag[1] >= 'A' && tag[1] <= 'Z') || (tag[1] >= 'a' && tag[1] <= 'z') ||
+			      (tag[1] >= '0' && tag[1] <= '9'));
+		if (!ok_tag)
+			return sl_fail(err, SL_E_FORMAT, "read %llu: a tag's name is not two letters "
+				       "or digits as SAM names tags", n);
+		p += 3;
+		size_t k = aux_size(t);
+		if (k) {
+			if ((size_t)(end - p) < k)
+				return sl_fail(err, SL_E_FORMAT, "read %llu: tag %s is cut short", n, tag);
+			p += k;
+		} else if (t == 'Z' || t == 'H') {
+			const uint8_t *z = memchr(p, 0, (size_t)(end - p));
+			if (!z)
+				return sl_fail(err, SL_E_FORMAT, "read %llu: tag %s is not terminated", n, tag);
+			p = z + 1;
+		} else if (t == 'B') {
+			if (end - p < 5 || !aux_size(p[0]) || p[0] == 'A')
+				return sl_fail(err, SL_E_FORMAT, "read %llu: array tag %s has no valid "
+					       "element type", n, tag);
+			uint32_t cnt;
+			memcpy(&cnt, p + 1, 4); /* little-endian hosts only, as htslib's raw data */
+			size_t need = (size_t)cnt * aux_size(p[0]);
+			p += 5;
+			if ((size_t)(end - p) < need)
+				return sl_fail(err, SL_E_FORMAT, "read %llu: array tag %s is cut short", n, tag);
+			p += need;
+		} else {
+			return sl_fail(err, SL_E_FORMAT, "read %llu: tag %s has type '%c', which SAM "
+				       "and CRAM do not store", n, tag, t >= 32 && t < 127 ? t : '?');
+		}
+	}
+	return 0;
+}
+
+/* What htslib's CRAM encoder needs of a read and the parsers do not all
+ * check: contigs the header has, CIGAR operations it knows, a CIGAR whose
+ * query length is the sequence's, well-formed tags.  A read it cannot
+ * encode is a rejection with its reason here, not a failure mid-container
+ * (see check_aux). */
+static int check_read(const struct rrun *r, const bam1_t *b, sl_err *err)
+{
+	const bam1_core_t *c = &b->core;
+	unsigned long long n = (unsigned long long)r->nin;
+	int nref = sam_hdr_nref(r->hdr);
+	if (c->tid < -1 || c->tid >= nref || c->mtid < -1 || c->mtid >= nref)
+		return sl_fail(err, SL_E_FORMAT, "read %llu names a contig the header does not have", n);
+	const uint32_t *cig = bam_get_cigar(b);
+	for (uint32_t i = 0; i < c->n_cigar; i++)
+		if (bam_cigar_op(cig[i]) > BAM_CDIFF)
+			return sl_fail(err, SL_E_FORMAT, "read %llu: its CIGAR has an unknown operation", n);
+	if (c->n_cigar && c->l_qseq && bam_cigar2qlen((int)c->n_cigar, cig) != c->l_qseq)
+		return sl_fail(err, SL_E_FORMAT, "read %llu: its CIGAR's length is not its "
+			       "sequence's", n);
+	return check_aux(r, b, err);
+}
+
 /* The input's next read into b: 1, 0 at the end, <0 on error. */
 static int read_one(struct rrun *r, bam1_t *b, sl_err *err)
 {
@@ -602,7 +694,8 @@ static int read_one(struct rrun *r, bam1_t *b, sl_err *err)
 	if (got < -1)
 		return sl_fail(err, SL_E_FORMAT, "read %llu cannot be read: the input is truncated "
 			       "or corrupt", (unsigned long long)r->nin);
-	return 1;
+	int rc = check_read(r, b, err);
+	return rc < 0 ? rc : 1;
 }
 
 static int sort_input(struct rrun *r, sl_err *err)

@@ -62,9 +62,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		}
 	/* No thread pools unless SL_FUZZ_POOL is set: htslib 1.16's threaded
 	 * BGZF reader leaks a block on a corrupt one (fixed upstream after
-	 * 1.16, htslib PR 1529), which would stop every run at the first such
-	 * input.  With the pools (our parallel VCF batches), run with
-	 * -detect_leaks=0. */
+	 * 1.16, htslib PR 1529), and its threaded CRAM decoder leaks the
+	 * containers in flight when a slice fails to decode, which would stop
+	 * every run at the first such input.  With the pools (our parallel VCF
+	 * batches), run with -detect_leaks=0 and ASAN_OPTIONS=detect_leaks=0
+	 * (else the leaks of the whole run are reported at exit). */
 	if (!getenv("SL_FUZZ_POOL") &&
 	    (sl_format_vcf.configure(&confs[0], "vcf-threads", "0", 1, &err) < 0 ||
 	     sl_format_reads.configure(&confs[1], "reads-threads", "0", 1, &err) < 0))

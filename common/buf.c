@@ -215,3 +215,21 @@ int sl_fsync_dir(const char *dir)
 	close(fd);
 	return rc;
 }
+
+int sl_parse_size(const char *v, size_t *out)
+{
+	char *end;
+	unsigned long long n = strtoull(v, &end, 10), m = 1;
+	if (end == v || *v == '-')
+		return -1;
+	if (*end == 'K' || *end == 'k')
+		m = 1ull << 10, end++;
+	else if (*end == 'M' || *end == 'm')
+		m = 1ull << 20, end++;
+	else if (*end == 'G' || *end == 'g')
+		m = 1ull << 30, end++;
+	if (*end || n == 0 || n > (1ull << 44) / m)
+		return -1;
+	*out = (size_t)(n * m);
+	return 0;
+}

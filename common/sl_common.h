@@ -78,6 +78,10 @@ void sl_sha256_final(sl_sha256 *h, uint8_t out[32]);
 void sl_sha256_free(sl_sha256 *h);
 void sl_sha256_once(const void *p, size_t n, uint8_t out[32]);
 
+/* A size option such as 64M: a positive number with an optional K, M or G
+ * (binary) suffix, at most 16 TiB; 0 or -1. */
+int sl_parse_size(const char *v, size_t *out);
+
 /* Aborting allocators for metadata-sized allocations. */
 void *sl_xmalloc(size_t n);
 void *sl_xcalloc(size_t n, size_t m);

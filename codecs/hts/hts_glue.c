@@ -237,6 +237,33 @@ const char *sl_ref_md5(struct sl_ref *r, faidx_t *fai, int i, sl_err *err)
 
 /* ---- scratch ---- */
 
+void sl_hts_pool_init(struct sl_hts_pool *p)
+{
+	pthread_mutex_init(&p->mu, NULL);
+	p->tried = 0;
+	p->pool.pool = NULL;
+	p->pool.qsize = 0;
+}
+
+htsThreadPool *sl_hts_pool_get(struct sl_hts_pool *p, int dflt)
+{
+	pthread_mutex_lock(&p->mu);
+	if (!p->tried) {
+		p->tried = 1;
+		int n = p->threads < 0 ? dflt : p->threads;
+		p->pool.pool = n > 0 ? hts_tpool_init(n) : NULL;
+	}
+	pthread_mutex_unlock(&p->mu);
+	return p->pool.pool ? &p->pool : NULL;
+}
+
+void sl_hts_pool_free(struct sl_hts_pool *p)
+{
+	if (p->pool.pool)
+		hts_tpool_destroy(p->pool.pool);
+	pthread_mutex_destroy(&p->mu);
+}
+
 void sl_fd_name(char out[40], int fd)
 {
 	snprintf(out, 40, "/proc/self/fd/%d", fd);

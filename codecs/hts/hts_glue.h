@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <htslib/faidx.h>
 #include <htslib/hfile.h>
+#include <htslib/thread_pool.h>
 #include "../../ingest/format.h"
 
 /* Once per process, from configure (the main thread, before workers):
@@ -64,6 +65,24 @@ int sl_ref_find(const struct sl_ref *r, const char *name);
 /* The contig's MD5 (of its upper-case sequence, as the SAM and VCF specs
  * define it), computed with fai on first use. */
 const char *sl_ref_md5(struct sl_ref *r, faidx_t *fai, int i, sl_err *err);
+
+/* ---- threads ---- */
+
+/* An htslib thread pool made by the first input that asks for one and
+ * shared by every input of the run (formats are configured once; workers
+ * then call get).  threads: the option's value, <0 for the format's
+ * default, 0 for none. */
+struct sl_hts_pool {
+	pthread_mutex_t mu;
+	int tried;
+	int threads;
+	htsThreadPool pool;
+};
+
+void sl_hts_pool_init(struct sl_hts_pool *p);
+/* The pool, or NULL for none; dflt: the size when threads < 0. */
+htsThreadPool *sl_hts_pool_get(struct sl_hts_pool *p, int dflt);
+void sl_hts_pool_free(struct sl_hts_pool *p);
 
 /* ---- scratch ---- */
 

@@ -53,10 +53,7 @@ struct rconf {
 	char cram_version[4];    /* "3.0" or "3.1" */
 	int names;               /* enum names */
 	size_t sort_memory;
-	int threads;             /* decoding pool; -1: the default */
-	pthread_mutex_t pool_mu;
-	int pool_tried;
-	htsThreadPool pool;      /* made on first use, shared by every input */
+	struct sl_hts_pool pool; /* decoding threads (threads -1: the default) */
 	char *json;
 };
 
@@ -86,24 +83,6 @@ static void make_json(struct rconf *c)
 	c->json = b.data;
 }
 
-static int parse_size(const char *v, size_t *out)
-{
-	char *end;
-	unsigned long long n = strtoull(v, &end, 10), m = 1;
-	if (end == v || *v == '-')
-		return -1;
-	if (*end == 'K' || *end == 'k')
-		m = 1ull << 10, end++;
-	else if (*end == 'M' || *end == 'm')
-		m = 1ull << 20, end++;
-	else if (*end == 'G' || *end == 'g')
-		m = 1ull << 30, end++;
-	if (*end || n == 0 || n > (1ull << 44) / m)
-		return -1;
-	*out = (size_t)(n * m);
-	return 0;
-}
-
 static int set_word(int *out, const char *const *words, int n, const char *opt,
 		    const char *value, sl_err *err)
 {
@@ -123,7 +102,7 @@ static int set_option(struct rconf *c, const char *name, const char *value, size
 	int k = 0;
 	char *end;
 	if (!strcmp(name, "reads-sort-memory")) {
-		if (parse_size(value, &c->sort_memory) < 0)
+		if (sl_parse_size(value, &c->sort_memory) < 0)
 			return sl_fail(err, SL_E_USAGE, "--reads-sort-memory wants a size such as "
 				       "256M, not '%s'", value);
 	} else if (!strcmp(name, "reads-cram-version")) {
@@ -137,7 +116,7 @@ static int set_option(struct rconf *c, const char *name, const char *value, size
 		if (end == value || *end || n < 0 || n > 256)
 			return sl_fail(err, SL_E_USAGE, "--reads-threads wants a number from 0 to 256, "
 				       "not '%s'", value);
-		c->threads = (int)n;
+		c->pool.threads = (int)n;
 	} else if (!strcmp(name, "reference-sha256")) {
 		snprintf(c->ref.sha256, sizeof c->ref.sha256, "%.*s", (int)len, value);
 	} else if (!strcmp(name, "reference")) {
@@ -157,10 +136,10 @@ static int reads_configure(void **confp, const char *name, const char *value, si
 	if (!*confp) {
 		struct rconf *c = sl_xcalloc(1, sizeof *c);
 		pthread_mutex_init(&c->ref.mu, NULL);
-		pthread_mutex_init(&c->pool_mu, NULL);
+		sl_hts_pool_init(&c->pool);
 		snprintf(c->cram_version, sizeof c->cram_version, "3.0");
 		c->sort_memory = DEFAULT_SORT_MEMORY;
-		c->threads = -1;
+		c->pool.threads = -1;
 		*confp = c;
 		sl_hts_setup();
 	}
@@ -177,26 +156,10 @@ static const char *reads_policy(const void *conf)
 	return conf ? ((const struct rconf *)conf)->json : dflt;
 }
 
-/* The decoding pool, made by the first input that needs it; NULL for none. */
-static htsThreadPool *shared_pool(const struct rconf *cc)
-{
-	struct rconf *c = (struct rconf *)cc; /* the pool is the one mutable part */
-	pthread_mutex_lock(&c->pool_mu);
-	if (!c->pool_tried) {
-		c->pool_tried = 1;
-		int n = c->threads < 0 ? DEFAULT_THREADS : c->threads;
-		c->pool.pool = n > 0 ? hts_tpool_init(n) : NULL;
-	}
-	pthread_mutex_unlock(&c->pool_mu);
-	return c->pool.pool ? &c->pool : NULL;
-}
-
 static void reads_release(void *conf)
 {
 	struct rconf *c = conf;
-	if (c->pool.pool)
-		hts_tpool_destroy(c->pool.pool);
-	pthread_mutex_destroy(&c->pool_mu);
+	sl_hts_pool_free(&c->pool);
 	sl_ref_free(&c->ref);
 	free(c->json);
 	free(c);
@@ -655,7 +618,8 @@ static int open_input(struct rrun *r, int again, sl_err *err)
 		return rc;
 	r->in = hts_hopen(r->hf, "", "r");
 	enum htsExactFormat f = r->in ? hts_get_format(r->in)->format : unknown_format;
-	htsThreadPool *pool = shared_pool(r->c);
+	/* the pool is the one part of the configuration a transform changes */
+	htsThreadPool *pool = sl_hts_pool_get((struct sl_hts_pool *)&r->c->pool, DEFAULT_THREADS);
 	if (!r->in) {
 		hclose_abruptly(r->hf);
 		r->hf = NULL;
@@ -673,8 +637,11 @@ static int open_input(struct rrun *r, int again, sl_err *err)
 	 * 1.16's BGZF reader task to look, and waits for its answer; that task
 	 * has already ended if the first block is corrupt, so the wait never
 	 * ends (a worker hung for good).  Our check_bgzf_end has checked the
-	 * end-of-file block already. */
-	if (pool && hts_set_thread_pool(r->in, pool) < 0)
+	 * end-of-file block already.  CRAM input is decoded on this thread:
+	 * htslib 1.16's threaded CRAM decoder leaks the containers it has
+	 * queued when a slice fails to decode (found by fuzz_genomics), and a
+	 * leak per hostile file is not bounded memory. */
+	if (pool && f != cram && hts_set_thread_pool(r->in, pool) < 0)
 		return sl_fail(err, SL_E_NOMEM, "cannot give the input decoding threads");
 	return 0;
 }

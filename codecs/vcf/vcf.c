@@ -39,13 +39,10 @@ struct vconf {
 	char **keep;             /* header keys kept on the operator's word */
 	size_t nkeep;
 	char *json;
-	int threads;             /* the pool's size; -1: the default */
-	pthread_mutex_t pool_mu;
-	int pool_tried;
-	htsThreadPool pool;      /* shared by every input of the run */
+	struct sl_hts_pool pool; /* shared by every input (threads -1: the default) */
 };
 
-static const struct vconf default_conf = {.sort_memory = DEFAULT_SORT_MEMORY, .threads = -1};
+static const struct vconf default_conf = {.sort_memory = DEFAULT_SORT_MEMORY, .pool.threads = -1};
 
 /* ---- options ---- */
 
@@ -77,25 +74,6 @@ static void make_json(struct vconf *c)
 	c->json = b.data;
 }
 
-static int parse_size(const char *v, size_t *out)
-{
-	char *end;
-	unsigned long long n = strtoull(v, &end, 10);
-	unsigned long long m = 1;
-	if (end == v || *v == '-')
-		return -1;
-	if (*end == 'K' || *end == 'k')
-		m = 1ull << 10, end++;
-	else if (*end == 'M' || *end == 'm')
-		m = 1ull << 20, end++;
-	else if (*end == 'G' || *end == 'g')
-		m = 1ull << 30, end++;
-	if (*end || n == 0 || n > (1ull << 44) / m)
-		return -1;
-	*out = (size_t)(n * m);
-	return 0;
-}
-
 static int vcf_configure(void **confp, const char *name, const char *value, size_t len,
 			 sl_err *err)
 {
@@ -103,7 +81,7 @@ static int vcf_configure(void **confp, const char *name, const char *value, size
 		struct vconf *c = sl_xcalloc(1, sizeof *c);
 		*c = default_conf;
 		pthread_mutex_init(&c->ref.mu, NULL);
-		pthread_mutex_init(&c->pool_mu, NULL);
+		sl_hts_pool_init(&c->pool);
 		*confp = c;
 		sl_hts_setup();
 	}
@@ -116,7 +94,7 @@ static int vcf_configure(void **confp, const char *name, const char *value, size
 			rc = sl_fail(err, SL_E_USAGE, "--vcf-ref-mismatch must be reject or exclude, "
 				     "not '%s'", value);
 	} else if (!strcmp(name, "vcf-sort-memory")) {
-		if (parse_size(value, &c->sort_memory) < 0)
+		if (sl_parse_size(value, &c->sort_memory) < 0)
 			rc = sl_fail(err, SL_E_USAGE, "--vcf-sort-memory wants a size such as 64M, "
 				     "not '%s'", value);
 	} else if (!strcmp(name, "vcf-threads")) {
@@ -126,7 +104,7 @@ static int vcf_configure(void **confp, const char *name, const char *value, size
 			rc = sl_fail(err, SL_E_USAGE, "--vcf-threads wants a number from 0 to 256, "
 				     "not '%s'", value);
 		else
-			c->threads = (int)n;
+			c->pool.threads = (int)n;
 	} else if (!strcmp(name, "vcf-header-keep")) {
 		char *dup = sl_xstrdup(value), *save = NULL;
 		for (char *t = strtok_r(dup, ",", &save); t && rc == 0; t = strtok_r(NULL, ",", &save)) {
@@ -156,26 +134,10 @@ static const char *vcf_policy(const void *conf)
 	return conf ? ((const struct vconf *)conf)->json : dflt;
 }
 
-/* The pool, made by the first input that needs it; NULL for none. */
-static htsThreadPool *shared_pool(const struct vconf *cc)
-{
-	struct vconf *c = (struct vconf *)cc; /* the pool is the one mutable part */
-	pthread_mutex_lock(&c->pool_mu);
-	if (!c->pool_tried) {
-		c->pool_tried = 1;
-		int n = c->threads < 0 ? DEFAULT_THREADS : c->threads;
-		c->pool.pool = n > 0 ? hts_tpool_init(n) : NULL;
-	}
-	pthread_mutex_unlock(&c->pool_mu);
-	return c->pool.pool ? &c->pool : NULL;
-}
-
 static void vcf_release(void *conf)
 {
 	struct vconf *c = conf;
-	if (c->pool.pool)
-		hts_tpool_destroy(c->pool.pool);
-	pthread_mutex_destroy(&c->pool_mu);
+	sl_hts_pool_free(&c->pool);
 	sl_ref_free(&c->ref);
 	for (size_t i = 0; i < c->nkeep; i++)
 		free(c->keep[i]);
@@ -670,7 +632,9 @@ static int vcf_transform(sl_input *in, sl_sink *out, const struct sl_deid_ctx *c
 	if (!c || !c->have_ref)
 		return sl_fail(err, SL_E_FORMAT, "VCF/BCF needs the reference: give --reference FASTA");
 	struct vrun r = {.c = c, .ref = &c->ref, .out = out, .ofd = -1, .ifd = -1,
-			 .exclude_mismatch = c->exclude_mismatch, .pool = shared_pool(c)};
+			 .exclude_mismatch = c->exclude_mismatch,
+			 /* the pool is the one part of the configuration a transform changes */
+			 .pool = sl_hts_pool_get((struct sl_hts_pool *)&c->pool, DEFAULT_THREADS)};
 	pthread_mutex_init(&r.idle_mu, NULL);
 	hFILE *hf = NULL;
 	int rc = run(&r, in, ctx, &hf, err);

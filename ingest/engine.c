@@ -28,8 +28,10 @@ void sl_engine_stop(struct engine *e, const char *why)
 {
 	pthread_mutex_lock(&e->stop_mu);
 	if (!e->stop) {
-		snprintf(e->stop_why, sizeof e->stop_why, "%s", why);
-		snprintf(e->stop_reason, sizeof e->stop_reason, "not processed: run stopped (%s)", why);
+		/* cut to fit: the reason is a cause (ENOSPC, a signal), never a path */
+		snprintf(e->stop_why, sizeof e->stop_why, "%.199s", why);
+		snprintf(e->stop_reason, sizeof e->stop_reason, "not processed: run stopped (%.200s)",
+			 why);
 		__atomic_store_n(&e->stop, 1, __ATOMIC_RELEASE);
 	}
 	pthread_mutex_unlock(&e->stop_mu);

@@ -237,6 +237,27 @@ const char *sl_ref_md5(struct sl_ref *r, faidx_t *fai, int i, sl_err *err)
 
 /* ---- scratch ---- */
 
+static const uint8_t bgzf_eof[28] = {
+	0x1f, 0x8b, 0x08, 0x04, 0, 0, 0, 0, 0, 0xff, 0x06, 0, 0x42, 0x43, 0x02, 0, 0x1b, 0, 0x03, 0,
+	0, 0, 0, 0, 0, 0, 0, 0};
+
+/* A BGZF input cut at a block boundary still decompresses: its missing
+ * end-of-file block is how the cut shows. */
+int sl_hts_check_bgzf_end(sl_input *in, sl_err *err)
+{
+	uint8_t b[28];
+	uint64_t size = sl_input_size(in);
+	int64_t n = sl_input_pread(in, b, 4, 0, err);
+	if (n < 0)
+		return (int)n;
+	if (n < 4 || b[0] != 0x1f || b[1] != 0x8b || !(b[3] & 4))
+		return 0; /* plain text, or gzip without BGZF's extra field */
+	if (size < 28 || sl_input_pread(in, b, 28, size - 28, err) != 28 || memcmp(b, bgzf_eof, 28))
+		return sl_fail(err, SL_E_FORMAT, "the input is truncated: its BGZF end-of-file block "
+			       "is missing");
+	return 0;
+}
+
 void sl_hts_pool_init(struct sl_hts_pool *p)
 {
 	pthread_mutex_init(&p->mu, NULL);

@@ -35,6 +35,11 @@ int sl_hts_in_open(struct sl_hts_in **out, sl_input *in, hFILE **hf, sl_err *err
 int sl_hts_in_reopen(struct sl_hts_in **out, sl_input *in, hFILE **hf, sl_err *err);
 int sl_hts_in_finish(struct sl_hts_in *h, sl_err *err);
 
+/* 0, or a rejection when a BGZF input (BAM, bgzipped VCF/SAM) lacks its
+ * end-of-file block: a file cut at a block boundary still decompresses,
+ * and that block's absence is how the cut shows.  Plain text passes. */
+int sl_hts_check_bgzf_end(sl_input *in, sl_err *err);
+
 /* ---- the reference ---- */
 
 struct sl_ref_contig {

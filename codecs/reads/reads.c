@@ -249,27 +249,6 @@ struct rrun {
 	struct nmap names;
 };
 
-static const uint8_t bgzf_eof[28] = {
-	0x1f, 0x8b, 0x08, 0x04, 0, 0, 0, 0, 0, 0xff, 0x06, 0, 0x42, 0x43, 0x02, 0, 0x1b, 0, 0x03, 0,
-	0, 0, 0, 0, 0, 0, 0, 0};
-
-/* A BAM cut at a block boundary still decompresses: its missing end-of-file
- * block is how the cut shows. */
-static int check_bgzf_end(sl_input *in, sl_err *err)
-{
-	uint8_t b[28];
-	uint64_t size = sl_input_size(in);
-	int64_t n = sl_input_pread(in, b, 4, 0, err);
-	if (n < 0)
-		return (int)n;
-	if (n < 4 || b[0] != 0x1f || b[1] != 0x8b || !(b[3] & 4))
-		return 0;
-	if (size < 28 || sl_input_pread(in, b, 28, size - 28, err) != 28 || memcmp(b, bgzf_eof, 28))
-		return sl_fail(err, SL_E_FORMAT, "the input is truncated: its BGZF end-of-file block "
-			       "is missing");
-	return 0;
-}
-
 /* ---- CRAM container headers ---- */
 
 /* A cursor over the input read with sl_input_pread, a window at a time. */
@@ -636,7 +615,7 @@ static int open_input(struct rrun *r, int again, sl_err *err)
 	 * header read calls bgzf_check_EOF, which with a pool asks htslib
 	 * 1.16's BGZF reader task to look, and waits for its answer; that task
 	 * has already ended if the first block is corrupt, so the wait never
-	 * ends (a worker hung for good).  Our check_bgzf_end has checked the
+	 * ends (a worker hung for good).  sl_hts_check_bgzf_end has checked the
 	 * end-of-file block already.  CRAM input is decoded on this thread:
 	 * htslib 1.16's threaded CRAM decoder leaks the containers it has
 	 * queued when a slice fails to decode (found by fuzz_genomics), and a
@@ -991,7 +970,7 @@ static int reads_transform(sl_input *in, sl_sink *out, const struct sl_deid_ctx 
 	if (!c || !c->have_ref)
 		return sl_fail(err, SL_E_FORMAT, "SAM/BAM/CRAM needs the reference: give --reference FASTA");
 	struct rrun r = {.c = c, .ctx = ctx, .out = out, .src = in, .ofd = -1, .ifd = -1};
-	int rc = check_bgzf_end(in, err);
+	int rc = sl_hts_check_bgzf_end(in, err);
 	if (rc == 0)
 		rc = check_cram_containers(in, err);
 	if (rc == 0)

@@ -309,27 +309,6 @@ static int scratch_cb(void *ctx, sl_err *err)
 	return sl_scratch_open(((struct vrun *)ctx)->out, err);
 }
 
-static const uint8_t bgzf_eof[28] = {
-	0x1f, 0x8b, 0x08, 0x04, 0, 0, 0, 0, 0, 0xff, 0x06, 0, 0x42, 0x43, 0x02, 0, 0x1b, 0, 0x03, 0,
-	0, 0, 0, 0, 0, 0, 0, 0};
-
-/* A BGZF input cut at a block boundary still decompresses: its missing
- * end-of-file block is how the cut shows. */
-static int check_bgzf_end(sl_input *in, sl_err *err)
-{
-	uint8_t b[28];
-	uint64_t size = sl_input_size(in);
-	int64_t n = sl_input_pread(in, b, 4, 0, err);
-	if (n < 0)
-		return (int)n;
-	if (n < 4 || b[0] != 0x1f || b[1] != 0x8b || !(b[3] & 4))
-		return 0; /* plain text, or gzip without BGZF's extra field */
-	if (size < 28 || sl_input_pread(in, b, 28, size - 28, err) != 28 || memcmp(b, bgzf_eof, 28))
-		return sl_fail(err, SL_E_FORMAT, "the input is truncated: its BGZF end-of-file block "
-			       "is missing");
-	return 0;
-}
-
 int vrun_check_contig(struct vrun *r, int rid, sl_err *err)
 {
 	if (rid < r->nctg_ok && r->ctg_ok[rid])
@@ -549,7 +528,7 @@ static void facts(struct vrun *r)
 /* The input opened through htslib, its header read and its contigs checked. */
 static int open_input(struct vrun *r, sl_input *in, hFILE **hf, sl_err *err)
 {
-	int rc = check_bgzf_end(in, err);
+	int rc = sl_hts_check_bgzf_end(in, err);
 	if (rc == 0)
 		rc = sl_hts_in_open(&r->feed, in, hf, err);
 	if (rc < 0)
@@ -570,7 +549,7 @@ static int open_input(struct vrun *r, sl_input *in, hFILE **hf, sl_err *err)
 	 * attached waits for the BGZF reader task, which has already ended if
 	 * an early block is corrupt, and the wait never ends.  bcf_hdr_read
 	 * does not check in 1.16, but another version's may; our
-	 * check_bgzf_end has checked the end-of-file block already. */
+	 * sl_hts_check_bgzf_end has checked the end-of-file block already. */
 	if (r->pool && hts_set_thread_pool(r->in, r->pool) < 0)
 		return sl_fail(err, SL_E_NOMEM, "cannot give the input decompression threads");
 	if (!(r->fai = sl_ref_open_fai(r->ref, err)))

@@ -153,6 +153,19 @@ runs=$(sluice log --store st2 | python3 -c "import json,sys; print(max(json.load
 [[ $runs -gt 1 ]] || fail "a 64K sort memory should spill runs (got $runs)"
 pass "deterministic: same bytes across encodings, record order, paths, thread counts, --vcf-threads 0 and 7, spilled sort ($runs runs)"
 
+# ---- the compression level: other bytes, the same records, a clear error ----
+assert_exit 2 sluice ingest --store st9 --key-file key --reference ref/ref.fa --vcf-compression-level 0 in/main.vcf
+assert_contains "$OUT" "--vcf-compression-level wants a number from 1 to 9" "level 0 refused"
+run_cmd sluice ingest --store st9 --key-file key --reference ref/ref.fa --report rep9.jsonl \
+	--vcf-compression-level 9 in/big.vcf
+[[ $RC == 0 ]] || fail "level 9 ingest exited $RC: $STDERR"
+d9=$(digest_of rep9.jsonl big.vcf primary)
+[[ $d9 != "$(digest_of rep.jsonl big.vcf primary)" ]] || fail "level 9 gave the bytes of level 4"
+assert_eq "$(sluice cat --store st9 "$d9" | bgzip -dc | md5sum)" \
+	"$(sluice cat --store st "$(digest_of rep.jsonl big.vcf primary)" | bgzip -dc | md5sum)" \
+	"level 9 and level 4 hold the same text"
+pass "--vcf-compression-level: other bytes, the same text; 0 refused"
+
 # ---- the subject map links samples to the same subject ----
 printf 'local_id,person_id\nCNRY_LOCAL1,CNRY_PERSON\nCNRY_LOCAL2,CNRY_PERSON\n' > map.csv
 run_cmd sluice ingest --store st3 --key-file key --reference ref/ref.fa --subject-map map.csv \

@@ -282,12 +282,12 @@ static int same_file(const char *a, const char *b)
 	return same;
 }
 
-static void ours(bcf_hdr_t *h, int csi, int threads, const char *path, const char *ipath)
+static void ours(bcf_hdr_t *h, int csi, int threads, int level, const char *path, const char *ipath)
 {
 	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
 	REQUIRE(fd >= 0);
 	htsThreadPool pool = {threads ? hts_tpool_init(threads) : NULL, 0};
-	struct vbgz *w = vbgz_new(fd, threads ? &pool : NULL);
+	struct vbgz *w = vbgz_new(fd, threads ? &pool : NULL, level);
 	sl_err err = {0};
 	kstring_t ks = {0};
 	REQUIRE(bcf_hdr_format(h, 0, &ks) == 0);
@@ -323,7 +323,7 @@ static void ours(bcf_hdr_t *h, int csi, int threads, const char *path, const cha
 	close(fd);
 }
 
-static void bgzf_writer(int csi, int threads)
+static void bgzf_writer(int csi, int threads, int level)
 {
 	char *tmp = unit_tmpdir("test_vcf_bgzf");
 	char p1[8192], p2[8192], i1[8192], i2[8192];
@@ -336,7 +336,9 @@ static void bgzf_writer(int csi, int threads)
 	bcf_hdr_append(h, "##contig=<ID=b,length=100000>");
 	bcf_hdr_append(h, "##INFO=<ID=X,Number=1,Type=String,Description=\"x\">");
 	REQUIRE(bcf_hdr_sync(h) == 0);
-	htsFile *o = hts_open(p1, "wz");
+	char mode[8];
+	snprintf(mode, sizeof mode, "wz%d", level);
+	htsFile *o = hts_open(p1, mode);
 	REQUIRE(o && bcf_hdr_write(o, h) == 0 && bcf_idx_init(o, h, csi ? 14 : 0, i1) == 0);
 	bcf1_t *b = bcf_init1();
 	for (int i = 0; i < 3000; i++) {
@@ -346,7 +348,7 @@ static void bgzf_writer(int csi, int threads)
 	REQUIRE(bcf_idx_save(o) == 0);
 	REQUIRE(hts_close(o) == 0);
 	bcf_destroy1(b);
-	ours(h, csi, threads, p2, i2);
+	ours(h, csi, threads, level, p2, i2);
 	CHECK(same_file(p1, p2));
 	CHECK(same_file(i1, i2));
 	bcf_hdr_destroy(h);
@@ -362,6 +364,10 @@ int main(int argc, char **argv)
 	sorter(20000);
 	for (int csi = 0; csi < 2; csi++)
 		for (int threads = 0; threads < 4; threads += 3)
-			bgzf_writer(csi, threads);
+			bgzf_writer(csi, threads, 6);
+	/* every other level against htslib's bytes at that level */
+	for (int level = 1; level <= 9; level++)
+		if (level != 6)
+			bgzf_writer(level & 1, 3, level);
 	return UNIT_DONE();
 }

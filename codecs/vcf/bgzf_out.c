@@ -12,8 +12,8 @@
  * The bytes do not depend on the pool: blocks are cut where bgzf_write and
  * bgzf_flush_try cut them (a block holds BGZF_BLOCK_SIZE bytes, and a
  * record that would not fit in the current block starts a new one), each
- * block is compressed on its own with the settings of htslib's default
- * level (libdeflate level 7 for BGZF level 6, raw deflate, the gzip header
+ * block is compressed on its own as htslib compresses at the same BGZF
+ * level (its libdeflate level for that level, raw deflate, the gzip header
  * with the BC extra field), and blocks are written in order.  Index
  * entries are virtual offsets (block address << 16 | offset in the block):
  * an entry is held until its block's address is known, and the last one
@@ -29,7 +29,6 @@
 #include <htslib/bgzf.h>
 #include <htslib/tbx.h>
 
-#define BGZF_LEVEL_LIBDEFLATE 7  /* htslib maps BGZF level 6, its default, to this */
 #define HDR_LEN 18
 #define FTR_LEN 8
 
@@ -59,6 +58,7 @@ struct vbgz {
 	uint64_t nblocks;        /* blocks cut so far (cur is block nblocks) */
 	uint64_t written;        /* blocks written */
 	uint64_t addr;           /* file offset after the blocks written */
+	int zlevel;              /* libdeflate's level */
 	pthread_mutex_t zmu;     /* the compressors' free list, shared by pool threads */
 	struct libdeflate_compressor **zs;
 	size_t nz, capz;
@@ -84,7 +84,7 @@ static struct libdeflate_compressor *take_z(struct vbgz *w)
 	pthread_mutex_lock(&w->zmu);
 	struct libdeflate_compressor *z = w->nz ? w->zs[--w->nz] : NULL;
 	pthread_mutex_unlock(&w->zmu);
-	return z ? z : libdeflate_alloc_compressor(BGZF_LEVEL_LIBDEFLATE);
+	return z ? z : libdeflate_alloc_compressor(w->zlevel);
 }
 
 static void give_z(struct vbgz *w, struct libdeflate_compressor *z)
@@ -263,10 +263,14 @@ hts_idx_t *vbgz_vcf_index(const bcf_hdr_t *h, int csi_shift, uint64_t off0)
 
 /* ---- the interface ---- */
 
-struct vbgz *vbgz_new(int fd, htsThreadPool *pool)
+struct vbgz *vbgz_new(int fd, htsThreadPool *pool, int level)
 {
+	/* htslib's map from BGZF (zlib) levels to libdeflate's, so that a
+	 * level gives the bytes htslib writes at that level */
+	static const int zlevel[10] = {0, 1, 2, 3, 5, 6, 7, 8, 10, 12};
 	struct vbgz *w = sl_xcalloc(1, sizeof *w);
 	w->fd = fd;
+	w->zlevel = zlevel[level < 1 ? 1 : level > 9 ? 9 : level];
 	pthread_mutex_init(&w->zmu, NULL);
 	if (pool && pool->pool) {
 		w->pool = pool;

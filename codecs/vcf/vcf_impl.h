@@ -87,10 +87,11 @@ void vsort_free(struct vsort *s);
 
 /* ---- bgzf_out.c ---- */
 
-/* A BGZF writer with htslib's bytes whose blocks are compressed on a pool
- * (NULL: on the caller's thread), and an on-the-fly index. */
+/* A BGZF writer with htslib's bytes at BGZF level `level` (1-9) whose
+ * blocks are compressed on a pool (NULL: on the caller's thread), and an
+ * on-the-fly index. */
 struct vbgz;
-struct vbgz *vbgz_new(int fd, htsThreadPool *pool);
+struct vbgz *vbgz_new(int fd, htsThreadPool *pool, int level);
 /* bgzf_write and bgzf_flush_try: where blocks are cut decides the bytes. */
 int vbgz_write(struct vbgz *w, const void *p, size_t n, sl_err *err);
 int vbgz_flush_try(struct vbgz *w, size_t n, sl_err *err);

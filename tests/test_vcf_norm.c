@@ -12,9 +12,11 @@
  */
 #include "unit.h"
 #include "../codecs/vcf/vcf_impl.h"
+#include "../codecs/hts/hts_glue.h"
 #include <fcntl.h>
 #include <libgen.h>
 #include <unistd.h>
+#include <htslib/bgzf.h>
 #include <htslib/hts.h>
 #include <htslib/hts_log.h>
 
@@ -54,12 +56,12 @@ static void free_lines(struct lines *l)
 	free(l->v);
 }
 
-/* The FASTA copied next to a fresh .fai in tmp (the shared copy has none). */
-static faidx_t *load_fasta(const char *name, const char *tmp)
+/* The FASTA copied to dst next to a fresh .fai (the shared copy has none). */
+static faidx_t *load_fasta(const char *name, const char *tmp, char dst[8192])
 {
-	char src[8192], dst[8192];
+	char src[8192];
 	snprintf(src, sizeof src, "%s/%s.fa", dir, name);
-	snprintf(dst, sizeof dst, "%s/%s.fa", tmp, name);
+	snprintf(dst, 8192, "%s/%s.fa", tmp, name);
 	FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
 	REQUIRE(in && out);
 	char buf[65536];
@@ -72,7 +74,8 @@ static faidx_t *load_fasta(const char *name, const char *tmp)
 	return fai_load3(dst, NULL, NULL, 0);
 }
 
-static int run_case(const char *in, const char *expect, int split, int exclude, faidx_t *fai)
+static int run_case(const char *in, const char *expect, int split, int exclude, faidx_t *fai,
+		    const struct sl_ref *ref)
 {
 	char path[8192];
 	snprintf(path, sizeof path, "%s/%s.vcf", dir, in);
@@ -80,7 +83,7 @@ static int run_case(const char *in, const char *expect, int split, int exclude, 
 	REQUIRE(fp);
 	bcf_hdr_t *h = bcf_hdr_read(fp);
 	REQUIRE(h);
-	struct vnorm n = {.hdr = h, .fai = fai, .split = split, .exclude_mismatch = exclude};
+	struct vnorm n = {.hdr = h, .fai = fai, .ref = ref, .split = split, .exclude_mismatch = exclude};
 	struct lines got = {0}, want = {0};
 	bcf1_t *b = bcf_init1();
 	kstring_t ks = {0};
@@ -169,12 +172,20 @@ static void bcftools_cases(void)
 			skip++;
 			continue;
 		}
-		faidx_t *fai = fa ? load_fasta(fa, tmp) : NULL;
+		char fpath[8192];
+		faidx_t *fai = fa ? load_fasta(fa, tmp, fpath) : NULL;
 		REQUIRE(!fa || fai);
-		int ok = run_case(in, out, split, exclude, fai);
+		/* through faidx, then with the reference read by pread */
+		struct sl_ref ref = {.path = fa ? sl_xstrdup(fpath) : NULL};
+		pthread_mutex_init(&ref.mu, NULL);
+		sl_err lerr = {0};
+		REQUIRE(!fa || sl_ref_load(&ref, &lerr) == 0);
+		int ok = run_case(in, out, split, exclude, fai, NULL) &&
+			 run_case(in, out, split, exclude, fai, fa ? &ref : NULL);
 		printf("%s: bcftools norm %s%s%s %s -> %s\n", ok ? "PASS" : "FAIL", args,
 		       fa ? " -f " : "", fa ? fa : "", in, out);
 		ok ? pass++ : fail++;
+		sl_ref_free(&ref);
 		if (fai)
 			fai_destroy(fai);
 	}
@@ -245,6 +256,62 @@ static void sorter(size_t limit)
 	vsort_free(s);
 	bcf_destroy1(b);
 	bcf_hdr_destroy(h);
+}
+
+/* ---- the reference read by its .fai ---- */
+
+/* Contigs with lines of 60 and of 50 with CRLF, last lines short: every
+ * window sl_ref_read gives equals faidx's; a bgzipped copy is left to faidx. */
+static void ref_reader(void)
+{
+	char *tmp = unit_tmpdir("test_vcf_ref");
+	char path[8192], gz[8192];
+	snprintf(path, sizeof path, "%s/r.fa", tmp);
+	snprintf(gz, sizeof gz, "%s/r.fa.gz", tmp);
+	FILE *f = fopen(path, "wb");
+	REQUIRE(f);
+	kstring_t all = {0};
+	static const int len[2] = {1000, 777}, width[2] = {60, 50};
+	for (int c = 0; c < 2; c++) {
+		ksprintf(&all, ">c%d desc\n", c + 1);
+		for (int i = 0; i < len[c]; i++) {
+			kputc("ACGTNacgtn"[(i * 7 + c) % 10], &all);
+			if ((i + 1) % width[c] == 0 || i + 1 == len[c])
+				kputs(c ? "\r\n" : "\n", &all);
+		}
+	}
+	fwrite(all.s, 1, all.l, f);
+	fclose(f);
+	BGZF *z = bgzf_open(gz, "w");
+	REQUIRE(z && bgzf_write(z, all.s, all.l) == (ssize_t)all.l && bgzf_close(z) == 0);
+	REQUIRE(fai_build(path) == 0 && fai_build(gz) == 0);
+	struct sl_ref r = {.path = sl_xstrdup(path)}, rz = {.path = sl_xstrdup(gz)};
+	pthread_mutex_init(&r.mu, NULL);
+	pthread_mutex_init(&rz.mu, NULL);
+	sl_err err = {0};
+	CHECK_RC(sl_ref_load(&r, &err), &err);
+	CHECK_RC(sl_ref_load(&rz, &err), &err);
+	faidx_t *fai = fai_load3(path, NULL, NULL, 0);
+	REQUIRE(fai && r.ncontigs == 2);
+	char out[1200];
+	int same = 0, tries = 0;
+	for (int c = 0; c < 2; c++)
+		for (int beg = 0; beg < len[c]; beg += 13)
+			for (int n = 1; beg + n <= len[c]; n = n * 3 + 1) {
+				hts_pos_t got = 0;
+				char *want = faidx_fetch_seq64(fai, r.contigs[c].name, beg, beg + n - 1, &got);
+				tries++;
+				same += want && got == n && sl_ref_read(&r, c, beg, beg + n, out) == 0 &&
+					!memcmp(out, want, (size_t)n);
+				free(want);
+			}
+	CHECK(same == tries);
+	CHECK(sl_ref_read(&r, 0, 990, 1001, out) < 0);   /* past the end */
+	CHECK(sl_ref_read(&rz, 0, 0, 10, out) < 0);      /* bgzipped: faidx's */
+	fai_destroy(fai);
+	sl_ref_free(&r);
+	sl_ref_free(&rz);
+	free(all.s);
 }
 
 /* ---- the BGZF writer ---- */
@@ -360,6 +427,7 @@ int main(int argc, char **argv)
 	char file[] = __FILE__;
 	snprintf(dir, sizeof dir, "%s/genomics/bcftools-norm", dirname(file));
 	bcftools_cases();
+	ref_reader();
 	sorter(64u << 20);
 	sorter(20000);
 	for (int csi = 0; csi < 2; csi++)

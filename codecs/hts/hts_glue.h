@@ -46,6 +46,8 @@ struct sl_ref_contig {
 	char *name;
 	int64_t len;
 	char md5[33];            /* "" until computed */
+	int64_t off;             /* the .fai's layout: first base's byte, */
+	int64_t blen, llen;      /* bases and bytes a line */
 };
 
 /* Shared by every transform of a run (configured once, read by workers);
@@ -58,6 +60,7 @@ struct sl_ref {
 	pthread_mutex_t mu;
 	int loaded;
 	char *load_error;        /* why the reference is unusable, or NULL */
+	int fd;                  /* the FASTA for sl_ref_read; -1: bgzipped, use faidx */
 };
 
 /* Parse the .fai (via htslib) once; 0 or <0 with err. */
@@ -67,6 +70,11 @@ void sl_ref_free(struct sl_ref *r);
 faidx_t *sl_ref_open_fai(const struct sl_ref *r, sl_err *err);
 /* Index of a contig by name, or -1. */
 int sl_ref_find(const struct sl_ref *r, const char *name);
+/* Bases [beg, end) of contig i into out (end - beg bytes, as the FASTA
+ * has them: case kept, no line breaks), read with one pread by the .fai's
+ * layout; thread-safe.  0, or -1 when the FASTA is bgzipped or the bytes
+ * are not there (then faidx decides). */
+int sl_ref_read(const struct sl_ref *r, int i, int64_t beg, int64_t end, char *out);
 /* The contig's MD5 (of its upper-case sequence, as the SAM and VCF specs
  * define it), computed with fai on first use. */
 const char *sl_ref_md5(struct sl_ref *r, faidx_t *fai, int i, sl_err *err);

@@ -12,6 +12,7 @@
  * sluice from the VCF specification; htslib parses and encodes the fields.
  */
 #include "vcf_impl.h"
+#include "../hts/hts_glue.h"
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -348,11 +349,54 @@ static int all_acgtn(const char *s)
 #define WIN_LONG (64 << 10)
 #define WIN_SHORT 512
 
+/* The reference's number for header contig rid, looked up once; -1: read
+ * through faidx. */
+static int ref_index(struct vnorm *n, int rid, const char *ctg)
+{
+	if (!n->ref || rid < 0)
+		return -1;
+	if (rid >= n->nrefidx) {
+		int m = rid + 16;
+		n->refidx = sl_xrealloc(n->refidx, (size_t)m * sizeof *n->refidx);
+		for (int i = n->nrefidx; i < m; i++)
+			n->refidx[i] = -2;
+		n->nrefidx = m;
+	}
+	if (n->refidx[rid] == -2)
+		n->refidx[rid] = sl_ref_find(n->ref, ctg);
+	return n->refidx[rid];
+}
+
+/* Bases [start, end) of the contig into the window buffer. */
+static int fetch(struct vnorm *n, int k, const char *ctg, hts_pos_t start, hts_pos_t end)
+{
+	hts_pos_t len = end - start;
+	if (k >= 0 && len > n->win_cap) {
+		free(n->win);
+		n->win_cap = len > WIN_LONG ? len : WIN_LONG;
+		n->win = sl_xmalloc((size_t)n->win_cap);
+	}
+	if (k >= 0 && sl_ref_read(n->ref, k, start, end, n->win) == 0)
+		return 0;
+	hts_pos_t got = 0;
+	char *s = faidx_fetch_seq64(n->fai, ctg, start, end - 1, &got);
+	if (!s || got != len) {
+		free(s);
+		return -1;
+	}
+	free(n->win);
+	n->win = s;
+	n->win_cap = len;
+	return 0;
+}
+
 static int load_window(struct vnorm *n, int rid, hts_pos_t beg, hts_pos_t len)
 {
 	const char *ctg = bcf_hdr_id2name(n->hdr, rid);
-	int fwd = n->win && rid == n->win_rid && beg >= n->win_beg && beg < n->win_end + WIN_LONG;
-	hts_pos_t clen = n->win && rid == n->win_rid ? n->ctg_len : faidx_seq_len(n->fai, ctg);
+	int same = n->win_end > 0 && rid == n->win_rid; /* a window is there */
+	int fwd = same && beg >= n->win_beg && beg < n->win_end + WIN_LONG;
+	int k = ref_index(n, rid, ctg);
+	hts_pos_t clen = same ? n->ctg_len : k >= 0 ? n->ref->contigs[k].len : faidx_seq_len(n->fai, ctg);
 	if (clen < 0 || beg + len > clen)
 		return -1;
 	hts_pos_t size = fwd ? WIN_LONG : WIN_SHORT;
@@ -360,17 +404,12 @@ static int load_window(struct vnorm *n, int rid, hts_pos_t beg, hts_pos_t len)
 	start = start < 0 ? 0 : start;
 	hts_pos_t end = start + size > beg + len ? start + size : beg + len;
 	end = end > clen ? clen : end;
-	hts_pos_t got = 0;
-	char *s = faidx_fetch_seq64(n->fai, ctg, start, end - 1, &got);
-	if (!s || got != end - start) {
-		free(s);
+	n->win_beg = n->win_end = 0;
+	if (fetch(n, k, ctg, start, end) < 0)
 		return -1;
-	}
-	for (hts_pos_t i = 0; i < got; i++)
-		if (!acgtn((unsigned char)s[i]))
-			s[i] = 'N';
-	free(n->win);
-	n->win = s;
+	for (hts_pos_t i = 0; i < end - start; i++)
+		if (!acgtn((unsigned char)n->win[i]))
+			n->win[i] = 'N';
 	n->win_rid = rid;
 	n->win_beg = start;
 	n->win_end = end;
@@ -385,7 +424,7 @@ static const char *ref_at(struct vnorm *n, int rid, hts_pos_t beg, hts_pos_t len
 {
 	if (beg < 0 || len <= 0)
 		return NULL;
-	if ((!n->win || n->win_rid != rid || beg < n->win_beg || beg + len > n->win_end) &&
+	if ((n->win_rid != rid || beg < n->win_beg || beg + len > n->win_end) &&
 	    load_window(n, rid, beg, len) < 0)
 		return NULL;
 	return n->win + (beg - n->win_beg);
@@ -562,4 +601,5 @@ void vnorm_free(struct vnorm *n)
 	free(n->ks.s);
 	free(n->ks2.s);
 	free(n->win);
+	free(n->refidx);
 }

@@ -347,7 +347,7 @@ static void work_init(struct vrun *r, struct vwork *w, bcf_hdr_t *h, faidx_t *fa
 	w->hdr = h;
 	w->fai = fai;
 	w->own = own;
-	w->norm = (struct vnorm){.hdr = h, .fai = fai, .split = 1,
+	w->norm = (struct vnorm){.hdr = h, .fai = fai, .ref = r->ref, .split = 1,
 				 .exclude_mismatch = r->exclude_mismatch};
 	w->rec = bcf_init1();
 	w->tmp = bcf_init1();

@@ -14,9 +14,12 @@
 
 /* ---- norm.c ---- */
 
+struct sl_ref;
+
 struct vnorm {
 	bcf_hdr_t *hdr;          /* the input's header: fields are looked up here */
 	faidx_t *fai;            /* NULL: no REF check, no realignment */
+	const struct sl_ref *ref; /* read windows by pread where it can (may be NULL) */
 	int split;               /* split multiallelic records into biallelic ones */
 	int exclude_mismatch;    /* REF mismatch: drop the record (counted), not fail */
 	bcf1_t **out;            /* the records of the last vnorm_record, owned */
@@ -32,8 +35,10 @@ struct vnorm {
 	 * mostly in order, and a faidx fetch per record (a seek, a read, a
 	 * malloc) cost more than normalising */
 	char *win;
-	int win_rid;             /* -1: none */
+	int win_rid;             /* the window is [win_beg, win_end) of contig win_rid */
 	hts_pos_t win_beg, win_end, win_cap, ctg_len;
+	int *refidx;             /* header contig id -> ref contig (-1: none, -2: not looked up) */
+	int nrefidx;
 };
 
 /* Normalise one input record into n->out[0..nout).  Returns 0, or <0 with

@@ -10,6 +10,11 @@
 # area mean); no canary reaches the store or an export; subjects follow the
 # subject map; outputs are deterministic and independent of the memory
 # budget and of --direct; damaged files are rejected with a reason.
+# sl-slidegen (tests/slide/slidegen.c) adds what tifffile cannot encode:
+# Aperio SVS with JPEG 2000 tiles (33003, 33005; canaries in COM segments),
+# grey JPEG tiles, LZW, deflate, zstd and uncompressed tiles, and damaged
+# JPEG 2000 slides (a cut tile, a tile whose SIZ is not the tile size, a
+# zero-length tile).
 source "$TESTS/lib.sh"
 PY=/usr/bin/python3 # Debian's python3-tifffile and python3-numpy live here
 for t in vips vipsheader openslide-show-properties openslide-write-png; do
@@ -19,9 +24,11 @@ $PY -c "import tifffile, numpy" 2> /dev/null ||
 	skip_all "$PY cannot import tifffile and numpy (python3-tifffile python3-numpy)"
 newkey key
 $PY "$TESTS/slide/make_slides.py" corpus > /dev/null || fail "tests/slide/make_slides.py failed"
+[[ -x ${SL_SLIDEGEN:-} ]] || fail "SL_SLIDEGEN (build/tests/sl-slidegen) not set"
+"$SL_SLIDEGEN" corpus 2> /dev/null || fail "sl-slidegen failed"
 NFILES=$(find corpus -type f | wc -l)
 GOOD=(aperio.svs aperio-b2.svs aperio-nobc.svs pyramid.tif single.tif nonhalf.tif zero-tile.svs
-	single-vips.tif)
+	single-vips.tif j2k-33003.svs j2k-33005.svs grey.tif lzw.tif deflate.tif zstd.tif raw.tif)
 CANARIES=(CANARY 07/14/21 11:22:33 2021:07:14 1004486 GMT+01:00)
 printf 'barcode,person\nCANARY-BARCODE-4711,PERSON-77\nCANARY-BARCODE-B2,PERSON-77\n' > map.csv
 
@@ -71,6 +78,9 @@ expect_reject truncated-early.svs "truncated"
 expect_reject corrupt-tile.svs "tile 4"
 expect_reject plain.tif "not a whole-slide image"   # claimed on its far directory, then judged
 expect_reject plain-small.tif "unrecognised format" # the head shows it is no slide
+expect_reject j2k-cut.svs "tile 3: JPEG 2000 tile-part runs past the end"
+expect_reject j2k-siz.svs "tile 3: JPEG 2000 size or components differ"
+expect_reject j2k-zero.svs "tile 3: zero-length tile"
 
 # ---- every output against its input ----
 mkdir out
@@ -90,6 +100,8 @@ assert_eq "$(attr st aperio.svs width)x$(attr st aperio.svs height)" 2000x1500 "
 assert_eq "$(attr st aperio.svs mpp)/$(attr st aperio.svs objective_power)" 0.252/20 "aperio.svs: mpp/objective"
 assert_eq "$(attr st aperio.svs levels)/$(attr st aperio.svs vendor)" 5/aperio "aperio.svs: levels/vendor"
 assert_eq "$(attr st pyramid.tif mpp)" 0.25 "pyramid.tif: mpp from resolution tags"
+assert_eq "$(attr st j2k-33003.svs mpp)/$(attr st j2k-33003.svs compression)" 0.252/jpeg2000 "j2k-33003.svs: mpp/compression"
+assert_eq "$(attr st lzw.tif compression)/$(attr st grey.tif compression)" lzw/jpeg "lzw.tif, grey.tif: compression"
 s1=$(attr st aperio.svs subject) s2=$(attr st aperio-b2.svs subject) s3=$(attr st aperio-nobc.svs subject)
 assert_match "$s1" '^S[0-9a-f]{24}$' "aperio.svs subject"
 assert_eq "$s2" "$s1" "two barcodes of one person (subject map): one subject"
@@ -108,8 +120,17 @@ assert ap["pages_dropped"] == {"label": 1, "macro": 1, "thumbnail": 1, "other": 
 assert [l["from"] for l in ap["levels"]] == ["copied", "built", "copied", "built", "built"], ap["levels"]
 nh = [f for f in sl if f["levels"][0]["size"] == [1500, 1100] and f["pages_dropped"]["other"] == 1]
 assert nh and nh[0]["levels"][1]["from"] == "built", "the page that is not a half is not dropped and rebuilt"
+jk = [f for f in sl if f["levels"][0]["size"] == [1000, 750] and f["levels"][0]["colour"] == "YCbCr"][0]
+assert [(l["from"], l["compression"]) for l in jk["levels"]] == [("copied", "jpeg2000"),
+    ("built", "jpeg"), ("copied", "jpeg2000"), ("built", "jpeg")], jk["levels"]
+assert jk["pages_dropped"] == {"label": 1, "macro": 0, "thumbnail": 1, "other": 0}, jk["pages_dropped"]
+gr = [f for f in sl if f["levels"][0]["colour"] == "grey"][0]
+assert [l["compression"] for l in gr["levels"]] == ["jpeg"] * 4, gr["levels"]
+lz = [f for f in sl if f["levels"][0]["compression"] == "lzw"][0]
+assert [(l["from"], l["compression"]) for l in lz["levels"]] == [("copied", "lzw"), ("copied", "lzw"),
+    ("built", "jpeg"), ("built", "jpeg")], lz["levels"]
 PY
-pass "facts: label, macro and thumbnail dropped; 4x level copied, the others built; a level that is not a half rebuilt"
+pass "facts: label, macro and thumbnail dropped; 4x level copied, the others built; a level that is not a half rebuilt; JPEG 2000 and LZW levels copied, the others built as JPEG"
 
 # ---- no canary anywhere ----
 sluice export --store st --to exp 2> /dev/null || fail "sluice export failed"

@@ -291,7 +291,7 @@ static void test_meta(void)
 	CHECK(!strcmp(m.scanner, "Aperiox GT 450DROP"));
 	sl_buf d;
 	sl_buf_init(&d);
-	slide_meta_description(&m, 5, &d);
+	slide_meta_description(&m, 5, 0, &d);
 	CHECK(!contains(&d, "CANARY") && !contains(&d, "BC-1") && contains(&d, "mpp-x=0.2499"));
 	sl_buf_free(&d);
 	struct slide_meta r = {0};

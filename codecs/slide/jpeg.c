@@ -254,7 +254,7 @@ void slide_codec_free(struct slide_codec *k)
 }
 
 int slide_codec_decode(struct slide_codec *k, const uint8_t *p, size_t n, uint32_t w,
-		       uint32_t h, int shift, uint8_t *px, size_t stride, sl_err *err)
+		       uint32_t h, int nc, int shift, uint8_t *px, size_t stride, sl_err *err)
 {
 	struct jpeg_decompress_struct *d = &k->d;
 	k->de.cut = 0;
@@ -264,11 +264,12 @@ int slide_codec_decode(struct slide_codec *k, const uint8_t *p, size_t n, uint32
 	}
 	jpeg_mem_src(d, p, (unsigned long)n);
 	jpeg_read_header(d, TRUE);
-	if (d->image_width != w || d->image_height != h) {
+	if (d->image_width != w || d->image_height != h || d->num_components != nc) {
 		jpeg_abort_decompress(d);
-		return sl_fail(err, SL_E_FORMAT, "a JPEG tile's size differs from the page's tile size");
+		return sl_fail(err, SL_E_FORMAT, "a JPEG tile's size or components differ from the "
+			       "page's");
 	}
-	d->out_color_space = JCS_RGB;
+	d->out_color_space = nc == 1 ? JCS_GRAYSCALE : JCS_RGB;
 	d->dct_method = JDCT_ISLOW;
 	d->scale_num = 1;
 	d->scale_denom = 1u << shift; /* DCT-domain scaling: fewer samples to make */
@@ -299,11 +300,14 @@ int slide_codec_encode(struct slide_codec *k, const uint8_t *px, size_t stride, 
 	}
 	c->image_width = w;
 	c->image_height = h;
-	c->input_components = 3;
-	c->in_color_space = JCS_RGB;
+	int grey = like && like->ncomp == 1;
+	c->input_components = grey ? 1 : 3;
+	c->in_color_space = grey ? JCS_GRAYSCALE : JCS_RGB;
 	jpeg_set_defaults(c);
 	jpeg_set_quality(c, SLIDE_QUALITY, TRUE);
-	if (like && !like->ycbcr) {
+	if (grey) {
+		c->comp_info[0].h_samp_factor = c->comp_info[0].v_samp_factor = 1;
+	} else if (like && !like->ycbcr) {
 		jpeg_set_colorspace(c, JCS_RGB); /* writes Adobe transform 0 */
 	} else {
 		c->comp_info[0].h_samp_factor = like ? like->sub_h : 2;
@@ -324,7 +328,7 @@ int slide_jpeg_decode(const uint8_t *p, size_t n, uint32_t w, uint32_t h, uint8_
 		      sl_err *err)
 {
 	struct slide_codec *k = slide_codec_new();
-	int rc = slide_codec_decode(k, p, n, w, h, 0, px, (size_t)w * 3, err);
+	int rc = slide_codec_decode(k, p, n, w, h, 3, 0, px, (size_t)w * 3, err);
 	slide_codec_free(k);
 	return rc;
 }
@@ -333,7 +337,8 @@ int slide_jpeg_encode(const uint8_t *px, uint32_t w, uint32_t h, const struct jp
 		      sl_buf *out, sl_err *err)
 {
 	struct slide_codec *k = slide_codec_new();
-	int rc = slide_codec_encode(k, px, (size_t)w * 3, w, h, like, out, err);
+	int nc = like && like->ncomp == 1 ? 1 : 3;
+	int rc = slide_codec_encode(k, px, (size_t)w * nc, w, h, like, out, err);
 	slide_codec_free(k);
 	return rc;
 }

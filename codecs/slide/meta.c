@@ -134,7 +134,9 @@ void slide_mpp_text(uint32_t e5, char out[24])
 		out[--n] = 0;
 }
 
-void slide_meta_description(const struct slide_meta *m, int nlevels, sl_buf *b)
+/* The sluice dialect: "sluice slide 1|key=value|...", which no reader
+ * takes for a vendor's, so OpenSlide reads the file as a generic TIFF. */
+static void sluice_description(const struct slide_meta *m, int nlevels, sl_buf *b)
 {
 	char x[24], y[24];
 	sl_buf_printf(b, "sluice slide 1|vendor=%s", m->vendor);
@@ -148,4 +150,38 @@ void slide_meta_description(const struct slide_meta *m, int nlevels, sl_buf *b)
 	if (m->scanner[0])
 		sl_buf_printf(b, "|scanner=%s", m->scanner);
 	sl_buf_printf(b, "|compression=jpeg|levels=%d|downsample=2", nlevels);
+}
+
+/* The Aperio dialect, for JPEG 2000 tiles, which only OpenSlide's Aperio
+ * reader decodes (its generic reader refuses what libtiff cannot): the
+ * description starts "Aperio" and its "Key = Value" pairs after the first
+ * "|" become aperio.* properties, MPP giving openslide.mpp-x/y and AppMag
+ * the objective power.  "Aperio|" and not "Aperio " so that tifffile does
+ * not take page 1 for Aperio's thumbnail.  Every pair has an "=": OpenSlide
+ * 3.4 splits each on it. */
+static void aperio_description(const struct slide_meta *m, int nlevels, sl_buf *b)
+{
+	char x[24], y[24];
+	sl_buf_puts(b, "Aperio|sluice = slide 1");
+	if (m->objective[0])
+		sl_buf_printf(b, "|AppMag = %s", m->objective);
+	if (m->mpp_x) {
+		slide_mpp_text(m->mpp_x, x);
+		slide_mpp_text(m->mpp_y, y);
+		sl_buf_printf(b, "|MPP = %s", x);
+		if (m->mpp_y != m->mpp_x)
+			sl_buf_printf(b, "|MPP-Y = %s", y);
+	}
+	sl_buf_printf(b, "|vendor = %s", m->vendor);
+	if (m->scanner[0])
+		sl_buf_printf(b, "|scanner = %s", m->scanner);
+	sl_buf_printf(b, "|compression = jpeg2000|levels = %d|downsample = 2", nlevels);
+}
+
+void slide_meta_description(const struct slide_meta *m, int nlevels, int aperio, sl_buf *b)
+{
+	if (aperio)
+		aperio_description(m, nlevels, b);
+	else
+		sluice_description(m, nlevels, b);
 }

@@ -27,12 +27,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <tiffio.h>
 
 /* ---- plan ---- */
 
+/* 8-bit RGB (any compression read), or 8-bit grey (MinIsBlack; not
+ * JPEG 2000, whose Aperio reader wants three components). */
+static int colour_ok(const struct sdir *d)
+{
+	if (d->spp == 3)
+		return d->photometric != PHOTOMETRIC_SEPARATED && (d->compression == 7 ||
+			SLIDE_IS_J2K(d->compression) || d->photometric == PHOTOMETRIC_RGB);
+	return d->spp == 1 && d->photometric == PHOTOMETRIC_MINISBLACK &&
+	       !SLIDE_IS_J2K(d->compression);
+}
+
 static int usable(const struct sdir *d)
 {
-	return d->kind == SDIR_LEVEL && d->off && d->spp == 3 && d->bps == 8;
+	return d->kind == SDIR_LEVEL && d->off && d->bps == 8 && colour_ok(d);
 }
 
 /* Is page d level k of a pyramid whose level 0 is w0 x h0? */
@@ -46,16 +58,17 @@ static int is_level(const struct sdir *d, uint32_t w0, uint32_t h0, int k)
 
 static int why_not_level0(const struct sdir *d, sl_err *err)
 {
-	if (d->compression != 7)
-		return sl_fail(err, SL_E_FORMAT, "level 0 compression %u not supported yet (JPEG "
-			       "tiles only; JPEG 2000 and others are not read)", d->compression);
 	if (d->planar != 1)
 		return sl_fail(err, SL_E_FORMAT, "level 0 has separate colour planes (not supported)");
-	return sl_fail(err, SL_E_FORMAT, "level 0 is not 8-bit RGB (%u samples of %u bits)",
-		       d->spp, d->bps);
+	if (!d->off)
+		return sl_fail(err, SL_E_FORMAT, "level 0 compression %u not supported (JPEG, JPEG "
+			       "2000, none, LZW, deflate and zstd are read)", d->compression);
+	return sl_fail(err, SL_E_FORMAT, "level 0 is not 8-bit RGB or grey (%u samples of %u "
+		       "bits, photometric %u)", d->spp, d->bps, d->photometric);
 }
 
-/* The colour facts of a copied level, from its first non-empty tile. */
+/* The colour facts of a copied level, from its first non-empty tile:
+ * a JPEG frame's or a JPEG 2000 SIZ's (lossless tiles have none to read). */
 static int level_info(struct slide *s, int k, sl_err *err)
 {
 	struct level *L = &s->lv[k];
@@ -63,20 +76,24 @@ static int level_info(struct slide *s, int k, sl_err *err)
 	sl_buf raw, out;
 	sl_buf_init(&raw);
 	sl_buf_init(&out);
-	L->ji = (struct jpg_info){L->tw, L->th, 3, 1, 2, 2};
+	L->ji = (struct jpg_info){L->tw, L->th, s->nc, s->nc == 3 && d->compression == 7, 1, 1};
+	L->jk = (struct j2k_info){L->tw, L->th, 3, {1, 1, 1}, {1, 1, 1}};
 	int rc = 0;
-	for (uint32_t t = 0; t < d->ntiles && rc == 0; t++) {
+	for (uint32_t t = 0; t < d->ntiles && rc == 0 && !slide_src_lossless(d->compression); t++) {
 		if (!d->cnt[t])
 			continue;
 		rc = slide_src_tile(s->src, L->src, t, &raw, err);
-		if (rc == 0)
+		if (rc == 0 && SLIDE_IS_J2K(d->compression))
+			rc = slide_j2k_rebuild((uint8_t *)raw.data, raw.len, &out, &L->jk, err);
+		else if (rc == 0)
 			rc = slide_jpeg_rebuild(d->tables, d->ntables, (uint8_t *)raw.data, raw.len,
 						&out, &L->ji, err);
 		break;
 	}
-	if (rc == 0 && (L->ji.ncomp != 3 || L->ji.w != L->tw || L->ji.h != L->th))
-		rc = sl_fail(err, SL_E_FORMAT, "page %d: JPEG tiles are not 3-component tiles of "
-			     "the page's tile size", L->src);
+	if (rc == 0 && (L->ji.ncomp != s->nc || L->ji.w != L->tw || L->ji.h != L->th ||
+			L->jk.w != L->tw || L->jk.h != L->th))
+		rc = sl_fail(err, SL_E_FORMAT, "page %d: tiles are not %d-component tiles of the "
+			     "page's tile size", L->src, s->nc);
 	sl_buf_free(&raw);
 	sl_buf_free(&out);
 	return rc;
@@ -95,7 +112,10 @@ static int white_tile(struct slide *s, int k, sl_err *err)
 		t++;
 	if (t == d->ntiles)
 		return 0;
-	size_t n = (size_t)L->tw * L->th * 3;
+	if (d->compression != 7) /* no encoder for these here: named, not guessed */
+		return sl_fail(err, SL_E_FORMAT, "page %d tile %u: zero-length tile (only JPEG "
+			       "levels may have empty tiles)", L->src, t);
+	size_t n = (size_t)L->tw * L->th * s->nc;
 	uint8_t *px = sl_xmalloc(n);
 	memset(px, 255, n);
 	int rc = slide_jpeg_encode(px, L->tw, L->th, &L->ji, &L->white, err);
@@ -129,10 +149,13 @@ int slide_plan(struct slide *s, sl_err *err)
 	const struct sdir *z = slide_src_dir(s->src, d0);
 	if (!usable(z))
 		return why_not_level0(z, err);
+	s->nc = z->spp;
 	int used[SLIDE_MAX_DIRS] = {0};
 	used[d0] = 1;
 	level_init(&s->lv[0], z->w, z->h, z->tw, z->th);
 	s->lv[0].src = d0;
+	s->lv[0].compression = z->compression;
+	s->lv[0].predictor = z->predictor;
 	int k = 1;
 	for (; k < SLIDE_MAX_LEVELS; k++) {
 		const struct level *P = &s->lv[k - 1];
@@ -142,17 +165,21 @@ int slide_plan(struct slide *s, sl_err *err)
 		L->src = L->parent = -1;
 		for (int i = 0; i < nd && !s->conf->rebuild; i++) {
 			const struct sdir *d = slide_src_dir(s->src, i);
-			if (!used[i] && usable(d) && is_level(d, z->w, z->h, k)) {
+			if (!used[i] && usable(d) && d->spp == z->spp && is_level(d, z->w, z->h, k)) {
 				used[i] = 1;
 				L->src = i;
 				level_init(L, d->w, d->h, d->tw, d->th);
+				L->compression = d->compression;
+				L->predictor = d->predictor;
 				break;
 			}
 		}
 		if (L->src < 0) {
 			level_init(L, (P->w + 1) / 2, (P->h + 1) / 2, z->tw, z->th);
 			L->parent = k - 1;
-			L->ji = (struct jpg_info){z->tw, z->th, 3, 1, 2, 2};
+			L->compression = 7;
+			L->ji = s->nc == 1 ? (struct jpg_info){z->tw, z->th, 1, 0, 1, 1}
+					   : (struct jpg_info){z->tw, z->th, 3, 1, 2, 2};
 		}
 	}
 	if (k == SLIDE_MAX_LEVELS)
@@ -171,6 +198,7 @@ int slide_plan(struct slide *s, sl_err *err)
 			return rc;
 		s->copied_levels += s->lv[j].src >= 0;
 		s->built_levels += s->lv[j].src < 0;
+		s->aperio_out |= SLIDE_IS_J2K(s->lv[j].compression);
 	}
 	return 0;
 }
@@ -188,6 +216,18 @@ static int where(int rc, int page, uint32_t t, sl_err *err)
 	return rc;
 }
 
+/* A JPEG 2000 tile without COM; its layout must be the level's. */
+static int copy_j2k(struct level *L, const sl_buf *raw, sl_buf *out, sl_err *err)
+{
+	struct j2k_info jk;
+	int rc = slide_j2k_rebuild((uint8_t *)raw->data, raw->len, out, &jk, err);
+	if (rc == 0 && (jk.w != L->jk.w || jk.h != L->jk.h || memcmp(jk.dx, L->jk.dx, 3) ||
+			memcmp(jk.dy, L->jk.dy, 3)))
+		rc = sl_fail(err, SL_E_FORMAT, "JPEG 2000 size or components differ from the page's "
+			     "tile size or other tiles");
+	return rc;
+}
+
 int slide_copy_tile(struct slide *s, int k, uint32_t t, sl_buf *raw, sl_buf *out, sl_err *err)
 {
 	struct level *L = &s->lv[k];
@@ -199,6 +239,13 @@ int slide_copy_tile(struct slide *s, int k, uint32_t t, sl_buf *raw, sl_buf *out
 	}
 	struct jpg_info ji;
 	int rc = slide_src_tile(s->src, L->src, t, raw, err);
+	if (rc == 0 && SLIDE_IS_J2K(L->compression))
+		return where(copy_j2k(L, raw, out, err), L->src, t, err);
+	if (rc == 0 && L->compression != 7) { /* lossless: as it is */
+		sl_buf_reset(out);
+		sl_buf_add(out, raw->data, raw->len);
+		return 0;
+	}
 	if (rc == 0)
 		rc = slide_jpeg_rebuild(d->tables, d->ntables, (uint8_t *)raw->data, raw->len, out,
 					&ji, err);
@@ -240,10 +287,29 @@ struct cascade {
 
 static uint32_t min32(uint32_t a, uint32_t b) { return a < b ? a : b; }
 
-/* 2x2 area mean of rows a and b (b NULL: a alone, the odd last row), pw
- * samples wide, into w = ceil(pw / 2) samples; rounded to nearest. */
-static void halve(const uint8_t *a, const uint8_t *b, uint32_t pw, uint8_t *out, uint32_t w)
+/* halve() for grey rows. */
+static void halve1(const uint8_t *a, const uint8_t *b, uint32_t pw, uint8_t *out, uint32_t w)
 {
+	uint32_t full = pw / 2;
+	for (uint32_t x = 0; x < full; x++, a += 2, out++) {
+		*out = b ? (uint8_t)((a[0] + a[1] + b[0] + b[1] + 2) >> 2) :
+			   (uint8_t)((a[0] + a[1] + 1) >> 1);
+		b = b ? b + 2 : NULL;
+	}
+	if (full < w)
+		*out = b ? (uint8_t)((a[0] + b[0] + 1) >> 1) : a[0];
+}
+
+/* 2x2 area mean of rows a and b (b NULL: a alone, the odd last row), pw
+ * pixels of nc samples wide, into w = ceil(pw / 2) pixels; rounded to
+ * nearest. */
+static void halve(int nc, const uint8_t *a, const uint8_t *b, uint32_t pw, uint8_t *out,
+		  uint32_t w)
+{
+	if (nc == 1) {
+		halve1(a, b, pw, out, w);
+		return;
+	}
 	uint32_t full = pw / 2;
 	if (b) {
 		for (uint32_t x = 0; x < full; x++, a += 6, b += 6, out += 3) {
@@ -263,15 +329,32 @@ static void halve(const uint8_t *a, const uint8_t *b, uint32_t pw, uint8_t *out,
 			out[c] = b ? (uint8_t)((a[c] + b[c] + 1) >> 1) : a[c];
 }
 
+/* A tile decoded whole into the slot's scratch: JPEG (islow), JPEG 2000
+ * (OpenJPEG; rebuilt stream in p), or lossless (libtiff, on the slot's
+ * own handle). */
+static int decode_whole(struct slide *s, int k, uint32_t t, int slot, const uint8_t *p, size_t n,
+			sl_err *err)
+{
+	const struct level *L = &s->lv[k];
+	struct slide_slot *sl = &s->slots[slot];
+	size_t ts = (size_t)L->tw * s->nc;
+	if (SLIDE_IS_J2K(L->compression))
+		return slide_j2k_decode(p, n, L->tw, L->th, L->compression == SLIDE_J2K_YCBCR, sl->px,
+					ts, err);
+	if (L->compression != 7)
+		return slide_src_decode(s->src, slot, L->src, t, sl->px, sl->npx, err);
+	return slide_codec_decode(sl->codec, p, n, L->tw, L->th, s->nc, 0, sl->px, ts, err);
+}
+
 /* Source section, one task per tile of source row c->ty: read the tile
  * (its copied form goes to c->enc for its size) and reduce it into the
- * first built level's band.  A whole tile is decoded at half scale:
+ * first built level's band.  A whole JPEG tile is decoded at half scale:
  * libjpeg-turbo's scaled IDCT makes each output sample from the 8x8 block
  * it lies in, which for the tile's interior is the 2x2 area mean up to
  * the rounding of the coefficients, and skips three quarters of the
- * inverse DCT, upsampling and colour conversion.  A tile the image's edge
- * cuts is decoded whole and halved exactly, so that no padding beyond the
- * edge leaks into the mean. */
+ * inverse DCT, upsampling and colour conversion.  A JPEG tile the image's
+ * edge cuts, and every other tile, is decoded whole and halved exactly,
+ * so that no padding beyond the edge leaks into the mean. */
 static int source_task(void *ctx, uint32_t tx, int slot, sl_err *err)
 {
 	struct cascade *c = ctx;
@@ -279,11 +362,12 @@ static int source_task(void *ctx, uint32_t tx, int slot, sl_err *err)
 	const struct level *L = &s->lv[c->src], *H = &s->lv[c->src + 1];
 	struct slide_slot *sl = &s->slots[slot];
 	struct band *b = &c->b[c->src + 1];
+	int nc = s->nc;
 	uint32_t t = c->ty * L->ntx + tx, x0 = tx * L->tw;
 	uint32_t cw = min32(L->w - x0, L->tw), rows = min32(L->h - c->ty * L->th, L->th);
 	uint32_t ow = (cw + 1) / 2, oh = (rows + 1) / 2;
-	size_t stride = (size_t)H->w * 3;
-	uint8_t *dst = b->px + (size_t)b->fill * stride + (size_t)(x0 / 2) * 3;
+	size_t stride = (size_t)H->w * nc;
+	uint8_t *dst = b->px + (size_t)b->fill * stride + (size_t)(x0 / 2) * nc;
 	int rc = slide_copy_tile(s, c->src, t, &sl->raw, &c->enc[tx], err);
 	if (rc < 0)
 		return rc;
@@ -291,19 +375,19 @@ static int source_task(void *ctx, uint32_t tx, int slot, sl_err *err)
 	size_t n = c->enc[tx].len;
 	if (!slide_src_dir(s->src, L->src)->cnt[t]) { /* empty: white */
 		for (uint32_t r = 0; r < oh; r++)
-			memset(dst + r * stride, 255, (size_t)ow * 3);
+			memset(dst + r * stride, 255, (size_t)ow * nc);
 		return 0;
 	}
-	if (cw == L->tw && rows == L->th)
-		return where(slide_codec_decode(sl->codec, p, n, L->tw, L->th, 1, dst, stride, err),
-			     L->src, t, err);
-	rc = slide_codec_decode(sl->codec, p, n, L->tw, L->th, 0, sl->px, (size_t)L->tw * 3, err);
+	if (L->compression == 7 && cw == L->tw && rows == L->th)
+		return where(slide_codec_decode(sl->codec, p, n, L->tw, L->th, nc, 1, dst, stride,
+						err), L->src, t, err);
+	rc = decode_whole(s, c->src, t, slot, p, n, err);
 	if (rc < 0)
 		return where(rc, L->src, t, err);
-	size_t ts = (size_t)L->tw * 3;
+	size_t ts = (size_t)L->tw * nc;
 	for (uint32_t r = 0; r < oh; r++) {
 		const uint8_t *a = sl->px + 2 * r * ts;
-		halve(a, 2 * r + 1 < rows ? a + ts : NULL, cw, dst + r * stride, ow);
+		halve(nc, a, 2 * r + 1 < rows ? a + ts : NULL, cw, dst + r * stride, ow);
 	}
 	return 0;
 }
@@ -318,18 +402,19 @@ static int encode_task(void *ctx, uint32_t tx, int slot, sl_err *err)
 	struct slide_slot *sl = &c->s->slots[slot];
 	const struct band *b = &c->b[c->k];
 	uint32_t x0 = tx * L->tw, cw = min32(L->w - x0, L->tw), n = c->nrows;
-	size_t stride = (size_t)L->w * 3;
-	const uint8_t *src = b->px + (size_t)x0 * 3;
+	int nc = c->s->nc;
+	size_t stride = (size_t)L->w * nc;
+	const uint8_t *src = b->px + (size_t)x0 * nc;
 	if (cw == L->tw && n == L->th)
 		return slide_codec_encode(sl->codec, src, stride, L->tw, L->th, &L->ji, &c->enc[tx],
 					  err);
-	size_t ts = (size_t)L->tw * 3;
+	size_t ts = (size_t)L->tw * nc;
 	for (uint32_t r = 0; r < L->th; r++) {
 		const uint8_t *row = src + (size_t)min32(r, n - 1) * stride;
 		uint8_t *d = sl->px + r * ts;
-		memcpy(d, row, (size_t)cw * 3);
+		memcpy(d, row, (size_t)cw * nc);
 		for (uint32_t x = cw; x < L->tw; x++)
-			memcpy(d + (size_t)x * 3, row + (size_t)(cw - 1) * 3, 3);
+			memcpy(d + (size_t)x * nc, row + (size_t)(cw - 1) * nc, (size_t)nc);
 	}
 	return slide_codec_encode(sl->codec, sl->px, ts, L->tw, L->th, &L->ji, &c->enc[tx], err);
 }
@@ -343,10 +428,11 @@ static int halve_task(void *ctx, uint32_t i, int slot, sl_err *err)
 	const struct band *pb = &c->b[c->k];
 	struct band *b = &c->b[c->k + 1];
 	uint32_t m = (c->nrows + 1) / 2, end = min32((i + 1) * HALVE_ROWS, m);
-	size_t ps = (size_t)P->w * 3, s = (size_t)L->w * 3;
+	int nc = c->s->nc;
+	size_t ps = (size_t)P->w * nc, s = (size_t)L->w * nc;
 	for (uint32_t r = i * HALVE_ROWS; r < end; r++) {
 		const uint8_t *a = pb->px + 2 * r * ps;
-		halve(a, 2 * r + 1 < c->nrows ? a + ps : NULL, P->w, b->px + (b->fill + r) * s, L->w);
+		halve(nc, a, 2 * r + 1 < c->nrows ? a + ps : NULL, P->w, b->px + (b->fill + r) * s, L->w);
 	}
 	return 0;
 }
@@ -384,7 +470,7 @@ static int flush_band(struct cascade *c, int k, uint32_t n, sl_err *err)
 	}
 	if (rc < 0)
 		return rc;
-	size_t stride = (size_t)L->w * 3;
+	size_t stride = (size_t)L->w * s->nc;
 	memmove(b->px, b->px + n * stride, (b->fill - n) * stride);
 	b->fill -= n;
 	b->row0 += n;
@@ -429,11 +515,11 @@ static int cascade_alloc(struct cascade *c, sl_err *err)
 	const struct level *S = &s->lv[c->src];
 	uint64_t bytes = 0;
 	uint32_t maxnt = S->ntx;
-	size_t maxt = (size_t)S->tw * S->th * 3;
+	size_t maxt = (size_t)S->tw * S->th * 3; /* 3: J2K decodes to RGB whatever nc */
 	for (int k = c->src + 1; k <= c->last; k++) {
 		const struct level *L = &s->lv[k];
 		c->b[k].cap = L->th + (L->th > S->th ? L->th : S->th) / 2;
-		bytes += (uint64_t)L->w * c->b[k].cap * 3;
+		bytes += (uint64_t)L->w * c->b[k].cap * s->nc;
 		maxnt = L->ntx > maxnt ? L->ntx : maxnt;
 		maxt = (size_t)L->tw * L->th * 3 > maxt ? (size_t)L->tw * L->th * 3 : maxt;
 	}
@@ -443,7 +529,7 @@ static int cascade_alloc(struct cascade *c, sl_err *err)
 			       (unsigned long long)(SLIDE_MAX_BANDS >> 20));
 	int ok = 1;
 	for (int k = c->src + 1; k <= c->last; k++)
-		ok = ok && (c->b[k].px = malloc((size_t)s->lv[k].w * c->b[k].cap * 3)) != NULL;
+		ok = ok && (c->b[k].px = malloc((size_t)s->lv[k].w * c->b[k].cap * s->nc)) != NULL;
 	for (int i = 0; i < slide_pool_threads(s->pool) && ok; i++) {
 		struct slide_slot *sl = &s->slots[i];
 		if (sl->npx < maxt) {
@@ -483,7 +569,7 @@ static int slide_threads_start(struct slide *s, sl_err *err)
 	s->slots = sl_xcalloc((size_t)(n ? n : 1), sizeof *s->slots);
 	for (int i = 0; i < n; i++)
 		s->slots[i].codec = slide_codec_new();
-	return rc;
+	return rc == 0 ? slide_src_slots(s->src, n, err) : rc;
 }
 
 void slide_threads_stop(struct slide *s)

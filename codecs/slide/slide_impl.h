@@ -9,6 +9,8 @@
  *             scanner model, ICC profile) and the barcode used for the subject
  *   jpeg.c    JPEG streams: tables merged and headers rebuilt without
  *             decoding, tiles decoded and encoded with libjpeg-turbo
+ *   j2k.c     JPEG 2000 codestreams (Aperio 33003/33005): headers rebuilt
+ *             without COM, tile-parts copied; decoded with OpenJPEG
  *   pyramid.c the output plan (which level is copied, which built) and the
  *             builder: a 2x2 area filter cascading band by band
  *   pool.c    threads for one slide's tile work (decoding and encoding)
@@ -49,7 +51,7 @@ enum sdir_kind { SDIR_LEVEL, SDIR_LABEL, SDIR_MACRO, SDIR_THUMB, SDIR_OTHER };
 /* One page (directory) of the input. */
 struct sdir {
 	uint32_t w, h, tw, th;        /* tw == 0: stripped, not tiled */
-	uint16_t compression, photometric, spp, bps, planar;
+	uint16_t compression, photometric, spp, bps, planar, predictor;
 	uint32_t subfile;
 	int kind;
 	int is_aperio_desc;           /* ImageDescription starts "Aperio" */
@@ -79,11 +81,26 @@ struct jpg_info {
 	int sub_h, sub_v;             /* chroma subsampling factors */
 };
 
+/* A JPEG 2000 tile's layout (from its SIZ). */
+struct j2k_info {
+	uint32_t w, h;
+	int ncomp;
+	uint8_t dx[3], dy[3];         /* component subsampling */
+};
+
+/* Compressions of copied tiles besides JPEG (7). */
+#define SLIDE_J2K_YCBCR 33003         /* Aperio: JPEG 2000, YCbCr components */
+#define SLIDE_J2K_RGB 33005           /* Aperio: JPEG 2000, RGB (its own transform) */
+#define SLIDE_IS_J2K(c) ((c) == SLIDE_J2K_YCBCR || (c) == SLIDE_J2K_RGB)
+
 /* One output level. */
 struct level {
 	uint32_t w, h, tw, th, ntx, nty;
 	int src;                      /* input page copied, or -1: built */
 	int parent;                   /* built: the output level it comes from */
+	uint16_t compression;         /* as written: 7 for built levels */
+	uint16_t predictor;           /* copied lossless tiles: the input's */
+	struct j2k_info jk;           /* copied JPEG 2000: the first tile's */
 	struct jpg_info ji;           /* copied: the first tile's; built: ours */
 	uint64_t *size;               /* bytes of each output tile */
 	uint64_t *pos;                /* each tile's offset in its region */
@@ -101,14 +118,26 @@ struct sdir *slide_src_dir(struct slide_src *s, int i);
 int slide_src_meta(struct slide_src *s, struct slide_meta *m, sl_err *err);
 /* Tile t of page d, whole, into b (reset first). */
 int slide_src_tile(struct slide_src *s, int d, uint32_t t, sl_buf *b, sl_err *err);
+/* Is a compression one whose tiles are copied as they are and decoded by
+ * libtiff (none, LZW, deflate, zstd where libtiff has it)? */
+int slide_src_lossless(uint16_t compression);
+/* Decode tile t of page d (a lossless compression, predictor undone)
+ * into tw x th x spp bytes at px (npx bytes), with libtiff reading through
+ * sl_input_pread on a handle of its own for each thread slot (0 ..
+ * nslots - 1, opened by slide_src_slots: libtiff handles are not shared
+ * between threads). */
+int slide_src_slots(struct slide_src *s, int nslots, sl_err *err);
+int slide_src_decode(struct slide_src *s, int slot, int d, uint32_t t, uint8_t *px, size_t npx,
+		     sl_err *err);
 
 /* meta.c */
 void slide_meta_aperio(struct slide_meta *m, const char *desc);
 void slide_meta_resolution(struct slide_meta *m, float xres, float yres, int unit);
 void slide_meta_scanner(struct slide_meta *m, const char *make, const char *model);
 void slide_meta_free(struct slide_meta *m);
-/* The documented ImageDescription of the output (docs/slides.md). */
-void slide_meta_description(const struct slide_meta *m, int nlevels, sl_buf *b);
+/* The documented ImageDescription of the output (docs/slides.md); aperio:
+ * the Aperio dialect, for outputs with JPEG 2000 levels. */
+void slide_meta_description(const struct slide_meta *m, int nlevels, int aperio, sl_buf *b);
 /* mpp as decimal text ("0.499"), for attributes and the description. */
 void slide_mpp_text(uint32_t mpp_e5, char out[24]);
 
@@ -123,7 +152,7 @@ int slide_jpeg_rebuild(const uint8_t *tables, size_t ntables, const uint8_t *til
 /* Decode a stream to RGB, w x h x 3 bytes into px. */
 int slide_jpeg_decode(const uint8_t *p, size_t n, uint32_t w, uint32_t h, uint8_t *px,
 		      sl_err *err);
-/* Encode RGB w x h x 3 at SLIDE_QUALITY, YCbCr 4:2:0, optimised Huffman
+/* Encode RGB w x h x 3 (grey w x h if like->ncomp is 1) at SLIDE_QUALITY, YCbCr 4:2:0, optimised Huffman
  * tables: deterministic bytes.  ycbcr = 0 keeps RGB (for a copied level
  * whose tiles are RGB, e.g. a tile standing in for an empty one). */
 int slide_jpeg_encode(const uint8_t *px, uint32_t w, uint32_t h, const struct jpg_info *like,
@@ -134,13 +163,24 @@ struct slide_codec;
 struct slide_codec *slide_codec_new(void);
 void slide_codec_free(struct slide_codec *k);
 /* Decode a w x h stream at scale 1/2^shift (libjpeg-turbo's DCT-domain
- * scaling) to RGB: (h >> shift) rows of (w >> shift) pixels, stride bytes
- * apart, at px. */
+ * scaling) to RGB (nc 3) or grey (nc 1): (h >> shift) rows of (w >> shift)
+ * pixels, stride bytes apart, at px. */
 int slide_codec_decode(struct slide_codec *k, const uint8_t *p, size_t n, uint32_t w,
-		       uint32_t h, int shift, uint8_t *px, size_t stride, sl_err *err);
+		       uint32_t h, int nc, int shift, uint8_t *px, size_t stride, sl_err *err);
 /* slide_jpeg_encode from rows stride bytes apart. */
 int slide_codec_encode(struct slide_codec *k, const uint8_t *px, size_t stride, uint32_t w,
 		       uint32_t h, const struct jpg_info *like, sl_buf *out, sl_err *err);
+
+/* j2k.c */
+/* Rebuild a JPEG 2000 tile: main header and tile-part headers without COM
+ * segments (and without a TLM index once a COM is dropped), tile-parts'
+ * data as it is, nothing after EOC.  ji gets its SIZ (checked: 3 8-bit
+ * components, no offsets). */
+int slide_j2k_rebuild(const uint8_t *p, size_t n, sl_buf *out, struct j2k_info *ji, sl_err *err);
+/* Decode a w x h codestream to RGB rows stride bytes apart; ycbcr: the
+ * components are Y, Cb, Cr (33003). */
+int slide_j2k_decode(const uint8_t *p, size_t n, uint32_t w, uint32_t h, int ycbcr, uint8_t *px,
+		     size_t stride, sl_err *err);
 
 /* pool.c: threads for one slide's tile work. */
 struct slide_pool;
@@ -180,6 +220,8 @@ struct slide {
 	struct slide_src *src;
 	struct slide_meta meta;
 	int nlv;
+	int nc;                       /* samples per pixel: 3 (RGB) or 1 (grey) */
+	int aperio_out;               /* the output speaks the Aperio dialect (J2K) */
 	struct level lv[SLIDE_MAX_LEVELS];
 	uint64_t built_bytes;         /* running size of the built region */
 	uint64_t cache_bytes;

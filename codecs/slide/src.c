@@ -10,20 +10,29 @@
 #include <string.h>
 #include <tiffio.h>
 
-struct slide_src {
+/* One libtiff handle's position in the input. */
+struct tio {
 	sl_input *in;
-	TIFF *tif;
 	uint64_t pos, size;
+	TIFF *tif;
+	int failed;                   /* an error was reported by libtiff */
+	int dir;                      /* slot handles: the page set, or -1 */
+};
+
+struct slide_src {
+	struct tio io;                /* the handle that parses the pages */
+	struct tio *slot;             /* one per thread, for decoding tiles */
+	int nslots;
+	uint64_t size;
 	int ndirs;
 	struct sdir dirs[SLIDE_MAX_DIRS];
-	int libtiff_failed;           /* an error was reported by libtiff */
 };
 
 /* ---- libtiff's procs over sl_input ---- */
 
 static tmsize_t rd(thandle_t h, void *buf, tmsize_t n)
 {
-	struct slide_src *s = h;
+	struct tio *s = h;
 	sl_err err = {0};
 	int64_t k = sl_input_pread(s->in, buf, (size_t)n, s->pos, &err);
 	if (k < 0)
@@ -36,14 +45,14 @@ static tmsize_t wr(thandle_t h, void *buf, tmsize_t n) { return -1; }
 
 static toff_t sk(thandle_t h, toff_t off, int whence)
 {
-	struct slide_src *s = h;
+	struct tio *s = h;
 	uint64_t base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? s->pos : s->size;
 	s->pos = base + off;
 	return s->pos;
 }
 
 static int cl(thandle_t h) { return 0; }
-static toff_t sz(thandle_t h) { return ((struct slide_src *)h)->size; }
+static toff_t sz(thandle_t h) { return ((struct tio *)h)->size; }
 static int mp(thandle_t h, void **base, toff_t *size) { return 0; }
 static void ump(thandle_t h, void *base, toff_t size) {}
 
@@ -51,13 +60,26 @@ static void ump(thandle_t h, void *base, toff_t size) {}
  * handler from printing); our own message names what failed. */
 static int on_error(TIFF *tif, void *user, const char *module, const char *fmt, va_list ap)
 {
-	((struct slide_src *)user)->libtiff_failed = 1;
+	((struct tio *)user)->failed = 1;
 	return 1;
 }
 
 static int on_warning(TIFF *tif, void *user, const char *module, const char *fmt, va_list ap)
 {
 	return 1;
+}
+
+static TIFF *tio_open(struct tio *io)
+{
+	TIFFOpenOptions *o = TIFFOpenOptionsAlloc();
+	TIFFOpenOptionsSetMaxSingleMemAlloc(o, 256 << 20);
+	TIFFOpenOptionsSetErrorHandlerExtR(o, on_error, io);
+	TIFFOpenOptionsSetWarningHandlerExtR(o, on_warning, io);
+	/* "m": no memory mapping (there is no file); on-demand strile
+	 * loading stays off so a damaged index fails at open */
+	io->tif = TIFFClientOpenExt("slide", "rm", io, rd, wr, sk, cl, sz, mp, ump, o);
+	TIFFOpenOptionsFree(o);
+	return io->tif;
 }
 
 /* ---- pages ---- */
@@ -85,6 +107,19 @@ static int copy_array(uint64_t **dst, const uint64_t *src, uint32_t n)
 }
 
 /* The tile index and JPEG tables of a level candidate. */
+int slide_src_lossless(uint16_t c)
+{
+	int known = c == COMPRESSION_NONE || c == COMPRESSION_LZW || c == COMPRESSION_ADOBE_DEFLATE ||
+		    c == COMPRESSION_DEFLATE || c == COMPRESSION_ZSTD;
+	return known && TIFFIsCODECConfigured(c);
+}
+
+/* Tiles this reader copies: JPEG, JPEG 2000 (Aperio), lossless. */
+static int copyable(uint16_t c)
+{
+	return c == COMPRESSION_JPEG || SLIDE_IS_J2K(c) || slide_src_lossless(c);
+}
+
 static int read_tiles(struct slide_src *s, struct sdir *d, int i, sl_err *err)
 {
 	uint64_t ntx = (d->w + (uint64_t)d->tw - 1) / d->tw, nty = (d->h + (uint64_t)d->th - 1) / d->th;
@@ -95,15 +130,17 @@ static int read_tiles(struct slide_src *s, struct sdir *d, int i, sl_err *err)
 		return sl_fail(err, SL_E_FORMAT, "page %d: too many tiles", i);
 	d->ntiles = (uint32_t)(ntx * nty);
 	uint64_t *off = NULL, *cnt = NULL;
-	if (TIFFNumberOfTiles(s->tif) != d->ntiles || !TIFFGetField(s->tif, TIFFTAG_TILEOFFSETS, &off) ||
-	    !TIFFGetField(s->tif, TIFFTAG_TILEBYTECOUNTS, &cnt) || !off || !cnt)
+	TIFF *tif = s->io.tif;
+	if (TIFFNumberOfTiles(tif) != d->ntiles || !TIFFGetField(tif, TIFFTAG_TILEOFFSETS, &off) ||
+	    !TIFFGetField(tif, TIFFTAG_TILEBYTECOUNTS, &cnt) || !off || !cnt)
 		return sl_fail(err, SL_E_FORMAT, "page %d: tile offsets or byte counts missing or "
 			       "of the wrong length", i);
 	if (copy_array(&d->off, off, d->ntiles) < 0 || copy_array(&d->cnt, cnt, d->ntiles) < 0)
 		return sl_fail(err, SL_E_NOMEM, "page %d: no memory for the tile index", i);
 	uint32_t nt = 0;
 	void *t = NULL;
-	if (TIFFGetField(s->tif, TIFFTAG_JPEGTABLES, &nt, &t) && t && nt) {
+	if (d->compression == COMPRESSION_JPEG && TIFFGetField(tif, TIFFTAG_JPEGTABLES, &nt, &t) &&
+	    t && nt) {
 		if (nt > SLIDE_MAX_META)
 			return sl_fail(err, SL_E_FORMAT, "page %d: JPEG tables too large", i);
 		d->tables = malloc(nt);
@@ -118,8 +155,8 @@ static int read_tiles(struct slide_src *s, struct sdir *d, int i, sl_err *err)
 static int read_dir(struct slide_src *s, int i, sl_err *err)
 {
 	struct sdir *d = &s->dirs[i];
-	TIFF *t = s->tif;
-	uint16_t planar = PLANARCONFIG_CONTIG, spp = 1, bps = 1;
+	TIFF *t = s->io.tif;
+	uint16_t planar = PLANARCONFIG_CONTIG, spp = 1, bps = 1, pred = 1;
 	char *desc = NULL;
 	TIFFGetField(t, TIFFTAG_IMAGEWIDTH, &d->w);
 	TIFFGetField(t, TIFFTAG_IMAGELENGTH, &d->h);
@@ -129,6 +166,9 @@ static int read_dir(struct slide_src *s, int i, sl_err *err)
 	TIFFGetFieldDefaulted(t, TIFFTAG_BITSPERSAMPLE, &bps);
 	TIFFGetFieldDefaulted(t, TIFFTAG_PLANARCONFIG, &planar);
 	TIFFGetField(t, TIFFTAG_SUBFILETYPE, &d->subfile);
+	if (slide_src_lossless(d->compression))
+		TIFFGetFieldDefaulted(t, TIFFTAG_PREDICTOR, &pred);
+	d->predictor = pred;
 	TIFFGetField(t, TIFFTAG_IMAGEDESCRIPTION, &desc);
 	d->spp = spp, d->bps = bps, d->planar = planar;
 	d->is_aperio_desc = desc && !strncmp(desc, "Aperio", 6);
@@ -142,25 +182,17 @@ static int read_dir(struct slide_src *s, int i, sl_err *err)
 		return sl_fail(err, SL_E_FORMAT, "page %d: image size %ux%u out of range", i, d->w, d->h);
 	d->kind = classify(d, desc);
 	/* other layouts are named by the plan, which rejects them */
-	int usable = d->planar == PLANARCONFIG_CONTIG && d->compression == COMPRESSION_JPEG;
+	int usable = d->planar == PLANARCONFIG_CONTIG && copyable(d->compression);
 	return d->kind == SDIR_LEVEL && usable ? read_tiles(s, d, i, err) : 0;
 }
 
 int slide_src_open(struct slide_src **out, sl_input *in, sl_err *err)
 {
 	struct slide_src *s = sl_xcalloc(1, sizeof *s);
-	s->in = in;
 	s->size = sl_input_size(in);
+	s->io = (struct tio){.in = in, .size = s->size};
 	*out = s;
-	TIFFOpenOptions *o = TIFFOpenOptionsAlloc();
-	TIFFOpenOptionsSetMaxSingleMemAlloc(o, 256 << 20);
-	TIFFOpenOptionsSetErrorHandlerExtR(o, on_error, s);
-	TIFFOpenOptionsSetWarningHandlerExtR(o, on_warning, s);
-	/* "m": no memory mapping (there is no file); "O"? no: on-demand
-	 * strile loading stays off so a damaged index fails here */
-	s->tif = TIFFClientOpenExt("slide", "rm", s, rd, wr, sk, cl, sz, mp, ump, o);
-	TIFFOpenOptionsFree(o);
-	if (!s->tif)
+	if (!tio_open(&s->io))
 		return sl_fail(err, SL_E_FORMAT, "not a readable TIFF (header or first directory "
 			       "damaged)");
 	for (;;) {
@@ -172,11 +204,11 @@ int slide_src_open(struct slide_src **out, sl_input *in, sl_err *err)
 			return rc;
 		/* the end of the chain, or an error: a directory past the end
 		 * of the file or damaged (a cut file loses its last pages) */
-		s->libtiff_failed = 0;
-		if (!TIFFReadDirectory(s->tif))
+		s->io.failed = 0;
+		if (!TIFFReadDirectory(s->io.tif))
 			break;
 	}
-	if (s->libtiff_failed)
+	if (s->io.failed)
 		return sl_fail(err, SL_E_FORMAT, "page %d: TIFF directory damaged or past the end "
 			       "of the file (truncated?)", s->ndirs);
 	return 0;
@@ -186,8 +218,12 @@ void slide_src_close(struct slide_src *s)
 {
 	if (!s)
 		return;
-	if (s->tif)
-		TIFFClose(s->tif);
+	if (s->io.tif)
+		TIFFClose(s->io.tif);
+	for (int i = 0; i < s->nslots; i++)
+		if (s->slot[i].tif)
+			TIFFClose(s->slot[i].tif);
+	free(s->slot);
 	for (int i = 0; i < s->ndirs; i++) {
 		free(s->dirs[i].off);
 		free(s->dirs[i].cnt);
@@ -196,33 +232,67 @@ void slide_src_close(struct slide_src *s)
 	free(s);
 }
 
+int slide_src_slots(struct slide_src *s, int nslots, sl_err *err)
+{
+	if (s->nslots >= nslots)
+		return 0;
+	s->slot = sl_xrealloc(s->slot, (size_t)nslots * sizeof *s->slot);
+	for (; s->nslots < nslots; s->nslots++) {
+		struct tio *io = &s->slot[s->nslots];
+		*io = (struct tio){.in = s->io.in, .size = s->size, .dir = -1};
+		if (!tio_open(io))
+			return sl_fail(err, SL_E_FORMAT, "the TIFF could not be opened again for "
+				       "decoding (changed while read?)");
+	}
+	return 0;
+}
+
+int slide_src_decode(struct slide_src *s, int slot, int d, uint32_t t, uint8_t *px, size_t npx,
+		     sl_err *err)
+{
+	struct tio *io = &s->slot[slot];
+	const struct sdir *sd = &s->dirs[d];
+	size_t want = (size_t)sd->tw * sd->th * sd->spp;
+	io->failed = 0;
+	if (io->dir != d && !TIFFSetDirectory(io->tif, (tdir_t)d))
+		return sl_fail(err, SL_E_FORMAT, "page %d: cannot be read again", d);
+	io->dir = d;
+	if (npx < want || TIFFTileSize64(io->tif) != want)
+		return sl_fail(err, SL_E_FORMAT, "page %d: tile layout not as parsed", d);
+	tmsize_t k = TIFFReadEncodedTile(io->tif, t, px, (tmsize_t)want);
+	if (k != (tmsize_t)want || io->failed)
+		return sl_fail(err, SL_E_FORMAT, "page %d tile %u cannot be decoded (corrupt or cut "
+			       "short)", d, t);
+	return 0;
+}
+
 int slide_src_ndirs(const struct slide_src *s) { return s->ndirs; }
 struct sdir *slide_src_dir(struct slide_src *s, int i) { return &s->dirs[i]; }
 
 /* Page 0's allowlisted values (the directory is set back to it). */
 int slide_src_meta(struct slide_src *s, struct slide_meta *m, sl_err *err)
 {
-	if (!TIFFSetDirectory(s->tif, 0))
+	if (!TIFFSetDirectory(s->io.tif, 0))
 		return sl_fail(err, SL_E_FORMAT, "cannot go back to the first page");
 	char *desc = NULL, *make = NULL, *model = NULL;
 	float xr = 0, yr = 0;
 	uint16_t unit = RESUNIT_INCH;
 	m->vendor = "generic";
-	if (TIFFGetField(s->tif, TIFFTAG_IMAGEDESCRIPTION, &desc) && desc && !strncmp(desc, "Aperio", 6)) {
+	if (TIFFGetField(s->io.tif, TIFFTAG_IMAGEDESCRIPTION, &desc) && desc && !strncmp(desc, "Aperio", 6)) {
 		m->vendor = "aperio";
 		slide_meta_aperio(m, desc);
 	}
-	if (!m->mpp_x && TIFFGetField(s->tif, TIFFTAG_XRESOLUTION, &xr) &&
-	    TIFFGetField(s->tif, TIFFTAG_YRESOLUTION, &yr)) {
-		TIFFGetFieldDefaulted(s->tif, TIFFTAG_RESOLUTIONUNIT, &unit);
+	if (!m->mpp_x && TIFFGetField(s->io.tif, TIFFTAG_XRESOLUTION, &xr) &&
+	    TIFFGetField(s->io.tif, TIFFTAG_YRESOLUTION, &yr)) {
+		TIFFGetFieldDefaulted(s->io.tif, TIFFTAG_RESOLUTIONUNIT, &unit);
 		slide_meta_resolution(m, xr, yr, unit);
 	}
-	TIFFGetField(s->tif, TIFFTAG_MAKE, &make);
-	TIFFGetField(s->tif, TIFFTAG_MODEL, &model);
+	TIFFGetField(s->io.tif, TIFFTAG_MAKE, &make);
+	TIFFGetField(s->io.tif, TIFFTAG_MODEL, &model);
 	slide_meta_scanner(m, make, model);
 	uint32_t n = 0;
 	void *icc = NULL;
-	if (TIFFGetField(s->tif, TIFFTAG_ICCPROFILE, &n, &icc) && icc && n && n <= SLIDE_MAX_META) {
+	if (TIFFGetField(s->io.tif, TIFFTAG_ICCPROFILE, &n, &icc) && icc && n && n <= SLIDE_MAX_META) {
 		m->icc = sl_xmalloc(n);
 		memcpy(m->icc, icc, n);
 		m->nicc = n;
@@ -245,7 +315,7 @@ int slide_src_tile(struct slide_src *s, int di, uint32_t t, sl_buf *b, sl_err *e
 		b->data = sl_xrealloc(b->data, n + 1);
 		b->cap = n + 1;
 	}
-	int64_t k = sl_input_pread(s->in, b->data, n, off, err);
+	int64_t k = sl_input_pread(s->io.in, b->data, n, off, err);
 	if (k < 0)
 		return (int)k;
 	if ((uint64_t)k != n)

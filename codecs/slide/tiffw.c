@@ -93,15 +93,17 @@ static void ifd_bytes(const struct slide *s, int k, int big, uint64_t at, uint64
 	for (size_t t = 0; t < nt; t++)
 		put(arrays, L->size[t], w);
 	static const uint64_t bps[3] = {8, 8, 8};
+	int jpeg = L->compression == 7, ycbcr = jpeg && L->ji.ycbcr;
 	add1(&f, 254, T_LONG, k ? 1 : 0);
 	add1(&f, 256, T_LONG, L->w);
 	add1(&f, 257, T_LONG, L->h);
-	add_nums(&f, 258, T_SHORT, bps, 3);
-	add1(&f, 259, T_SHORT, 7);
-	add1(&f, 262, T_SHORT, L->ji.ycbcr ? 6 : 2);
+	add_nums(&f, 258, T_SHORT, bps, s->nc);
+	add1(&f, 259, T_SHORT, L->compression);
+	/* JPEG 2000 as Aperio writes it: RGB, the compression saying more */
+	add1(&f, 262, T_SHORT, s->nc == 1 ? 1 : ycbcr ? 6 : 2);
 	if (k == 0)
 		add_bytes(&f, 270, T_ASCII, desc->data, desc->len + 1);
-	add1(&f, 277, T_SHORT, 3);
+	add1(&f, 277, T_SHORT, (uint64_t)s->nc);
 	if (s->meta.mpp_x) {
 		/* pixels per cm = 1e4 um / mpp; mpp grows with the downsample */
 		add_rational(&f, 282, 1000000000ull, (uint64_t)s->meta.mpp_x << k);
@@ -110,13 +112,15 @@ static void ifd_bytes(const struct slide *s, int k, int big, uint64_t at, uint64
 	add1(&f, 284, T_SHORT, 1);
 	if (s->meta.mpp_x)
 		add1(&f, 296, T_SHORT, 3);
+	if (L->predictor > 1)
+		add1(&f, 317, T_SHORT, L->predictor);
 	add1(&f, 322, T_LONG, L->tw);
 	add1(&f, 323, T_LONG, L->th);
 	add_bytes(&f, 324, big ? T_LONG8 : T_LONG, arrays->data, nt * w);
 	f.e[f.n - 1].count = nt;
 	add_bytes(&f, 325, big ? T_LONG8 : T_LONG, arrays->data + nt * w, nt * w);
 	f.e[f.n - 1].count = nt;
-	if (L->ji.ycbcr) {
+	if (ycbcr) {
 		uint64_t sub[2] = {(uint64_t)L->ji.sub_h, (uint64_t)L->ji.sub_v};
 		add_nums(&f, 530, T_SHORT, sub, 2);
 	}
@@ -191,7 +195,7 @@ int slide_tiff_begin(struct slide *s, sl_err *err)
 	sl_buf_init(&desc);
 	sl_buf_init(&b);
 	sl_buf_init(&a);
-	slide_meta_description(&s->meta, s->nlv, &desc);
+	slide_meta_description(&s->meta, s->nlv, s->aperio_out, &desc);
 	int big = layout(s, 0, ifd_at, &desc) > 0xFFFFFFF0ull;
 	if (big)
 		layout(s, 1, ifd_at, &desc);

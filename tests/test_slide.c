@@ -6,9 +6,15 @@
  * judged by the transform; outputs do not depend on threads or memory; the Aperio allowlist keeps MPP and AppMag only; every truncation
  * and a sweep of corruptions is rejected with a reason, never a crash
  * (ASan/UBSan in scripts/test.sh).  OpenSlide, vips and tifffile check real
- * outputs in tests/cli_slide.sh. */
+ * outputs in tests/cli_slide.sh.  JPEG 2000 (Aperio 33003/33005): COM
+ * segments gone from main and tile-part headers, the rebuilt stream decodes
+ * as the original, level 0 codestreams copied, the Aperio dialect, the
+ * same bytes twice and for any number of threads, every cut and damaged
+ * tile rejected with a reason; grey and lossless tiles (LZW, deflate,
+ * zstd, none) copied byte for byte and their levels built. */
 #include "unit.h"
 #include "codecs/slide/slide_impl.h"
+#include "slide/slidegen.c"
 #include <tiffio.h>
 #include <unistd.h>
 
@@ -418,6 +424,139 @@ static void test_threads(void)
 	sl_buf_free(&b);
 }
 
+static void slurp(const char *path, sl_buf *b)
+{
+	FILE *f = fopen(path, "rb");
+	REQUIRE(f);
+	char c[65536];
+	size_t n;
+	sl_buf_reset(b);
+	while ((n = fread(c, 1, sizeof c, f)) > 0)
+		sl_buf_add(b, c, n);
+	fclose(f);
+}
+
+/* Rebuilt JPEG 2000: no COM anywhere, tile-parts kept, decodes the same;
+ * cut, damaged and foreign streams rejected. */
+static void test_j2k_rebuild(void)
+{
+	uint8_t *p;
+	size_t n = gen_j2k(0, 0, 0, 1, "CANARY-J2KCOM", &p);
+	n = gen_tilepart_com(&p, n, "CANARY-TILECOM");
+	sl_buf in, out;
+	sl_buf_init(&in);
+	sl_buf_init(&out);
+	sl_buf_add(&in, p, n);
+	sl_buf_add(&in, "CANARY-AFTER-EOC", 16); /* dropped with what follows EOC */
+	free(p);
+	sl_err err = {0};
+	struct j2k_info ji;
+	CHECK_RC(slide_j2k_rebuild((uint8_t *)in.data, in.len, &out, &ji, &err), &err);
+	CHECK(!contains(&out, "CANARY") && contains(&in, "CANARY-J2KCOM") && contains(&in, "CANARY-TILECOM"));
+	CHECK(ji.w == 240 && ji.h == 240 && ji.ncomp == 3 && ji.dx[0] == 1 && ji.dx[1] == 2 && ji.dy[2] == 1);
+	static uint8_t a[240 * 240 * 3], b[240 * 240 * 3];
+	CHECK_RC(slide_j2k_decode((uint8_t *)in.data, in.len, 240, 240, 1, a, 720, &err), &err);
+	CHECK_RC(slide_j2k_decode((uint8_t *)out.data, out.len, 240, 240, 1, b, 720, &err), &err);
+	CHECK(!memcmp(a, b, sizeof a));
+	int far = 0; /* pixels near what was encoded (reversible, chroma halved) */
+	for (uint32_t i = 0; i < 240 * 240; i++)
+		far += abs(a[3 * i] - gen_px(i % 240, i / 240, 0)) > 40;
+	CHECK(far < 240 * 240 / 50);
+	CHECK(slide_j2k_decode((uint8_t *)out.data, out.len, 256, 240, 1, b, 768, &err) < 0);
+	int rejected = 0;
+	for (size_t cut = 0; cut < out.len; cut += 1 + cut / 8) {
+		sl_err e = {0};
+		sl_buf o2;
+		sl_buf_init(&o2);
+		if (slide_j2k_rebuild((uint8_t *)out.data, cut, &o2, NULL, &e) < 0) {
+			CHECK(e.msg[0]);
+			rejected++;
+		} else { /* a cut stream that still parses must not decode */
+			CHECK(slide_j2k_decode((uint8_t *)o2.data, o2.len, 240, 240, 1, b, 720, &e) < 0);
+		}
+		sl_buf_free(&o2);
+	}
+	CHECK(rejected > 0);
+	CHECK(slide_j2k_rebuild((uint8_t *)"\xFF\xD8\xFF\xD9", 4, &out, NULL, &err) < 0);
+	sl_buf_free(&in);
+	sl_buf_free(&out);
+}
+
+/* The generated inputs through the transform: JPEG 2000 in the Aperio
+ * dialect, grey, lossless; damaged ones rejected with the tile named. */
+static void test_codecs(void)
+{
+	TIFFSetWarningHandler(NULL);
+	TIFFSetErrorHandler(NULL);
+	REQUIRE(gen_all(dir) == 0);
+	static const char *const ok[] = {"j2k-33003.svs", "j2k-33005.svs", "grey.tif", "lzw.tif",
+					 "deflate.tif", "zstd.tif", "raw.tif"};
+	static const char *const three[] = {"slide-threads", "3", "slide-memory", "0", NULL};
+	sl_buf in, out, out2, facts;
+	sl_buf_init(&in);
+	sl_buf_init(&out);
+	sl_buf_init(&out2);
+	sl_buf_init(&facts);
+	char path[4200];
+	for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
+		snprintf(path, sizeof path, "%s/%s", dir, ok[i]);
+		slurp(path, &in);
+		sl_err err = {0};
+		CHECK_RC(run(&in, &out, &facts, &err), &err);
+		CHECK(!contains(&out, "CANARY") && !contains(&out, "2021:07:14") && !contains(&facts, "CANARY"));
+		CHECK_RC(run_with(&in, &out2, NULL, three, &err), &err);
+		CHECK(out.len == out2.len && !memcmp(out.data, out2.data, out.len));
+		int j2k = !strncmp(ok[i], "j2k", 3);
+		CHECK(contains(&out, "Aperio|") == j2k && contains(&facts, "\"jpeg2000\"") == j2k);
+		CHECK(contains(&out, "MPP = 0.252") == j2k);
+		CHECK((strcmp(ok[i], "grey.tif") == 0) == contains(&facts, "\"grey\""));
+		/* level 0 tiles copied: the input's first tile's coded bytes */
+		if (!j2k && strcmp(ok[i], "grey.tif")) {
+			TIFF *t = TIFFOpen(path, "r");
+			uint64_t *off, *cnt;
+			REQUIRE(t && TIFFGetField(t, TIFFTAG_TILEOFFSETS, &off) &&
+				TIFFGetField(t, TIFFTAG_TILEBYTECOUNTS, &cnt));
+			CHECK(memmem(out.data, out.len, in.data + off[0], cnt[0]) != NULL);
+			TIFFClose(t);
+		}
+		unlink(path);
+	}
+	static const char *const bad[][2] = {{"j2k-cut.svs", "tile 3: JPEG 2000 tile-part runs past"},
+					     {"j2k-siz.svs", "tile 3: JPEG 2000 size"},
+					     {"j2k-zero.svs", "tile 3: zero-length"}};
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(path, sizeof path, "%s/%s", dir, bad[i][0]);
+		slurp(path, &in);
+		sl_err err = {0};
+		CHECK(run(&in, &out, NULL, &err) < 0 && strstr(err.msg, bad[i][1]));
+		unlink(path);
+	}
+	/* cuts and corruptions of a JPEG 2000 slide: a reason, never a crash */
+	snprintf(path, sizeof path, "%s/cut.svs", dir);
+	REQUIRE(gen_j2k_svs(path, 0, 0, 0) == 0);
+	slurp(path, &in);
+	unlink(path);
+	for (size_t at = 0; at < in.len; at += 1 + at / 12) {
+		sl_buf c;
+		sl_buf_init(&c);
+		sl_buf_add(&c, in.data, in.len);
+		for (int k = 0; k < 4 && at + k < c.len; k++)
+			c.data[at + k] ^= (char)(0x5A + 17 * k);
+		sl_err e = {0};
+		if (run(&c, &out, NULL, &e) < 0)
+			CHECK(e.msg[0]);
+		sl_buf_reset(&c);
+		sl_buf_add(&c, in.data, at);
+		if (run(&c, &out, NULL, &e) < 0)
+			CHECK(e.msg[0]);
+		sl_buf_free(&c);
+	}
+	sl_buf_free(&in);
+	sl_buf_free(&out);
+	sl_buf_free(&out2);
+	sl_buf_free(&facts);
+}
+
 int main(void)
 {
 	snprintf(dir, sizeof dir, "%s", unit_tmpdir("test_slide"));
@@ -432,6 +571,8 @@ int main(void)
 	test_transform();
 	test_far_directory();
 	test_threads();
+	test_j2k_rebuild();
+	test_codecs();
 	sl_key_free(key);
 	rmdir(dir);
 	return UNIT_DONE();

@@ -311,7 +311,9 @@ static int gen_all(const char *dir)
 		{"deflate.tif", 1, COMPRESSION_ADOBE_DEFLATE, 2, 0},
 		{"zstd.tif", 1, COMPRESSION_ZSTD, 1, 0}, {"raw.tif", 1, COMPRESSION_NONE, 1, 0},
 	};
-	char path[4096];
+	char path[4200];
+	if (strlen(dir) > 4096)
+		return -1;
 	for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
 		snprintf(path, sizeof path, "%s/%s", dir, files[i].name);
 		int rc = files[i].kind ? gen_tiled(path, files[i].a, files[i].b, files[i].c)

@@ -297,7 +297,7 @@ static void test_meta(void)
 	CHECK(!strcmp(m.scanner, "Aperiox GT 450DROP"));
 	sl_buf d;
 	sl_buf_init(&d);
-	slide_meta_description(&m, 5, 0, &d);
+	slide_meta_description(&m, 5, 0, "jpeg", &d);
 	CHECK(!contains(&d, "CANARY") && !contains(&d, "BC-1") && contains(&d, "mpp-x=0.2499"));
 	sl_buf_free(&d);
 	struct slide_meta r = {0};
@@ -509,6 +509,8 @@ static void test_codecs(void)
 		int j2k = !strncmp(ok[i], "j2k", 3);
 		CHECK(contains(&out, "Aperio|") == j2k && contains(&facts, "\"jpeg2000\"") == j2k);
 		CHECK(contains(&out, "MPP = 0.252") == j2k);
+		CHECK(j2k || contains(&out, !strcmp(ok[i], "lzw.tif") ? "compression=lzw|" :
+				      !strcmp(ok[i], "grey.tif") ? "compression=jpeg|" : "compression="));
 		CHECK((strcmp(ok[i], "grey.tif") == 0) == contains(&facts, "\"grey\""));
 		/* level 0 tiles copied: the input's first tile's coded bytes */
 		if (!j2k && strcmp(ok[i], "grey.tif")) {

@@ -134,9 +134,24 @@ void slide_mpp_text(uint32_t e5, char out[24])
 		out[--n] = 0;
 }
 
+/* A level's compression as the description, the catalog and the facts
+ * name it. */
+const char *slide_compression_name(uint16_t c)
+{
+	switch (c) {
+	case 1: return "none";
+	case 5: return "lzw";
+	case 8: case 32946: return "deflate";
+	case 50000: return "zstd";
+	case SLIDE_J2K_YCBCR: case SLIDE_J2K_RGB: return "jpeg2000";
+	default: return "jpeg";
+	}
+}
+
 /* The sluice dialect: "sluice slide 1|key=value|...", which no reader
  * takes for a vendor's, so OpenSlide reads the file as a generic TIFF. */
-static void sluice_description(const struct slide_meta *m, int nlevels, sl_buf *b)
+static void sluice_description(const struct slide_meta *m, int nlevels, const char *comp,
+			       sl_buf *b)
 {
 	char x[24], y[24];
 	sl_buf_printf(b, "sluice slide 1|vendor=%s", m->vendor);
@@ -149,7 +164,7 @@ static void sluice_description(const struct slide_meta *m, int nlevels, sl_buf *
 		sl_buf_printf(b, "|objective-power=%s", m->objective);
 	if (m->scanner[0])
 		sl_buf_printf(b, "|scanner=%s", m->scanner);
-	sl_buf_printf(b, "|compression=jpeg|levels=%d|downsample=2", nlevels);
+	sl_buf_printf(b, "|compression=%s|levels=%d|downsample=2", comp, nlevels);
 }
 
 /* The Aperio dialect, for JPEG 2000 tiles, which only OpenSlide's Aperio
@@ -178,10 +193,11 @@ static void aperio_description(const struct slide_meta *m, int nlevels, sl_buf *
 	sl_buf_printf(b, "|compression = jpeg2000|levels = %d|downsample = 2", nlevels);
 }
 
-void slide_meta_description(const struct slide_meta *m, int nlevels, int aperio, sl_buf *b)
+void slide_meta_description(const struct slide_meta *m, int nlevels, int aperio,
+			    const char *compression, sl_buf *b)
 {
 	if (aperio)
 		aperio_description(m, nlevels, b);
 	else
-		sluice_description(m, nlevels, b);
+		sluice_description(m, nlevels, compression, b);
 }

@@ -265,19 +265,6 @@ static void slide_id(const struct slide *s, const struct sl_deid_ctx *ctx, char 
 	pseudonym(ctx, "slide-content", fp, sizeof fp, 'W', out);
 }
 
-/* A level's compression as the catalog and the facts name it. */
-static const char *compression_name(uint16_t c)
-{
-	switch (c) {
-	case 1: return "none";
-	case 5: return "lzw";
-	case 8: case 32946: return "deflate";
-	case 50000: return "zstd";
-	case SLIDE_J2K_YCBCR: case SLIDE_J2K_RGB: return "jpeg2000";
-	default: return "jpeg";
-	}
-}
-
 static const char *colour_name(const struct slide *s, const struct level *L)
 {
 	if (s->nc == 1)
@@ -312,7 +299,7 @@ static void attrs(struct slide *s, const struct sl_deid_ctx *ctx)
 	if (s->meta.scanner[0])
 		sl_sink_attr(s->out, "scanner", s->meta.scanner);
 	sl_sink_attr(s->out, "vendor", s->meta.vendor);
-	sl_sink_attr(s->out, "compression", compression_name(s->lv[0].compression));
+	sl_sink_attr(s->out, "compression", slide_compression_name(s->lv[0].compression));
 }
 
 static void facts(struct slide *s)
@@ -326,7 +313,7 @@ static void facts(struct slide *s)
 		sl_buf_printf(&f, "%s{\"size\":[%u,%u],\"tile\":[%u,%u],\"from\":\"%s\","
 			      "\"colour\":\"%s\",\"compression\":\"%s\"}", k ? "," : "", L->w, L->h,
 			      L->tw, L->th, L->src >= 0 ? "copied" : "built", colour_name(s, L),
-			      compression_name(L->compression));
+			      slide_compression_name(L->compression));
 	}
 	sl_buf_printf(&f, "],\"pages_dropped\":{\"label\":%d,\"macro\":%d,\"thumbnail\":%d,"
 		      "\"other\":%d},\"kept\":[\"dimensions\"%s%s%s%s,\"compression\"],"

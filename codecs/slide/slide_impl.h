@@ -136,8 +136,12 @@ void slide_meta_resolution(struct slide_meta *m, float xres, float yres, int uni
 void slide_meta_scanner(struct slide_meta *m, const char *make, const char *model);
 void slide_meta_free(struct slide_meta *m);
 /* The documented ImageDescription of the output (docs/slides.md); aperio:
- * the Aperio dialect, for outputs with JPEG 2000 levels. */
-void slide_meta_description(const struct slide_meta *m, int nlevels, int aperio, sl_buf *b);
+ * the Aperio dialect, for outputs with JPEG 2000 levels; compression:
+ * level 0's, by name. */
+void slide_meta_description(const struct slide_meta *m, int nlevels, int aperio,
+			    const char *compression, sl_buf *b);
+/* "jpeg", "jpeg2000", "lzw", "deflate", "zstd" or "none". */
+const char *slide_compression_name(uint16_t compression);
 /* mpp as decimal text ("0.499"), for attributes and the description. */
 void slide_mpp_text(uint32_t mpp_e5, char out[24]);
 

@@ -25,19 +25,31 @@ static size_t round8(size_t n)
 	return (n + 7) & ~(size_t)7;
 }
 
+/* rec's encoded bytes are current: nothing edited since it was parsed or
+ * read (what htslib's bcf1_sync would rebuild, it checks the same way). */
+static int in_sync(const bcf1_t *rec)
+{
+	return rec->shared.l && !rec->d.shared_dirty && !rec->d.indiv_dirty &&
+	       (rec->indiv.l || !rec->n_sample || !rec->n_fmt);
+}
+
 size_t vblob_prepare(bcf1_t *rec, bcf1_t *tmp)
 {
 	bcf_unpack(rec, BCF_UN_STR);
-	bcf_copy(tmp, rec); /* the public way to have the record's bytes encoded */
-	return round8(sizeof(struct vblob) + key_len(rec) + tmp->shared.l + tmp->indiv.l);
+	/* bcf_copy is the public way to have an edited record encoded again
+	 * (it syncs rec itself); most records are not edited, and copying
+	 * them twice was a tenth of reading */
+	if (!in_sync(rec))
+		bcf_copy(tmp, rec);
+	return round8(sizeof(struct vblob) + key_len(rec) + rec->shared.l + rec->indiv.l);
 }
 
-void vblob_write(struct vblob *b, const bcf1_t *rec, const bcf1_t *tmp, size_t size)
+void vblob_write(struct vblob *b, const bcf1_t *rec, size_t size)
 {
-	*b = (struct vblob){.pos = tmp->pos, .rlen = tmp->rlen, .rid = tmp->rid, .qual = tmp->qual,
-			    .n_info = tmp->n_info, .n_allele = tmp->n_allele, .n_fmt = tmp->n_fmt,
-			    .n_sample = tmp->n_sample, .slen = (uint32_t)tmp->shared.l,
-			    .ilen = (uint32_t)tmp->indiv.l, .size = (uint32_t)size};
+	*b = (struct vblob){.pos = rec->pos, .rlen = rec->rlen, .rid = rec->rid, .qual = rec->qual,
+			    .n_info = rec->n_info, .n_allele = rec->n_allele, .n_fmt = rec->n_fmt,
+			    .n_sample = rec->n_sample, .slen = (uint32_t)rec->shared.l,
+			    .ilen = (uint32_t)rec->indiv.l, .size = (uint32_t)size};
 	char *p = (char *)(b + 1);
 	for (int i = 0; i < rec->n_allele; i++) {
 		if (i)
@@ -46,12 +58,12 @@ void vblob_write(struct vblob *b, const bcf1_t *rec, const bcf1_t *tmp, size_t s
 			*p++ = (char)tolower((unsigned char)*a);
 	}
 	b->klen = (uint32_t)(p - (char *)(b + 1));
-	if (tmp->shared.l) /* an empty part may have no buffer */
-		memcpy(p, tmp->shared.s, tmp->shared.l);
-	p += tmp->shared.l;
-	if (tmp->indiv.l)
-		memcpy(p, tmp->indiv.s, tmp->indiv.l);
-	p += tmp->indiv.l;
+	if (rec->shared.l) /* an empty part may have no buffer */
+		memcpy(p, rec->shared.s, rec->shared.l);
+	p += rec->shared.l;
+	if (rec->indiv.l)
+		memcpy(p, rec->indiv.s, rec->indiv.l);
+	p += rec->indiv.l;
 	memset(p, 0, size - (size_t)(p - (char *)b));
 }
 

@@ -47,7 +47,7 @@ static int add_blobs(struct vwork *w, kstring_t *out, sl_err *err)
 		size_t need = vblob_prepare(n->out[i], w->tmp);
 		if (ks_resize(out, out->l + need) < 0)
 			return sl_fail(err, SL_E_NOMEM, "out of memory reading records");
-		vblob_write((struct vblob *)(out->s + out->l), n->out[i], w->tmp, need);
+		vblob_write((struct vblob *)(out->s + out->l), n->out[i], need);
 		out->l += need;
 	}
 	return 0;

@@ -397,7 +397,7 @@ int vsort_push(struct vsort *s, bcf_hdr_t *hdr, bcf1_t *rec, sl_err *err)
 		bk = &s->blocks[s->nblocks - 1];
 	}
 	struct vblob *b = (struct vblob *)(bk->p + bk->len);
-	vblob_write(b, rec, s->tmp, need);
+	vblob_write(b, rec, need);
 	bk->len += need;
 	if (add_key(s, b) < 0)
 		return sl_fail(err, SL_E_NOMEM, "out of memory sorting records");

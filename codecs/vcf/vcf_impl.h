@@ -60,9 +60,10 @@ struct vblob {
 	uint32_t klen, slen, ilen, size;
 };
 
-/* The size rec's blob takes; tmp receives rec's encoded bytes for vblob_write. */
+/* The size rec's blob takes, rec's encoded bytes brought up to date (tmp:
+ * scratch) for vblob_write. */
 size_t vblob_prepare(bcf1_t *rec, bcf1_t *tmp);
-void vblob_write(struct vblob *b, const bcf1_t *rec, const bcf1_t *tmp, size_t size);
+void vblob_write(struct vblob *b, const bcf1_t *rec, size_t size);
 /* The order of the alleles (REF, then each ALT) without case. */
 int vblob_cmp_alleles(const struct vblob *a, const struct vblob *b);
 /* The record back, as a copy of it would be. */

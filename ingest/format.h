@@ -76,6 +76,14 @@ int sl_input_next(sl_input *in, sl_chunk **c, sl_err *err);
  * transform if the format did not, and rejects the input if it changed in
  * between (so bytes read here are the bytes the digest names). */
 int64_t sl_input_pread(sl_input *in, void *buf, size_t n, uint64_t off, sl_err *err);
+/* For a library that reads only through a file name (OpenSlide): a
+ * read-only descriptor of the input, owned by the engine and closed with
+ * the input (the caller must not close it).  A file input gives the
+ * engine's own descriptor; an input in memory (sl_transform_memory) a
+ * sealed memfd holding its bytes.  Open it as "/proc/self/fd/N": a name
+ * that says nothing about the input.  The digest check above still holds:
+ * the engine reads the whole input after the transform. */
+int sl_input_fd(sl_input *in, sl_err *err);
 
 /* ---- output ---- */
 /* Start an output object; one at a time. */

@@ -29,6 +29,7 @@ struct sl_input {
 	uint8_t digest[32];      /* valid once eof */
 	const uint8_t *mem;      /* sl_transform_memory: the input's bytes */
 	size_t mem_chunk;        /* and the chunk size it is served in */
+	int memfd;               /* sl_input_fd of an input in memory, or -1 */
 };
 
 struct sl_sink {
@@ -113,6 +114,38 @@ int64_t sl_input_pread(sl_input *in, void *buf, size_t n, uint64_t off, sl_err *
 		got += (size_t)k;
 	}
 	return (int64_t)got;
+}
+
+/* A file input has a descriptor already; an input in memory gets a memfd
+ * once, sealed so that nothing the library does can change the bytes. */
+int sl_input_fd(sl_input *in, sl_err *err)
+{
+	if (!in->mem)
+		return in->fd;
+	if (in->memfd >= 0)
+		return in->memfd;
+	int fd = memfd_create("sluice-input", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return sl_fail_errno(err, SL_E_IO, errno, "cannot create input memory");
+	size_t got = 0;
+	while (got < in->size) {
+		ssize_t k = write(fd, in->mem + got, in->size - got);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0) {
+			int e = k < 0 ? errno : EIO;
+			close(fd);
+			return sl_fail_errno(err, SL_E_IO, e, "cannot fill input memory");
+		}
+		got += (size_t)k;
+	}
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0) {
+		int e = errno;
+		close(fd);
+		return sl_fail_errno(err, SL_E_IO, e, "cannot seal input memory");
+	}
+	in->memfd = fd;
+	return fd;
 }
 
 /* Read whatever the format left unread, for the input digest. */
@@ -368,7 +401,8 @@ static void process_one(struct worker *w, struct result *r, struct sl_io_file *f
 	sl_err err = {0};
 	r->fmt = choose_format(e, r->path, f->head, f->size);
 	sl_sha256_reset(w->h);
-	sl_input in = {.io = w->io, .fd = f->fd, .size = f->size, .head = f->head, .h = w->h};
+	sl_input in = {.io = w->io, .fd = f->fd, .size = f->size, .head = f->head, .h = w->h,
+		       .memfd = -1};
 	f->head = NULL;
 	sl_sink sk = {.w = w, .r = r, .in = &in, .identity = !!(r->fmt->flags & SL_FORMAT_IDENTITY)};
 	int rc = r->fmt->transform(&in, &sk, &e->dctx, e->fmt_conf[format_index(r->fmt)], &err);
@@ -549,7 +583,7 @@ int sl_transform_memory(const struct sl_format *f, const void *data, size_t len,
 	if (rc < 0)
 		return rc;
 	sl_sha256 *h = sl_sha256_new();
-	sl_input in = {.io = io, .fd = -1, .size = len, .h = h, .mem = data};
+	sl_input in = {.io = io, .fd = -1, .size = len, .h = h, .mem = data, .memfd = -1};
 	sl_chunk *c = sl_chunk_get(io);
 	/* small chunks put element boundaries across chunks, as large files do */
 	in.mem_chunk = chunk && chunk < c->cap ? chunk : c->cap;
@@ -561,6 +595,8 @@ int sl_transform_memory(const struct sl_format *f, const void *data, size_t len,
 		rc = input_drain(&in, err);
 	if (facts && r->facts.data)
 		sl_buf_puts(facts, r->facts.data);
+	if (in.memfd >= 0)
+		close(in.memfd);
 	sl_result_free(r);
 	sl_sha256_free(h);
 	sl_io_free(io);

@@ -304,7 +304,7 @@ int slide_codec_encode(struct slide_codec *k, const uint8_t *px, size_t stride, 
 	c->input_components = grey ? 1 : 3;
 	c->in_color_space = grey ? JCS_GRAYSCALE : JCS_RGB;
 	jpeg_set_defaults(c);
-	jpeg_set_quality(c, SLIDE_QUALITY, TRUE);
+	jpeg_set_quality(c, like && like->quality ? like->quality : SLIDE_QUALITY, TRUE);
 	if (grey) {
 		c->comp_info[0].h_samp_factor = c->comp_info[0].v_samp_factor = 1;
 	} else if (like && !like->ycbcr) {

@@ -76,7 +76,7 @@ static int level_info(struct slide *s, int k, sl_err *err)
 	sl_buf raw, out;
 	sl_buf_init(&raw);
 	sl_buf_init(&out);
-	L->ji = (struct jpg_info){L->tw, L->th, s->nc, s->nc == 3 && d->compression == 7, 1, 1};
+	L->ji = (struct jpg_info){L->tw, L->th, s->nc, s->nc == 3 && d->compression == 7, 1, 1, 0};
 	L->jk = (struct j2k_info){L->tw, L->th, 3, {1, 1, 1}, {1, 1, 1}};
 	int rc = 0;
 	for (uint32_t t = 0; t < d->ntiles && rc == 0 && !slide_src_lossless(d->compression); t++) {
@@ -178,8 +178,8 @@ int slide_plan(struct slide *s, sl_err *err)
 			level_init(L, (P->w + 1) / 2, (P->h + 1) / 2, z->tw, z->th);
 			L->parent = k - 1;
 			L->compression = 7;
-			L->ji = s->nc == 1 ? (struct jpg_info){z->tw, z->th, 1, 0, 1, 1}
-					   : (struct jpg_info){z->tw, z->th, 3, 1, 2, 2};
+			L->ji = s->nc == 1 ? (struct jpg_info){z->tw, z->th, 1, 0, 1, 1, 0}
+					   : (struct jpg_info){z->tw, z->th, 3, 1, 2, 2, 0};
 		}
 	}
 	if (k == SLIDE_MAX_LEVELS)
@@ -230,6 +230,8 @@ static int copy_j2k(struct level *L, const sl_buf *raw, sl_buf *out, sl_err *err
 
 int slide_copy_tile(struct slide *s, int k, uint32_t t, sl_buf *raw, sl_buf *out, sl_err *err)
 {
+	if (s->osl) /* level 0 re-encoded, the only level not built */
+		return slide_osl_copy_tile(s, t, out, err);
 	struct level *L = &s->lv[k];
 	struct sdir *d = slide_src_dir(s->src, L->src);
 	if (!d->cnt[t]) { /* made by the plan */
@@ -346,6 +348,22 @@ static int decode_whole(struct slide *s, int k, uint32_t t, int slot, const uint
 	return slide_codec_decode(sl->codec, p, n, L->tw, L->th, s->nc, 0, sl->px, ts, err);
 }
 
+/* A level 0 tile read through OpenSlide (osl.c): encoded, and its cw x
+ * rows pixels halved into the band at dst. */
+static int osl_source(struct slide *s, struct slide_slot *sl, uint32_t t, uint32_t cw,
+		      uint32_t rows, uint8_t *dst, size_t stride, sl_buf *enc, sl_err *err)
+{
+	const struct level *L = &s->lv[0];
+	int rc = slide_osl_tile(s, t, sl->codec, sl->px, enc, err);
+	size_t ts = (size_t)L->tw * 3;
+	for (uint32_t r = 0; rc == 0 && r < (rows + 1) / 2; r++) {
+		const uint8_t *a = sl->px + 2 * r * ts;
+		halve(3, a, 2 * r + 1 < rows ? a + ts : NULL, cw, dst + r * stride,
+		      (cw + 1) / 2);
+	}
+	return rc;
+}
+
 /* Source section, one task per tile of source row c->ty: read the tile
  * (its copied form goes to c->enc for its size) and reduce it into the
  * first built level's band.  A whole JPEG tile is decoded at half scale:
@@ -368,6 +386,8 @@ static int source_task(void *ctx, uint32_t tx, int slot, sl_err *err)
 	uint32_t ow = (cw + 1) / 2, oh = (rows + 1) / 2;
 	size_t stride = (size_t)H->w * nc;
 	uint8_t *dst = b->px + (size_t)b->fill * stride + (size_t)(x0 / 2) * nc;
+	if (s->osl) /* OpenSlide's pixels: halved exactly, as an edge tile is */
+		return osl_source(s, sl, t, cw, rows, dst, stride, &c->enc[tx], err);
 	int rc = slide_copy_tile(s, c->src, t, &sl->raw, &c->enc[tx], err);
 	if (rc < 0)
 		return rc;
@@ -569,7 +589,7 @@ static int slide_threads_start(struct slide *s, sl_err *err)
 	s->slots = sl_xcalloc((size_t)(n ? n : 1), sizeof *s->slots);
 	for (int i = 0; i < n; i++)
 		s->slots[i].codec = slide_codec_new();
-	return rc == 0 ? slide_src_slots(s->src, n, err) : rc;
+	return rc == 0 && s->src ? slide_src_slots(s->src, n, err) : rc; /* no src: OpenSlide's */
 }
 
 void slide_threads_stop(struct slide *s)

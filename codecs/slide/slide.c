@@ -114,6 +114,9 @@ static int slide_like(int aperio, int tiled, int more, uint64_t w, uint64_t h)
  * rejects an ordinary TIFF with a reason that says so. */
 static int slide_sniff(const uint8_t *h, size_t len, uint64_t size)
 {
+	int osl = slide_osl_sniff(h, len, size); /* what OpenSlide alone reads */
+	if (osl)
+		return osl;
 	if (len < 16 || !((h[0] == 'I' && h[1] == 'I') || (h[0] == 'M' && h[1] == 'M')))
 		return 0;
 	int le = h[0] == 'I', big = rdn(h + 2, 2, le) == 43;
@@ -254,11 +257,18 @@ static void slide_id(const struct slide *s, const struct sl_deid_ctx *ctx, char 
 		pseudonym(ctx, "slide", s->meta.barcode, strlen(s->meta.barcode), 'W', out);
 		return;
 	}
-	const struct sdir *d = slide_src_dir(s->src, s->lv[0].src);
 	sl_sha256 *h = sl_sha256_new();
-	sl_sha256_update(h, &d->w, sizeof d->w);
-	sl_sha256_update(h, &d->h, sizeof d->h);
-	sl_sha256_update(h, d->cnt, d->ntiles * sizeof *d->cnt);
+	if (s->osl) { /* no tiles of its own: level 0 as re-encoded */
+		const struct level *L = &s->lv[0];
+		sl_sha256_update(h, &L->w, sizeof L->w);
+		sl_sha256_update(h, &L->h, sizeof L->h);
+		sl_sha256_update(h, L->size, (size_t)L->ntx * L->nty * sizeof *L->size);
+	} else {
+		const struct sdir *d = slide_src_dir(s->src, s->lv[0].src);
+		sl_sha256_update(h, &d->w, sizeof d->w);
+		sl_sha256_update(h, &d->h, sizeof d->h);
+		sl_sha256_update(h, d->cnt, d->ntiles * sizeof *d->cnt);
+	}
 	uint8_t fp[32];
 	sl_sha256_final(h, fp);
 	sl_sha256_free(h);
@@ -312,7 +322,7 @@ static void facts(struct slide *s)
 		const struct level *L = &s->lv[k];
 		sl_buf_printf(&f, "%s{\"size\":[%u,%u],\"tile\":[%u,%u],\"from\":\"%s\","
 			      "\"colour\":\"%s\",\"compression\":\"%s\"}", k ? "," : "", L->w, L->h,
-			      L->tw, L->th, L->src >= 0 ? "copied" : "built", colour_name(s, L),
+			      L->tw, L->th, L->src < 0 ? "built" : s->osl ? "re-encoded" : "copied", colour_name(s, L),
 			      slide_compression_name(L->compression));
 	}
 	sl_buf_printf(&f, "],\"pages_dropped\":{\"label\":%d,\"macro\":%d,\"thumbnail\":%d,"
@@ -337,9 +347,27 @@ static void slide_free(struct slide *s)
 		sl_buf_free(&s->lv[k].white);
 	}
 	slide_src_close(s->src);
+	slide_osl_close(s->osl);
 	slide_meta_free(&s->meta);
 	sl_buf_free(&s->cache);
 	free(s);
+}
+
+/* Through OpenSlide for the vendors only it reads (osl.c), else libtiff;
+ * either way the levels are planned. */
+static int open_input(struct slide *s, sl_err *err)
+{
+	int rc = slide_osl_open(s, err);
+	if (rc != 0)
+		return rc < 0 ? rc : 0;
+	rc = slide_src_open(&s->src, s->in, err);
+	if (rc == 0)
+		rc = check_slide_like(s, err);
+	if (rc == 0)
+		rc = slide_src_meta(s->src, &s->meta, err);
+	if (rc == 0)
+		rc = slide_plan(s, err);
+	return rc;
 }
 
 static int slide_transform(sl_input *in, sl_sink *out, const struct sl_deid_ctx *ctx,
@@ -350,13 +378,7 @@ static int slide_transform(sl_input *in, sl_sink *out, const struct sl_deid_ctx 
 	s->out = out;
 	s->conf = conf ? conf : &default_conf;
 	sl_buf_init(&s->cache);
-	int rc = slide_src_open(&s->src, in, err);
-	if (rc == 0)
-		rc = check_slide_like(s, err);
-	if (rc == 0)
-		rc = slide_src_meta(s->src, &s->meta, err);
-	if (rc == 0)
-		rc = slide_plan(s, err);
+	int rc = open_input(s, err);
 	if (rc == 0)
 		rc = slide_build(s, sized_built, sized_copied, err);
 	if (rc == 0)

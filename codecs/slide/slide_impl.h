@@ -16,6 +16,10 @@
  *   pool.c    threads for one slide's tile work (decoding and encoding)
  *   tiffw.c   the output TIFF: IFD layout computed before any byte is
  *             written, then header, IFDs and tile data in one append-only pass
+ *   osl_detect.c, osl.c
+ *             the slides only OpenSlide reads (NDPI, SCN, Philips, BIF,
+ *             Sakura): told by their marks, opened through sl_input_fd,
+ *             level 0 decoded by OpenSlide and re-encoded, the rest built
  *
  * Bounds on hostile input are here, in one place.
  */
@@ -79,6 +83,7 @@ struct jpg_info {
 	int ncomp;
 	int ycbcr;                    /* as libjpeg would guess it */
 	int sub_h, sub_v;             /* chroma subsampling factors */
+	int quality;                  /* encoding: libjpeg quality; 0: SLIDE_QUALITY */
 };
 
 /* A JPEG 2000 tile's layout (from its SIZ). */
@@ -237,11 +242,33 @@ struct slide {
 	struct slide_slot *slots;     /* each thread's codec and scratch (pyramid.c) */
 	int dropped[5];               /* pages dropped, by kind */
 	int copied_levels, built_levels;
+	struct slide_osl *osl;        /* read through OpenSlide (osl.c), or NULL */
 };
 
 /* tiffw.c */
 /* Compute offsets of every IFD and tile region; then write the header and
  * IFDs.  Sizes of every tile must be known. */
 int slide_tiff_begin(struct slide *s, sl_err *err);
+
+/* osl_detect.c: the slides OpenSlide alone reads, by their marks. */
+enum { OSL_NONE, OSL_NDPI, OSL_SCN, OSL_PHILIPS, OSL_BIF, OSL_SAKURA, OSL_VMS, OSL_MIRAX,
+       OSL__COUNT };
+/* Confidence that the head is one (0: not, or it cannot tell). */
+int slide_osl_sniff(const uint8_t *head, size_t len, uint64_t size);
+/* The kind of the whole input (its first directory wherever it lies). */
+int slide_osl_kind(sl_input *in);
+
+/* osl.c */
+/* If the input is a slide only OpenSlide reads, open it: metadata and plan
+ * (level 0 re-encoded, every other level built), s->osl set; 1.  0: the
+ * libtiff path's.  <0: rejected. */
+int slide_osl_open(struct slide *s, sl_err *err);
+void slide_osl_close(struct slide_osl *o);
+/* Level 0 tile t: OpenSlide's pixels as RGB (tw x th x 3 into px, white
+ * where transparent) and the tile as it goes out (out), kept for phase B. */
+int slide_osl_tile(struct slide *s, uint32_t t, struct slide_codec *k, uint8_t *px,
+		   sl_buf *out, sl_err *err);
+/* Level 0 tile t as it goes out: kept from phase A, or made now. */
+int slide_osl_copy_tile(struct slide *s, uint32_t t, sl_buf *out, sl_err *err);
 
 #endif

@@ -1,0 +1,137 @@
+/* test_slide_osl.c: a slide only OpenSlide reads, run in memory, so that
+ * the engine's sl_input_fd hands OpenSlide a sealed memfd (tests/cli_slide_osl.sh
+ * covers file inputs and every vendor).  A Ventana BIF made with libtiff (a
+ * Label_Image page carrying the iScan XMP, two tiled JPEG levels) is
+ * sniffed as OpenSlide's, transformed (level 0 size, vendor, MPP, objective
+ * in the output's description; no canary from the XMP or the label), gives
+ * the same bytes twice, and every truncation is rejected with a reason,
+ * never a crash (ASan/UBSan in scripts/test.sh). */
+#include "unit.h"
+#include "codecs/slide/slide_impl.h"
+#include <tiffio.h>
+#include <unistd.h>
+
+extern const struct sl_format sl_format_slide;
+static sl_key *key;
+static char dir[4096];
+
+static const char XMP[] = "<?xml version=\"1.0\"?><iScan BarCode=\"CANARY-BC\" "
+			  "UserName=\"CANARY-USER\" Magnification=\"20\" ScanRes=\"0.5\"/>";
+
+static void label_page(TIFF *t)
+{
+	uint8_t row[32 * 3];
+	memset(row, 'L', sizeof row);
+	memcpy(row, "CANARY-LABEL", 12);
+	TIFFSetField(t, TIFFTAG_IMAGEWIDTH, 32);
+	TIFFSetField(t, TIFFTAG_IMAGELENGTH, 8);
+	TIFFSetField(t, TIFFTAG_BITSPERSAMPLE, 8);
+	TIFFSetField(t, TIFFTAG_SAMPLESPERPIXEL, 3);
+	TIFFSetField(t, TIFFTAG_PHOTOMETRIC, PHOTOMETRIC_RGB);
+	TIFFSetField(t, TIFFTAG_ROWSPERSTRIP, 8);
+	TIFFSetField(t, TIFFTAG_IMAGEDESCRIPTION, "Label_Image");
+	TIFFSetField(t, TIFFTAG_XMLPACKET, (uint32_t)sizeof XMP, XMP);
+	for (uint32_t y = 0; y < 8; y++)
+		TIFFWriteScanline(t, row, y, 0);
+	TIFFWriteDirectory(t);
+}
+
+static void level_page(TIFF *t, int k, uint32_t w, uint32_t h)
+{
+	char desc[64];
+	snprintf(desc, sizeof desc, "level=%d mag=%d quality=90", k, 20 >> k);
+	TIFFSetField(t, TIFFTAG_IMAGEWIDTH, w);
+	TIFFSetField(t, TIFFTAG_IMAGELENGTH, h);
+	TIFFSetField(t, TIFFTAG_BITSPERSAMPLE, 8);
+	TIFFSetField(t, TIFFTAG_SAMPLESPERPIXEL, 3);
+	TIFFSetField(t, TIFFTAG_PHOTOMETRIC, PHOTOMETRIC_YCBCR);
+	TIFFSetField(t, TIFFTAG_COMPRESSION, COMPRESSION_JPEG);
+	TIFFSetField(t, TIFFTAG_JPEGCOLORMODE, JPEGCOLORMODE_RGB);
+	TIFFSetField(t, TIFFTAG_TILEWIDTH, 128);
+	TIFFSetField(t, TIFFTAG_TILELENGTH, 128);
+	TIFFSetField(t, TIFFTAG_IMAGEDESCRIPTION, desc);
+	uint8_t *buf = malloc(128 * 128 * 3);
+	for (uint32_t ty = 0; ty < h; ty += 128)
+		for (uint32_t tx = 0; tx < w; tx += 128) {
+			for (uint32_t i = 0; i < 128 * 128 * 3; i++)
+				buf[i] = (uint8_t)(150 + ((tx + i / 3 % 128) * 3 + (ty + i / 384) + i % 3 * 40) % 100);
+			TIFFWriteTile(t, buf, tx, ty, 0, 0);
+		}
+	free(buf);
+	TIFFWriteDirectory(t);
+}
+
+static void make_bif(sl_buf *out)
+{
+	char path[4200];
+	snprintf(path, sizeof path, "%s/v.bif", dir);
+	TIFF *t = TIFFOpen(path, "w8");
+	REQUIRE(t);
+	label_page(t);
+	level_page(t, 0, 700, 500);
+	level_page(t, 1, 350, 250);
+	TIFFClose(t);
+	FILE *f = fopen(path, "rb");
+	REQUIRE(f);
+	char b[65536];
+	size_t n;
+	while ((n = fread(b, 1, sizeof b, f)) > 0)
+		sl_buf_add(out, b, n);
+	fclose(f);
+	unlink(path);
+}
+
+static int run(const uint8_t *p, size_t n, sl_buf *out, sl_err *err)
+{
+	struct sl_deid_ctx ctx = {.key = key};
+	sl_buf_reset(out);
+	return sl_transform_memory(&sl_format_slide, p, n, &ctx, NULL, 0, out, NULL, err);
+}
+
+static int contains(const sl_buf *b, const char *s)
+{
+	return memmem(b->data, b->len, s, strlen(s)) != NULL;
+}
+
+static void test_bif(void)
+{
+	sl_buf in, out, again;
+	sl_buf_init(&in);
+	sl_buf_init(&out);
+	sl_buf_init(&again);
+	make_bif(&in);
+	uint8_t *p = (uint8_t *)in.data;
+	CHECK(sl_format_slide.sniff(p, in.len, in.len) > 95);
+	CHECK(slide_osl_sniff(p, in.len, in.len) > 0);
+	sl_err err = {0};
+	CHECK_RC(run(p, in.len, &out, &err), &err);
+	CHECK(contains(&out, "sluice slide 1|vendor=ventana|mpp-x=0.5|mpp-y=0.5|objective-power=20|"));
+	CHECK(!contains(&out, "CANARY") && !contains(&out, "iScan") && !contains(&out, "Label"));
+	CHECK_RC(run(p, in.len, &again, &err), &err);
+	CHECK(out.len == again.len && !memcmp(out.data, again.data, out.len));
+	/* every cut: a reason, never a crash */
+	for (size_t cut = 0; cut < in.len; cut += in.len / 97 + 1) {
+		sl_err e = {0};
+		int rc = run(p, cut, &out, &e);
+		CHECK(rc < 0 && e.msg[0]);
+	}
+	sl_buf_free(&in);
+	sl_buf_free(&out);
+	sl_buf_free(&again);
+}
+
+int main(void)
+{
+	TIFFSetErrorHandler(NULL);
+	TIFFSetWarningHandler(NULL);
+	snprintf(dir, sizeof dir, "%s", unit_tmpdir("test_slide_osl"));
+	char kp[4200];
+	snprintf(kp, sizeof kp, "%s/key", dir);
+	sl_err err = {0};
+	REQUIRE(sl_key_generate(kp, &err) == 0 && sl_key_load(&key, kp, &err) == 0);
+	unlink(kp);
+	test_bif();
+	sl_key_free(key);
+	rmdir(dir);
+	return UNIT_DONE();
+}

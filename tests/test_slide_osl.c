@@ -5,7 +5,7 @@
  * sniffed as OpenSlide's, transformed (level 0 size, vendor, MPP, objective
  * in the output's description; no canary from the XMP or the label), gives
  * the same bytes twice, and every truncation is rejected with a reason,
- * never a crash (ASan/UBSan in scripts/test.sh). */
+ * never a crash; a slide of one tile goes out as one level (ASan/UBSan in scripts/test.sh). */
 #include "unit.h"
 #include "codecs/slide/slide_impl.h"
 #include <tiffio.h>
@@ -61,15 +61,15 @@ static void level_page(TIFF *t, int k, uint32_t w, uint32_t h)
 	TIFFWriteDirectory(t);
 }
 
-static void make_bif(sl_buf *out)
+static void make_bif(uint32_t w, uint32_t h, sl_buf *out)
 {
 	char path[4200];
 	snprintf(path, sizeof path, "%s/v.bif", dir);
 	TIFF *t = TIFFOpen(path, "w8");
 	REQUIRE(t);
 	label_page(t);
-	level_page(t, 0, 700, 500);
-	level_page(t, 1, 350, 250);
+	level_page(t, 0, w, h);
+	level_page(t, 1, (w + 1) / 2, (h + 1) / 2);
 	TIFFClose(t);
 	FILE *f = fopen(path, "rb");
 	REQUIRE(f);
@@ -99,7 +99,7 @@ static void test_bif(void)
 	sl_buf_init(&in);
 	sl_buf_init(&out);
 	sl_buf_init(&again);
-	make_bif(&in);
+	make_bif(700, 500, &in);
 	uint8_t *p = (uint8_t *)in.data;
 	CHECK(sl_format_slide.sniff(p, in.len, in.len) > 95);
 	CHECK(slide_osl_sniff(p, in.len, in.len) > 0);
@@ -120,6 +120,21 @@ static void test_bif(void)
 	sl_buf_free(&again);
 }
 
+/* Level 0 in one tile: no level is built, level 0 is made in phase A by
+ * the scan and taken from scratch in phase B. */
+static void test_one_tile(void)
+{
+	sl_buf in, out;
+	sl_buf_init(&in);
+	sl_buf_init(&out);
+	make_bif(200, 120, &in);
+	sl_err err = {0};
+	CHECK_RC(run((uint8_t *)in.data, in.len, &out, &err), &err);
+	CHECK(contains(&out, "|levels=1|"));
+	sl_buf_free(&in);
+	sl_buf_free(&out);
+}
+
 int main(void)
 {
 	TIFFSetErrorHandler(NULL);
@@ -131,6 +146,7 @@ int main(void)
 	REQUIRE(sl_key_generate(kp, &err) == 0 && sl_key_load(&key, kp, &err) == 0);
 	unlink(kp);
 	test_bif();
+	test_one_tile();
 	sl_key_free(key);
 	rmdir(dir);
 	return UNIT_DONE();

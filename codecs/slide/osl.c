@@ -337,6 +337,11 @@ void slide_osl_close(struct slide_osl *o)
 
 /* ---- level 0 tiles ---- */
 
+static uint8_t over_white(uint32_t c, uint32_t bg)
+{
+	return (uint8_t)(c + bg > 255 ? 255 : c + bg); /* c <= alpha unless the data lies */
+}
+
 /* Premultiplied ARGB to RGB over white: c + (255 - a), which is the
  * un-premultiplied colour blended on a white background (a transparent
  * pixel, outside the scanned area, becomes white). */
@@ -344,9 +349,9 @@ static void to_rgb(const uint32_t *argb, size_t n, uint8_t *px)
 {
 	for (size_t i = 0; i < n; i++, px += 3) {
 		uint32_t p = argb[i], bg = 255 - (p >> 24);
-		px[0] = (uint8_t)(((p >> 16) & 255) + bg);
-		px[1] = (uint8_t)(((p >> 8) & 255) + bg);
-		px[2] = (uint8_t)((p & 255) + bg);
+		px[0] = over_white((p >> 16) & 255, bg);
+		px[1] = over_white((p >> 8) & 255, bg);
+		px[2] = over_white(p & 255, bg);
 	}
 }
 

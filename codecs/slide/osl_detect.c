@@ -9,7 +9,8 @@
  *   Ventana BIF     TIFF, first XMP packet (tag 700) holds an iScan element
  *   Sakura SVSlide  an SQLite database with a DataManagerSQLiteConfigXPO table
  *   Hamamatsu VMS   an INI index "[Virtual Microscope Specimen]" (multi-file)
- *   MIRAX           the Slidedat.ini index of a .mrxs slide (multi-file)
+ *   MIRAX           the Slidedat.ini index of a .mrxs slide (multi-file):
+ *                   [GENERAL] with SLIDE_ID, and SLIDE_VERSION or [HIERARCHICAL]
  *
  * OpenSlide tries MIRAX, VMS, NDPI, Sakura, Trestle and Aperio before
  * Leica, Philips and Ventana, and an Aperio description wins over all
@@ -162,7 +163,8 @@ static int other_kind(const struct rd *r)
 	if (strstr(buf, "[Virtual Microscope Specimen]") ||
 	    strstr(buf, "[Uncompressed Virtual Microscope Specimen]"))
 		return OSL_VMS;
-	if (strstr(buf, "[GENERAL]") && strstr(buf, "SLIDE_ID") && strstr(buf, "[HIERARCHICAL]"))
+	if (strstr(buf, "[GENERAL]") && strstr(buf, "SLIDE_ID") &&
+	    (strstr(buf, "SLIDE_VERSION") || strstr(buf, "[HIERARCHICAL]")))
 		return OSL_MIRAX;
 	return OSL_NONE;
 }

@@ -231,6 +231,10 @@ static void level_init(struct level *L, uint32_t w, uint32_t h, int src, int par
 
 static int plan(struct slide *s, uint32_t w, uint32_t h, sl_err *err)
 {
+	uint64_t tiles = (uint64_t)((w + OSL_TILE - 1) / OSL_TILE) * ((h + OSL_TILE - 1) / OSL_TILE);
+	if (tiles > SLIDE_MAX_TILES)
+		return sl_fail(err, SL_E_FORMAT, "slide too large: more than %u tiles of %u pixels "
+			       "at level 0", SLIDE_MAX_TILES, OSL_TILE);
 	s->nc = 3; /* OpenSlide gives colour */
 	level_init(&s->lv[0], w, h, 0, -1);
 	s->lv[0].ji.sub_h = s->lv[0].ji.sub_v = 1;

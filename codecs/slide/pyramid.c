@@ -99,30 +99,6 @@ static int level_info(struct slide *s, int k, sl_err *err)
 	return rc;
 }
 
-/* An empty (zero-length) tile, which a scanner writes where it skipped
- * glass, goes out white, encoded like the level's tiles, since readers
- * fail on a zero-length tile.  Made here, once per level that has one, so
- * that tiles can be copied from several threads. */
-static int white_tile(struct slide *s, int k, sl_err *err)
-{
-	struct level *L = &s->lv[k];
-	const struct sdir *d = slide_src_dir(s->src, L->src);
-	uint32_t t = 0;
-	while (t < d->ntiles && d->cnt[t])
-		t++;
-	if (t == d->ntiles)
-		return 0;
-	if (d->compression != 7) /* no encoder for these here: named, not guessed */
-		return sl_fail(err, SL_E_FORMAT, "page %d tile %u: zero-length tile (only JPEG "
-			       "levels may have empty tiles)", L->src, t);
-	size_t n = (size_t)L->tw * L->th * s->nc;
-	uint8_t *px = sl_xmalloc(n);
-	memset(px, 255, n);
-	int rc = slide_jpeg_encode(px, L->tw, L->th, &L->ji, &L->white, err);
-	free(px);
-	return rc;
-}
-
 static void level_init(struct level *L, uint32_t w, uint32_t h, uint32_t tw, uint32_t th)
 {
 	L->w = w, L->h = h, L->tw = tw, L->th = th;
@@ -193,7 +169,7 @@ int slide_plan(struct slide *s, sl_err *err)
 	for (int j = 0; j < s->nlv; j++) {
 		int rc = s->lv[j].src >= 0 ? level_info(s, j, err) : 0;
 		if (rc == 0 && s->lv[j].src >= 0)
-			rc = white_tile(s, j, err);
+			rc = slide_white_tile(s, j, err);
 		if (rc < 0)
 			return rc;
 		s->copied_levels += s->lv[j].src >= 0;

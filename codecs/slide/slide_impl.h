@@ -13,6 +13,7 @@
  *             without COM, tile-parts copied; decoded with OpenJPEG
  *   pyramid.c the output plan (which level is copied, which built) and the
  *             builder: a 2x2 area filter cascading band by band
+ *   white.c   white tiles for empty ones, in a copied level's coding
  *   pool.c    threads for one slide's tile work (decoding and encoding)
  *   tiffw.c   the output TIFF: IFD layout computed before any byte is
  *             written, then header, IFDs and tile data in one append-only pass
@@ -190,6 +191,16 @@ int slide_j2k_rebuild(const uint8_t *p, size_t n, sl_buf *out, struct j2k_info *
  * components are Y, Cb, Cr (33003). */
 int slide_j2k_decode(const uint8_t *p, size_t n, uint32_t w, uint32_t h, int ycbcr, uint8_t *px,
 		     size_t stride, sl_err *err);
+
+/* white.c */
+struct slide;
+/* The white tile of copied level k (L->white), in the level's own coding,
+ * when its page has a zero-length tile (readers fail on those). */
+int slide_white_tile(struct slide *s, int k, sl_err *err);
+/* One tile of pixels (tw x th x nc) coded by libtiff with a lossless
+ * compression and predictor, as in a TIFF: deterministic bytes. */
+int slide_lossless_encode(const uint8_t *px, uint32_t tw, uint32_t th, int nc,
+			  uint16_t compression, uint16_t predictor, sl_buf *out, sl_err *err);
 
 /* pool.c: threads for one slide's tile work. */
 struct slide_pool;

@@ -20,7 +20,11 @@
  *                  the horizontal predictor), two levels
  *   j2k-cut.svs    a level 0 tile cut in half
  *   j2k-siz.svs    a level 0 tile whose SIZ says 496 wide (tiles are 240)
- *   j2k-zero.svs   a zero-length level 0 tile
+ *   j2k-zero.svs   a zero-length level 0 tile (33003); j2k-zero-rgb.svs the
+ *                  same in 33005
+ *   lzw-zero.tif, deflate-zero.tif, raw-zero.tif
+ *                  lzw.tif, deflate.tif and a grey raw.tif with empty
+ *                  (zero-length) tiles on each level
  *
  * Output is deterministic.
  */
@@ -260,8 +264,11 @@ static int gen_j2k_svs(const char *path, int ycbcr, int with_4x, int damage)
 }
 
 /* Two levels (1100x900 and its half) of tiles in one of libtiff's
- * compressions, RGB or grey. */
-static int gen_tiled(const char *path, int compression, int predictor, int grey)
+ * compressions, RGB or grey; zero: the top left 512x512 pixels written as
+ * empty (zero-length) tiles on both levels (4 tiles, then 1), as scanners
+ * write skipped glass, so that the white they become agrees across
+ * levels. */
+static int gen_tiled(const char *path, int compression, int predictor, int grey, int zero)
 {
 	TIFF *t = TIFFOpen(path, "w");
 	if (!t)
@@ -289,7 +296,10 @@ static int gen_tiled(const char *path, int compression, int predictor, int grey)
 						for (int c = 0; c < spp; c++)
 							buf[(y * 256 + x) * spp + c] =
 								gen_px_at(tx + x, ty + y, grey ? 1 : c, k);
-				TIFFWriteTile(t, buf, tx, ty, 0, 0);
+				if (zero && tx < 512u >> k && ty < 512u >> k)
+					TIFFWriteRawTile(t, TIFFComputeTile(t, tx, ty, 0, 0), buf, 0);
+				else
+					TIFFWriteTile(t, buf, tx, ty, 0, 0);
 			}
 		TIFFWriteDirectory(t);
 	}
@@ -302,21 +312,25 @@ static int gen_all(const char *dir)
 {
 	static const struct {
 		const char *name;
-		int kind, a, b, c;
+		int kind, a, b, c, d;
 	} files[] = {
-		{"j2k-33003.svs", 0, 1, 1, 0},   {"j2k-33005.svs", 0, 0, 0, 0},
-		{"j2k-cut.svs", 0, 1, 0, 'c'},   {"j2k-siz.svs", 0, 1, 0, 's'},
-		{"j2k-zero.svs", 0, 1, 0, 'z'},  {"grey.tif", 1, COMPRESSION_JPEG, 1, 1},
-		{"lzw.tif", 1, COMPRESSION_LZW, 2, 0},
-		{"deflate.tif", 1, COMPRESSION_ADOBE_DEFLATE, 2, 0},
-		{"zstd.tif", 1, COMPRESSION_ZSTD, 1, 0}, {"raw.tif", 1, COMPRESSION_NONE, 1, 0},
+		{"j2k-33003.svs", 0, 1, 1, 0, 0},   {"j2k-33005.svs", 0, 0, 0, 0, 0},
+		{"j2k-cut.svs", 0, 1, 0, 'c', 0},   {"j2k-siz.svs", 0, 1, 0, 's', 0},
+		{"j2k-zero.svs", 0, 1, 0, 'z', 0},  {"grey.tif", 1, COMPRESSION_JPEG, 1, 1, 0},
+		{"lzw.tif", 1, COMPRESSION_LZW, 2, 0, 0},
+		{"deflate.tif", 1, COMPRESSION_ADOBE_DEFLATE, 2, 0, 0},
+		{"zstd.tif", 1, COMPRESSION_ZSTD, 1, 0, 0}, {"raw.tif", 1, COMPRESSION_NONE, 1, 0, 0},
+		{"lzw-zero.tif", 1, COMPRESSION_LZW, 2, 0, 1},
+		{"deflate-zero.tif", 1, COMPRESSION_ADOBE_DEFLATE, 2, 0, 1},
+		{"raw-zero.tif", 1, COMPRESSION_NONE, 1, 1, 1},
+		{"j2k-zero-rgb.svs", 0, 0, 0, 'z', 0},
 	};
 	char path[4200];
 	if (strlen(dir) > 4096)
 		return -1;
 	for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
 		snprintf(path, sizeof path, "%s/%s", dir, files[i].name);
-		int rc = files[i].kind ? gen_tiled(path, files[i].a, files[i].b, files[i].c)
+		int rc = files[i].kind ? gen_tiled(path, files[i].a, files[i].b, files[i].c, files[i].d)
 				       : gen_j2k_svs(path, files[i].a, files[i].b, files[i].c);
 		if (rc < 0)
 			return -1;

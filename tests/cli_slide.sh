@@ -15,7 +15,9 @@
 # grey JPEG tiles, LZW, deflate, zstd and uncompressed tiles, and damaged
 # JPEG 2000 slides (a cut tile, a tile whose SIZ is not the tile size), and
 # slides with zero-length tiles in JPEG 2000, LZW, deflate and uncompressed
-# levels (they come out white, in the level's coding: check_slide.py).
+# levels (they come out white, in the level's coding: check_slide.py),
+# stripped and separate-plane level 0s (decoded, written as deflate tiles),
+# a stripped file with a cut strip and one whose strip runs past the end.
 source "$TESTS/lib.sh"
 PY=/usr/bin/python3 # Debian's python3-tifffile and python3-numpy live here
 for t in vips vipsheader openslide-show-properties openslide-write-png; do
@@ -30,7 +32,8 @@ $PY "$TESTS/slide/make_slides.py" corpus > /dev/null || fail "tests/slide/make_s
 NFILES=$(find corpus -type f | wc -l)
 GOOD=(aperio.svs aperio-b2.svs aperio-nobc.svs pyramid.tif single.tif nonhalf.tif zero-tile.svs
 	single-vips.tif j2k-33003.svs j2k-33005.svs grey.tif lzw.tif deflate.tif zstd.tif raw.tif
-	j2k-zero.svs j2k-zero-rgb.svs lzw-zero.tif deflate-zero.tif raw-zero.tif)
+	j2k-zero.svs j2k-zero-rgb.svs lzw-zero.tif deflate-zero.tif raw-zero.tif
+	strip-big.tif strip-pyr.tif strip-jpeg.tif planar.tif planar-jpeg.tif)
 CANARIES=(CANARY 07/14/21 11:22:33 2021:07:14 1004486 GMT+01:00)
 printf 'barcode,person\nCANARY-BARCODE-4711,PERSON-77\nCANARY-BARCODE-B2,PERSON-77\n' > map.csv
 
@@ -82,6 +85,9 @@ expect_reject plain.tif "not a whole-slide image"   # claimed on its far directo
 expect_reject plain-small.tif "unrecognised format" # the head shows it is no slide
 expect_reject j2k-cut.svs "tile 3: JPEG 2000 tile-part runs past the end"
 expect_reject j2k-siz.svs "tile 3: JPEG 2000 size or components differ"
+expect_reject strip-cut.tif "page 0 strip 2 cannot be decoded"
+expect_reject strip-past.tif "page 0 strip 3 runs past the end of the file"
+expect_reject strip-small.tif "unrecognised format" # one small stripped page: no slide
 
 # ---- every output against its input ----
 mkdir out
@@ -130,6 +136,10 @@ assert [l["compression"] for l in gr["levels"]] == ["jpeg"] * 4, gr["levels"]
 lz = [f for f in sl if f["levels"][0]["compression"] == "lzw"][0]
 assert [(l["from"], l["compression"]) for l in lz["levels"]] == [("copied", "lzw"), ("copied", "lzw"),
     ("built", "jpeg"), ("built", "jpeg")], lz["levels"]
+sp = [f for f in sl if f["levels"][0]["from"] == "decoded" and f["levels"][1]["from"] == "copied"][0]
+assert [(l["from"], l["compression"]) for l in sp["levels"]] == [("decoded", "deflate"), ("copied", "deflate"),
+    ("built", "jpeg"), ("built", "jpeg")], sp["levels"]
+assert len([f for f in sl if f["levels"][0]["from"] == "decoded"]) == 5
 PY
 pass "facts: label, macro and thumbnail dropped; 4x level copied, the others built; a level that is not a half rebuilt; JPEG 2000 and LZW levels copied, the others built as JPEG"
 

@@ -330,7 +330,15 @@ static void test_sniff(void)
 	vals[0] = vals[1] = 9000;
 	for (int i = 0; i < 2; i++)
 		memcpy(e + 2 + 12 * i + 8, &vals[i], 4);
-	CHECK(sl_format_slide.sniff(h, sizeof h, sizeof h) == 0); /* large but stripped, small file */
+	/* a stripped level 0 of 4096 pixels a side or more is a slide */
+	CHECK(sl_format_slide.sniff(h, sizeof h, sizeof h) >= 80);
+	vals[0] = vals[1] = 512;
+	for (int i = 0; i < 2; i++)
+		memcpy(e + 2 + 12 * i + 8, &vals[i], 4);
+	CHECK(sl_format_slide.sniff(h, sizeof h, sizeof h) == 0); /* small and stripped, alone */
+	e[2 + 36] = 1;                                            /* a next page */
+	CHECK(sl_format_slide.sniff(h, sizeof h, sizeof h) > 0 &&  /* its pyramid may follow */
+	      sl_format_slide.sniff(h, sizeof h, sizeof h) < 80);
 	CHECK(sl_format_slide.sniff((const uint8_t *)"II*\0\xff\xff\xff\x0f", 8, 8) == 0);
 	CHECK(sl_format_slide.sniff((const uint8_t *)"\xff\xd8\xff\xe0 not a tiff at all", 20, 20) == 0);
 }
@@ -516,7 +524,8 @@ static void test_codecs(void)
 	static const char *const ok[] = {"j2k-33003.svs", "j2k-33005.svs", "grey.tif", "lzw.tif",
 					 "deflate.tif", "zstd.tif", "raw.tif", "j2k-zero.svs",
 					 "j2k-zero-rgb.svs", "lzw-zero.tif", "deflate-zero.tif",
-					 "raw-zero.tif"};
+					 "raw-zero.tif", "strip-big.tif", "strip-pyr.tif",
+					 "strip-jpeg.tif", "planar.tif", "planar-jpeg.tif"};
 	static const char *const three[] = {"slide-threads", "3", "slide-memory", "0", NULL};
 	sl_buf in, out, out2, facts;
 	sl_buf_init(&in);
@@ -540,7 +549,10 @@ static void test_codecs(void)
 		CHECK((!strcmp(ok[i], "grey.tif") || !strcmp(ok[i], "raw-zero.tif")) ==
 		      contains(&facts, "\"grey\""));
 		/* level 0 tiles copied: the input's first tile's coded bytes */
-		if (!j2k && strcmp(ok[i], "grey.tif")) {
+		int dec = !strncmp(ok[i], "strip", 5) || !strncmp(ok[i], "planar", 6);
+		CHECK(contains(&facts, "\"decoded\"") == dec);
+		CHECK(!dec || contains(&out, "compression=deflate|"));
+		if (!j2k && !dec && strcmp(ok[i], "grey.tif")) {
 			TIFF *t = TIFFOpen(path, "r");
 			uint64_t *off, *cnt;
 			REQUIRE(t && TIFFGetField(t, TIFFTAG_TILEOFFSETS, &off) &&
@@ -551,33 +563,42 @@ static void test_codecs(void)
 		unlink(path);
 	}
 	static const char *const bad[][2] = {{"j2k-cut.svs", "tile 3: JPEG 2000 tile-part runs past"},
-					     {"j2k-siz.svs", "tile 3: JPEG 2000 size"}};
-	for (size_t i = 0; i < 2; i++) {
+					     {"j2k-siz.svs", "tile 3: JPEG 2000 size"},
+					     {"strip-cut.tif", "page 0 strip 2 cannot be decoded"},
+					     {"strip-past.tif", "page 0 strip 3 runs past the end"},
+					     {"strip-small.tif", "not a whole-slide image"}};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
 		snprintf(path, sizeof path, "%s/%s", dir, bad[i][0]);
 		slurp(path, &in);
 		sl_err err = {0};
 		CHECK(run(&in, &out, NULL, &err) < 0 && strstr(err.msg, bad[i][1]));
 		unlink(path);
 	}
-	/* cuts and corruptions of a JPEG 2000 slide: a reason, never a crash */
-	snprintf(path, sizeof path, "%s/cut.svs", dir);
-	REQUIRE(gen_j2k_svs(path, 0, 0, 0) == 0);
-	slurp(path, &in);
-	unlink(path);
-	for (size_t at = 0; at < in.len; at += 1 + at / 12) {
-		sl_buf c;
-		sl_buf_init(&c);
-		sl_buf_add(&c, in.data, in.len);
-		for (int k = 0; k < 4 && at + k < c.len; k++)
-			c.data[at + k] ^= (char)(0x5A + 17 * k);
-		sl_err e = {0};
-		if (run(&c, &out, NULL, &e) < 0)
-			CHECK(e.msg[0]);
-		sl_buf_reset(&c);
-		sl_buf_add(&c, in.data, at);
-		if (run(&c, &out, NULL, &e) < 0)
-			CHECK(e.msg[0]);
-		sl_buf_free(&c);
+	/* cuts and corruptions of a JPEG 2000 slide and of a small stripped
+	 * LZW level 0 with a tiled half: a reason, never a crash */
+	for (int f = 0; f < 2; f++) {
+		snprintf(path, sizeof path, "%s/cut.svs", dir);
+		REQUIRE((f ? gen_stripped(path, 600, 400, COMPRESSION_LZW, 64, 1)
+			   : gen_j2k_svs(path, 0, 0, 0)) == 0);
+		slurp(path, &in);
+		unlink(path);
+		sl_err e0 = {0};
+		CHECK_RC(run(&in, &out, NULL, &e0), &e0);
+		for (size_t at = 0; at < in.len; at += 1 + at / 12) {
+			sl_buf c;
+			sl_buf_init(&c);
+			sl_buf_add(&c, in.data, in.len);
+			for (int k = 0; k < 4 && at + k < c.len; k++)
+				c.data[at + k] ^= (char)(0x5A + 17 * k);
+			sl_err e = {0};
+			if (run(&c, &out, NULL, &e) < 0)
+				CHECK(e.msg[0]);
+			sl_buf_reset(&c);
+			sl_buf_add(&c, in.data, at);
+			if (run(&c, &out, NULL, &e) < 0)
+				CHECK(e.msg[0]);
+			sl_buf_free(&c);
+		}
 	}
 	sl_buf_free(&in);
 	sl_buf_free(&out);

@@ -29,6 +29,8 @@
 #include <string.h>
 #include <tiffio.h>
 
+static uint32_t min32(uint32_t a, uint32_t b) { return a < b ? a : b; }
+
 /* ---- plan ---- */
 
 /* 8-bit RGB (any compression read), or 8-bit grey (MinIsBlack; not
@@ -58,8 +60,6 @@ static int is_level(const struct sdir *d, uint32_t w0, uint32_t h0, int k)
 
 static int why_not_level0(const struct sdir *d, sl_err *err)
 {
-	if (d->planar != 1)
-		return sl_fail(err, SL_E_FORMAT, "level 0 has separate colour planes (not supported)");
 	if (!d->off)
 		return sl_fail(err, SL_E_FORMAT, "level 0 compression %u not supported (JPEG, JPEG "
 			       "2000, none, LZW, deflate and zstd are read)", d->compression);
@@ -76,10 +76,11 @@ static int level_info(struct slide *s, int k, sl_err *err)
 	sl_buf raw, out;
 	sl_buf_init(&raw);
 	sl_buf_init(&out);
-	L->ji = (struct jpg_info){L->tw, L->th, s->nc, s->nc == 3 && d->compression == 7, 1, 1, 0};
+	L->ji = (struct jpg_info){L->tw, L->th, s->nc, s->nc == 3 && L->compression == 7, 1, 1, 0};
 	L->jk = (struct j2k_info){L->tw, L->th, 3, {1, 1, 1}, {1, 1, 1}};
 	int rc = 0;
-	for (uint32_t t = 0; t < d->ntiles && rc == 0 && !slide_src_lossless(d->compression); t++) {
+	for (uint32_t t = 0; t < d->ntiles && rc == 0 && L->compression == d->compression &&
+			     !slide_src_lossless(d->compression); t++) {
 		if (!d->cnt[t])
 			continue;
 		rc = slide_src_tile(s->src, L->src, t, &raw, err);
@@ -114,7 +115,7 @@ int slide_plan(struct slide *s, sl_err *err)
 	int nd = slide_src_ndirs(s->src), d0 = -1;
 	for (int i = 0; i < nd; i++) {
 		const struct sdir *d = slide_src_dir(s->src, i);
-		if (d->kind == SDIR_LEVEL && d->tw &&
+		if (d->kind == SDIR_LEVEL && (d->tw || d->decode) &&
 		    (d0 < 0 || (uint64_t)d->w * d->h > (uint64_t)slide_src_dir(s->src, d0)->w *
 							 slide_src_dir(s->src, d0)->h))
 			d0 = i;
@@ -128,20 +129,28 @@ int slide_plan(struct slide *s, sl_err *err)
 	s->nc = z->spp;
 	int used[SLIDE_MAX_DIRS] = {0};
 	used[d0] = 1;
-	level_init(&s->lv[0], z->w, z->h, z->tw, z->th);
+	/* a level 0 that cannot be copied tile for tile (strips, separate
+	 * planes) is decoded and written losslessly: deflate with the
+	 * horizontal predictor, which OpenSlide's generic reader and vips
+	 * decode through libtiff */
+	uint32_t tw = z->tw ? z->tw : SLIDE_DECODED_TILE, th = z->tw ? z->th : SLIDE_DECODED_TILE;
+	level_init(&s->lv[0], z->w, z->h, tw, th);
 	s->lv[0].src = d0;
-	s->lv[0].compression = z->compression;
-	s->lv[0].predictor = z->predictor;
+	s->lv[0].decoded = z->decode;
+	s->lv[0].compression = z->decode ? COMPRESSION_ADOBE_DEFLATE : z->compression;
+	s->lv[0].predictor = z->decode ? PREDICTOR_HORIZONTAL : z->predictor;
+	s->dband_ty = -1;
 	int k = 1;
 	for (; k < SLIDE_MAX_LEVELS; k++) {
 		const struct level *P = &s->lv[k - 1];
-		if (P->w <= z->tw && P->h <= z->th)
+		if (P->w <= tw && P->h <= th)
 			break; /* the last level fits in one tile */
 		struct level *L = &s->lv[k];
 		L->src = L->parent = -1;
 		for (int i = 0; i < nd && !s->conf->rebuild; i++) {
 			const struct sdir *d = slide_src_dir(s->src, i);
-			if (!used[i] && usable(d) && d->spp == z->spp && is_level(d, z->w, z->h, k)) {
+			if (!used[i] && usable(d) && !d->decode && d->spp == z->spp &&
+			    is_level(d, z->w, z->h, k)) {
 				used[i] = 1;
 				L->src = i;
 				level_init(L, d->w, d->h, d->tw, d->th);
@@ -151,11 +160,11 @@ int slide_plan(struct slide *s, sl_err *err)
 			}
 		}
 		if (L->src < 0) {
-			level_init(L, (P->w + 1) / 2, (P->h + 1) / 2, z->tw, z->th);
+			level_init(L, (P->w + 1) / 2, (P->h + 1) / 2, tw, th);
 			L->parent = k - 1;
 			L->compression = 7;
-			L->ji = s->nc == 1 ? (struct jpg_info){z->tw, z->th, 1, 0, 1, 1, 0}
-					   : (struct jpg_info){z->tw, z->th, 3, 1, 2, 2, 0};
+			L->ji = s->nc == 1 ? (struct jpg_info){tw, th, 1, 0, 1, 1, 0}
+					   : (struct jpg_info){tw, th, 3, 1, 2, 2, 0};
 		}
 	}
 	if (k == SLIDE_MAX_LEVELS)
@@ -168,7 +177,7 @@ int slide_plan(struct slide *s, sl_err *err)
 	}
 	for (int j = 0; j < s->nlv; j++) {
 		int rc = s->lv[j].src >= 0 ? level_info(s, j, err) : 0;
-		if (rc == 0 && s->lv[j].src >= 0)
+		if (rc == 0 && s->lv[j].src >= 0 && !s->lv[j].decoded)
 			rc = slide_white_tile(s, j, err);
 		if (rc < 0)
 			return rc;
@@ -204,12 +213,56 @@ static int copy_j2k(struct level *L, const sl_buf *raw, sl_buf *out, sl_err *err
 	return rc;
 }
 
+/* The tile row ty of a decoded level 0 into s->dband (once; callers on
+ * several threads load it first, from one). */
+static int slide_decoded_row(struct slide *s, uint32_t ty, sl_err *err)
+{
+	const struct level *L = &s->lv[0];
+	if (s->dband_ty == (int64_t)ty)
+		return 0;
+	if (!s->dband)
+		s->dband = malloc((size_t)L->w * L->th * s->nc);
+	if (!s->dband)
+		return sl_fail(err, SL_E_NOMEM, "no memory for a band of level 0");
+	s->dband_ty = -1;
+	uint32_t y = ty * L->th, n = min32(L->h - y, L->th);
+	int rc = slide_src_band(s->src, L->src, y, n, s->dband, (size_t)L->w * s->nc, err);
+	if (rc == 0)
+		s->dband_ty = ty;
+	return rc;
+}
+
+/* Tile t of a decoded level 0: its pixels from the band (an edge tile
+ * padded by repeating its last row and column), deflate-coded. */
+static int decoded_tile(struct slide *s, uint32_t t, sl_buf *px, sl_buf *out, sl_err *err)
+{
+	const struct level *L = &s->lv[0];
+	uint32_t ty = t / L->ntx, x0 = t % L->ntx * L->tw;
+	uint32_t cw = min32(L->w - x0, L->tw), rows = min32(L->h - ty * L->th, L->th);
+	int rc = slide_decoded_row(s, ty, err);
+	if (rc < 0)
+		return rc;
+	int nc = s->nc;
+	size_t stride = (size_t)L->w * nc;
+	sl_buf_reset(px);
+	for (uint32_t r = 0; r < L->th; r++) {
+		const uint8_t *row = s->dband + (size_t)min32(r, rows - 1) * stride + (size_t)x0 * nc;
+		sl_buf_add(px, row, (size_t)cw * nc);
+		for (uint32_t x = cw; x < L->tw; x++)
+			sl_buf_add(px, row + (size_t)(cw - 1) * nc, (size_t)nc);
+	}
+	return slide_lossless_encode((uint8_t *)px->data, L->tw, L->th, nc, L->compression,
+				     L->predictor, out, err);
+}
+
 int slide_copy_tile(struct slide *s, int k, uint32_t t, sl_buf *raw, sl_buf *out, sl_err *err)
 {
 	if (s->osl) /* level 0 re-encoded, the only level not built */
 		return slide_osl_copy_tile(s, t, out, err);
 	struct level *L = &s->lv[k];
 	struct sdir *d = slide_src_dir(s->src, L->src);
+	if (L->decoded)
+		return decoded_tile(s, t, raw, out, err);
 	if (!d->cnt[t]) { /* made by the plan */
 		sl_buf_reset(out);
 		sl_buf_add(out, L->white.data, L->white.len);
@@ -263,7 +316,6 @@ struct cascade {
 
 #define HALVE_ROWS 16                 /* output rows per halving task */
 
-static uint32_t min32(uint32_t a, uint32_t b) { return a < b ? a : b; }
 
 /* halve() for grey rows. */
 static void halve1(const uint8_t *a, const uint8_t *b, uint32_t pw, uint8_t *out, uint32_t w)
@@ -369,6 +421,15 @@ static int source_task(void *ctx, uint32_t tx, int slot, sl_err *err)
 		return rc;
 	const uint8_t *p = (const uint8_t *)c->enc[tx].data;
 	size_t n = c->enc[tx].len;
+	size_t ts = (size_t)L->tw * nc;
+	if (L->decoded) { /* the band holds the pixels */
+		const uint8_t *src = s->dband + (size_t)x0 * nc;
+		size_t bs = (size_t)L->w * nc;
+		for (uint32_t r = 0; r < oh; r++)
+			halve(nc, src + 2 * r * bs, 2 * r + 1 < rows ? src + (2 * r + 1) * bs : NULL, cw,
+			      dst + r * stride, ow);
+		return 0;
+	}
 	if (!slide_src_dir(s->src, L->src)->cnt[t]) { /* empty: white */
 		for (uint32_t r = 0; r < oh; r++)
 			memset(dst + r * stride, 255, (size_t)ow * nc);
@@ -380,7 +441,6 @@ static int source_task(void *ctx, uint32_t tx, int slot, sl_err *err)
 	rc = decode_whole(s, c->src, t, slot, p, n, err);
 	if (rc < 0)
 		return where(rc, L->src, t, err);
-	size_t ts = (size_t)L->tw * nc;
 	for (uint32_t r = 0; r < oh; r++) {
 		const uint8_t *a = sl->px + 2 * r * ts;
 		halve(nc, a, 2 * r + 1 < rows ? a + ts : NULL, cw, dst + r * stride, ow);
@@ -479,7 +539,9 @@ static int source_row(struct cascade *c, uint32_t ty, sl_err *err)
 	struct slide *s = c->s;
 	const struct level *L = &s->lv[c->src];
 	c->ty = ty;
-	int rc = slide_pool_run(s->pool, L->ntx, source_task, c, err);
+	int rc = L->decoded ? slide_decoded_row(s, ty, err) : 0;
+	if (rc == 0)
+		rc = slide_pool_run(s->pool, L->ntx, source_task, c, err);
 	for (uint32_t tx = 0; rc == 0 && c->copied && tx < L->ntx; tx++)
 		rc = c->copied(s, c->src, ty * L->ntx + tx, NULL, c->enc[tx].len, err);
 	if (rc < 0)

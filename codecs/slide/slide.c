@@ -99,12 +99,14 @@ static uint64_t rdn(const uint8_t *p, int n, int little)
 #define SNIFF_FAR 40
 
 /* What tells a slide from an ordinary TIFF, from its first page: an
- * Aperio description, or tiles with more than one page or a side of 4096
- * pixels or more.  The sniff applies it when the head holds the first
- * directory, the transform when it does not. */
+ * Aperio description, a side of 4096 pixels or more (tiled or a stripped
+ * level 0), or tiles with more than one page.  The sniff applies it when
+ * the head holds the first directory, the transform when it does not; a
+ * stripped first page with more pages is claimed at the lowest confidence
+ * (its pyramid may be tiled further on) and judged by the transform. */
 static int slide_like(int aperio, int tiled, int more, uint64_t w, uint64_t h)
 {
-	return aperio || (tiled && (more || w >= 4096 || h >= 4096));
+	return aperio || w >= 4096 || h >= 4096 || (tiled && more);
 }
 
 /* A TIFF whose first directory lies beyond the head (libtiff and vips
@@ -156,6 +158,8 @@ static int slide_sniff(const uint8_t *h, size_t len, uint64_t size)
 	int more = next_at + (big ? 8 : 4) <= len && rdn(h + next_at, big ? 8 : 4, le) != 0;
 	if (aperio)
 		return 95;
+	if (!tiled && more && !slide_like(0, tiled, more, w, ht))
+		return SNIFF_FAR;
 	return slide_like(0, tiled, more, w, ht) ? 85 : 0;
 }
 
@@ -165,6 +169,8 @@ static int check_slide_like(struct slide *s, sl_err *err)
 	const struct sdir *d = slide_src_dir(s->src, 0);
 	if (slide_like(d->is_aperio_desc, d->tw != 0, slide_src_ndirs(s->src) > 1, d->w, d->h))
 		return 0;
+	if (!d->tw && d->kind == SDIR_LEVEL)
+		return 0; /* stripped, with tiled reduced pages (src.c) */
 	return sl_fail(err, SL_E_FORMAT, "not a whole-slide image: an ordinary TIFF (%s); use "
 		       "--opaque for non-sensitive files", d->tw ? "one tiled page smaller than 4096 "
 		       "pixels a side" : "its first page is not tiled");
@@ -322,7 +328,8 @@ static void facts(struct slide *s)
 		const struct level *L = &s->lv[k];
 		sl_buf_printf(&f, "%s{\"size\":[%u,%u],\"tile\":[%u,%u],\"from\":\"%s\","
 			      "\"colour\":\"%s\",\"compression\":\"%s\"}", k ? "," : "", L->w, L->h,
-			      L->tw, L->th, L->src < 0 ? "built" : s->osl ? "re-encoded" : "copied", colour_name(s, L),
+			      L->tw, L->th, L->src < 0 ? "built" : s->osl ? "re-encoded" :
+			      L->decoded ? "decoded" : "copied", colour_name(s, L),
 			      slide_compression_name(L->compression));
 	}
 	sl_buf_printf(&f, "],\"pages_dropped\":{\"label\":%d,\"macro\":%d,\"thumbnail\":%d,"
@@ -348,6 +355,7 @@ static void slide_free(struct slide *s)
 	}
 	slide_src_close(s->src);
 	slide_osl_close(s->osl);
+	free(s->dband);
 	slide_meta_free(&s->meta);
 	sl_buf_free(&s->cache);
 	free(s);

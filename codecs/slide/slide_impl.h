@@ -41,6 +41,7 @@
 #define SLIDE_MAX_BANDS (1ull << 30) /* bytes of pixel bands for building levels */
 #define SLIDE_MAX_META (4u << 20)  /* ICC profile, JPEG tables */
 #define SLIDE_QUALITY 90           /* libjpeg quality of built levels */
+#define SLIDE_DECODED_TILE 256     /* tile side of a decoded stripped level 0 */
 #define SLIDE_CACHE_DEFAULT (256ull << 20) /* built tiles kept between the phases */
 
 /* The format's options (slide.c). */
@@ -61,7 +62,11 @@ struct sdir {
 	int kind;
 	int is_aperio_desc;           /* ImageDescription starts "Aperio" */
 	uint32_t ntiles;
-	uint64_t *off, *cnt;          /* tile index (level candidates only) */
+	uint64_t *off, *cnt;          /* tile index (level candidates only); of a
+					 page to decode: its strips or tiles, all
+					 planes */
+	int decode;                   /* stripped or separate planes: level 0
+					 only, decoded (slide_src_band) */
 	uint8_t *tables;              /* JPEGTables, or NULL */
 	uint32_t ntables;
 };
@@ -112,6 +117,8 @@ struct level {
 	uint64_t *pos;                /* each tile's offset in its region */
 	uint64_t base;                /* the region's offset in the file */
 	sl_buf white;                 /* copied: a white tile for empty ones */
+	int decoded;                  /* level 0 decoded from strips or planes and
+					 written as deflate tiles with predictor 2 */
 };
 
 /* The input, opened. */
@@ -135,6 +142,13 @@ int slide_src_lossless(uint16_t compression);
 int slide_src_slots(struct slide_src *s, int nslots, sl_err *err);
 int slide_src_decode(struct slide_src *s, int slot, int d, uint32_t t, uint8_t *px, size_t npx,
 		     sl_err *err);
+
+/* Rows [y, y + n) of page d (to decode: stripped or separate planes),
+ * decoded by libtiff on the parsing handle (one thread) and interleaved
+ * into px, rows stride bytes apart.  Strips are decoded once each even
+ * when taller than a band; memory is one strip (tile) per plane. */
+int slide_src_band(struct slide_src *s, int d, uint32_t y, uint32_t n, uint8_t *px, size_t stride,
+		   sl_err *err);
 
 /* meta.c */
 void slide_meta_aperio(struct slide_meta *m, const char *desc);
@@ -254,6 +268,8 @@ struct slide {
 	int dropped[5];               /* pages dropped, by kind */
 	int copied_levels, built_levels;
 	struct slide_osl *osl;        /* read through OpenSlide (osl.c), or NULL */
+	uint8_t *dband;               /* a decoded level 0: one tile row of pixels */
+	int64_t dband_ty;             /* which tile row it holds, or -1 */
 };
 
 /* tiffw.c */

@@ -20,7 +20,10 @@ struct tio {
 };
 
 struct slide_src {
-	struct tio io;                /* the handle that parses the pages */
+	struct tio io;                /* the handle that parses the pages, then
+					 decodes bands of a decoded level 0 */
+	uint8_t *strip[4];            /* decoded strips (tiles), one per plane */
+	int64_t strip_at[4];          /* which strip each holds, or -1 */
 	struct tio *slot;             /* one per thread, for decoding tiles */
 	int nslots;
 	uint64_t size;
@@ -152,6 +155,32 @@ static int read_tiles(struct slide_src *s, struct sdir *d, int i, sl_err *err)
 	return 0;
 }
 
+/* The strip (or tile) index of a page that is decoded, not copied:
+ * every strip of every plane, each checked against the file's size when
+ * it is read (slide_src_band). */
+static int read_strips(struct slide_src *s, struct sdir *d, int i, sl_err *err)
+{
+	TIFF *tif = s->io.tif;
+	uint64_t *off = NULL, *cnt = NULL;
+	uint32_t n = d->tw ? TIFFNumberOfTiles(tif) : TIFFNumberOfStrips(tif);
+	int tiled = d->tw != 0;
+	if (tiled && (d->tw > SLIDE_MAX_TILE_SIDE || d->th > SLIDE_MAX_TILE_SIDE || d->tw % 16 ||
+		      d->th % 16))
+		return sl_fail(err, SL_E_FORMAT, "page %d: tile size %ux%u not supported (multiples "
+			       "of 16 up to %u)", i, d->tw, d->th, SLIDE_MAX_TILE_SIDE);
+	if (!n || n > SLIDE_MAX_TILES * 4u || d->spp > 4 ||
+	    !TIFFGetField(tif, tiled ? TIFFTAG_TILEOFFSETS : TIFFTAG_STRIPOFFSETS, &off) ||
+	    !TIFFGetField(tif, tiled ? TIFFTAG_TILEBYTECOUNTS : TIFFTAG_STRIPBYTECOUNTS, &cnt) ||
+	    !off || !cnt)
+		return sl_fail(err, SL_E_FORMAT, "page %d: strip offsets or byte counts missing or "
+			       "of the wrong length", i);
+	d->ntiles = n;
+	if (copy_array(&d->off, off, n) < 0 || copy_array(&d->cnt, cnt, n) < 0)
+		return sl_fail(err, SL_E_NOMEM, "page %d: no memory for the strip index", i);
+	d->decode = 1;
+	return 0;
+}
+
 static int read_dir(struct slide_src *s, int i, sl_err *err)
 {
 	struct sdir *d = &s->dirs[i];
@@ -182,8 +211,35 @@ static int read_dir(struct slide_src *s, int i, sl_err *err)
 		return sl_fail(err, SL_E_FORMAT, "page %d: image size %ux%u out of range", i, d->w, d->h);
 	d->kind = classify(d, desc);
 	/* other layouts are named by the plan, which rejects them */
-	int usable = d->planar == PLANARCONFIG_CONTIG && copyable(d->compression);
-	return d->kind == SDIR_LEVEL && usable ? read_tiles(s, d, i, err) : 0;
+	int usable = d->planar == PLANARCONFIG_CONTIG && copyable(d->compression) && d->tw;
+	if (d->kind == SDIR_LEVEL && usable)
+		return read_tiles(s, d, i, err);
+	/* separate planes, or a stripped first page (level 0 if it is large
+	 * or has tiled reduced pages: slide_src_open decides) */
+	int decodable = d->compression == COMPRESSION_JPEG || slide_src_lossless(d->compression);
+	if (decodable && ((d->kind == SDIR_LEVEL && d->planar == PLANARCONFIG_SEPARATE) ||
+			  (!d->tw && i == 0 && d->kind == SDIR_THUMB)))
+		return read_strips(s, d, i, err);
+	return 0;
+}
+
+/* Page 0 stripped is level 0 when it is at least 4096 pixels on a side
+ * or a later tiled page is a power-of-two reduction of it (a pyramid
+ * whose base a scanner or ImageJ wrote in strips); otherwise it stays a
+ * thumbnail (the ordinary TIFF the sniffing rule leaves alone). */
+static void stripped_level0(struct slide_src *s)
+{
+	struct sdir *z = &s->dirs[0];
+	if (!z->off || z->subfile)
+		return;
+	int reduced = 0;
+	for (int i = 1; i < s->ndirs; i++)
+		for (int k = 1; k < 21 && s->dirs[i].tw; k++)
+			reduced |= (s->dirs[i].w == z->w >> k ||
+				    s->dirs[i].w == (uint32_t)(((uint64_t)z->w + (1u << k) - 1) >> k)) &&
+				   s->dirs[i].kind == SDIR_LEVEL;
+	if (reduced || z->w >= 4096 || z->h >= 4096)
+		z->kind = SDIR_LEVEL;
 }
 
 int slide_src_open(struct slide_src **out, sl_input *in, sl_err *err)
@@ -211,6 +267,9 @@ int slide_src_open(struct slide_src **out, sl_input *in, sl_err *err)
 	if (s->io.failed)
 		return sl_fail(err, SL_E_FORMAT, "page %d: TIFF directory damaged or past the end "
 			       "of the file (truncated?)", s->ndirs);
+	stripped_level0(s);
+	for (int p = 0; p < 4; p++)
+		s->strip_at[p] = -1;
 	return 0;
 }
 
@@ -224,6 +283,8 @@ void slide_src_close(struct slide_src *s)
 		if (s->slot[i].tif)
 			TIFFClose(s->slot[i].tif);
 	free(s->slot);
+	for (int p = 0; p < 4; p++)
+		free(s->strip[p]);
 	for (int i = 0; i < s->ndirs; i++) {
 		free(s->dirs[i].off);
 		free(s->dirs[i].cnt);
@@ -322,5 +383,120 @@ int slide_src_tile(struct slide_src *s, int di, uint32_t t, sl_buf *b, sl_err *e
 		return sl_fail(err, SL_E_FORMAT, "page %d tile %u: short read (truncated?)", di, t);
 	b->len = n;
 	b->data[n] = 0;
+	return 0;
+}
+
+/* ---- decoding a level 0 that cannot be copied tile for tile ---- */
+
+/* Strip (or tile) i of page d decoded into plane p's cache, unless it is
+ * there already: a strip taller than a band is decoded once, not once per
+ * band.  n: the bytes it decodes to when whole. */
+static int strip_load(struct slide_src *s, int d, uint32_t i, int p, size_t n, sl_err *err)
+{
+	const struct sdir *sd = &s->dirs[d];
+	if (s->strip_at[p] == (int64_t)i)
+		return 0;
+	if (i >= sd->ntiles)
+		return sl_fail(err, SL_E_FORMAT, "page %d: strip %u missing from the index", d, i);
+	if (sd->off[i] > s->size || sd->cnt[i] > s->size - sd->off[i])
+		return sl_fail(err, SL_E_FORMAT, "page %d strip %u runs past the end of the file "
+			       "(truncated?)", d, i);
+	if (!s->strip[p])
+		s->strip[p] = malloc(n ? n : 1);
+	if (!s->strip[p])
+		return sl_fail(err, SL_E_NOMEM, "page %d: no memory for a strip", d);
+	s->strip_at[p] = -1;
+	s->io.failed = 0;
+	tmsize_t k = sd->tw ? TIFFReadEncodedTile(s->io.tif, i, s->strip[p], (tmsize_t)n)
+			    : TIFFReadEncodedStrip(s->io.tif, i, s->strip[p], (tmsize_t)n);
+	if (k <= 0 || s->io.failed)
+		return sl_fail(err, SL_E_FORMAT, "page %d strip %u cannot be decoded (corrupt or cut "
+			       "short)", d, i);
+	if ((size_t)k < n) /* the last strip may be shorter; what is missing reads 0 */
+		memset(s->strip[p] + k, 0, n - (size_t)k);
+	s->strip_at[p] = i;
+	return 0;
+}
+
+/* Sample rows [y, y + n) of plane p (all samples when contiguous) from
+ * strips into the band, interleaved: nc samples a pixel, w pixels a row. */
+static int band_strips(struct slide_src *s, int d, uint32_t y, uint32_t n, int p, uint8_t *px,
+		       size_t stride, sl_err *err)
+{
+	const struct sdir *sd = &s->dirs[d];
+	uint32_t rps = 0;
+	TIFFGetFieldDefaulted(s->io.tif, TIFFTAG_ROWSPERSTRIP, &rps);
+	rps = rps && rps < sd->h ? rps : sd->h;
+	int sep = sd->planar == PLANARCONFIG_SEPARATE, nc = sd->spp;
+	size_t rowb = (size_t)sd->w * (sep ? 1 : nc), sz = rowb * rps;
+	if (sz > SLIDE_MAX_TILE_BYTES)
+		return sl_fail(err, SL_E_FORMAT, "page %d: strips too large to decode (more than %u "
+			       "MiB each)", d, SLIDE_MAX_TILE_BYTES >> 20);
+	uint32_t per_plane = (sd->h + rps - 1) / rps;
+	for (uint32_t r = y; r < y + n; r++) {
+		uint32_t si = r / rps + (sep ? (uint32_t)p * per_plane : 0);
+		int rc = strip_load(s, d, si, p, sz, err);
+		if (rc < 0)
+			return rc;
+		const uint8_t *row = s->strip[p] + (size_t)(r % rps) * rowb;
+		uint8_t *out = px + (size_t)(r - y) * stride;
+		if (!sep)
+			memcpy(out, row, rowb);
+		else
+			for (uint32_t x = 0; x < sd->w; x++)
+				out[(size_t)x * nc + p] = row[x];
+	}
+	return 0;
+}
+
+/* The same from tiles of separate planes (each tile one sample), a tile
+ * row at a time so that each tile is decoded once. */
+static int band_tiles(struct slide_src *s, int d, uint32_t y, uint32_t n, int p, uint8_t *px,
+		      size_t stride, sl_err *err)
+{
+	const struct sdir *sd = &s->dirs[d];
+	size_t sz = (size_t)sd->tw * sd->th;
+	int nc = sd->spp;
+	for (uint32_t r0 = y, r1; r0 < y + n; r0 = r1) {
+		r1 = (r0 / sd->th + 1) * sd->th;
+		r1 = r1 < y + n ? r1 : y + n;
+		for (uint32_t x0 = 0; x0 < sd->w; x0 += sd->tw) {
+			uint32_t ti = TIFFComputeTile(s->io.tif, x0, r0, 0, (uint16_t)p);
+			int rc = strip_load(s, d, ti, p, sz, err);
+			if (rc < 0)
+				return rc;
+			uint32_t cw = sd->w - x0 < sd->tw ? sd->w - x0 : sd->tw;
+			for (uint32_t r = r0; r < r1; r++) {
+				const uint8_t *row = s->strip[p] + (size_t)(r % sd->th) * sd->tw;
+				uint8_t *out = px + (size_t)(r - y) * stride + (size_t)x0 * nc + p;
+				for (uint32_t x = 0; x < cw; x++)
+					out[(size_t)x * nc] = row[x];
+			}
+		}
+	}
+	return 0;
+}
+
+int slide_src_band(struct slide_src *s, int d, uint32_t y, uint32_t n, uint8_t *px, size_t stride,
+		   sl_err *err)
+{
+	const struct sdir *sd = &s->dirs[d];
+	TIFF *tif = s->io.tif;
+	if (TIFFCurrentDirectory(tif) != (tdir_t)d) {
+		if (!TIFFSetDirectory(tif, (tdir_t)d))
+			return sl_fail(err, SL_E_FORMAT, "page %d: cannot be read again", d);
+		for (int p = 0; p < 4; p++)
+			s->strip_at[p] = -1;
+	}
+	/* JPEG: libtiff converts YCbCr to RGB (its upsampling) */
+	if (sd->compression == COMPRESSION_JPEG && sd->photometric == PHOTOMETRIC_YCBCR)
+		TIFFSetField(tif, TIFFTAG_JPEGCOLORMODE, JPEGCOLORMODE_RGB);
+	int np = sd->planar == PLANARCONFIG_SEPARATE ? sd->spp : 1;
+	for (int p = 0; p < np; p++) {
+		int rc = sd->tw ? band_tiles(s, d, y, n, p, px, stride, err)
+				: band_strips(s, d, y, n, p, px, stride, err);
+		if (rc < 0)
+			return rc;
+	}
 	return 0;
 }

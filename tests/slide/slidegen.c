@@ -26,6 +26,16 @@
  *                  lzw.tif, deflate.tif and a grey raw.tif with empty
  *                  (zero-length) tiles on each level
  *
+ *   strip-big.tif  one stripped page, 4200x400, deflate strips of 40 rows
+ *   strip-pyr.tif  a stripped level 0 (LZW, 300-row strips: taller than a
+ *                  band) and a tiled deflate page of half its size
+ *   strip-jpeg.tif one stripped page, 4200x300, JPEG YCbCr strips
+ *   strip-small.tif one stripped page of 600x400: an ordinary TIFF
+ *   planar.tif, planar-jpeg.tif
+ *                  two tiled levels in separate planes, LZW or JPEG
+ *   strip-cut.tif  strip-big's layout, strip 2's byte count halved
+ *   strip-past.tif the same, strip 3's byte count past the end of the file
+ *
  * Output is deterministic.
  */
 #include <openjpeg.h>
@@ -308,6 +318,150 @@ static int gen_tiled(const char *path, int compression, int predictor, int grey,
 	return 0;
 }
 
+static void gen_res(TIFF *t, int k)
+{
+	TIFFSetField(t, TIFFTAG_XRESOLUTION, 40000.0f / (float)(1 << k));
+	TIFFSetField(t, TIFFTAG_YRESOLUTION, 40000.0f / (float)(1 << k));
+	TIFFSetField(t, TIFFTAG_RESOLUTIONUNIT, RESUNIT_CENTIMETER);
+}
+
+/* A stripped level 0 (w x h, rps rows a strip, contiguous RGB) in one of
+ * libtiff's compressions (JPEG: YCbCr 4:2:0 strips), and with half: a
+ * tiled deflate page of half its size after it. */
+static int gen_stripped(const char *path, uint32_t w, uint32_t h, int compression, uint32_t rps,
+			int half)
+{
+	TIFF *t = TIFFOpen(path, "w");
+	if (!t)
+		return -1;
+	int jpeg = compression == COMPRESSION_JPEG;
+	gen_common(t, w, h, 3, jpeg ? PHOTOMETRIC_YCBCR : PHOTOMETRIC_RGB);
+	TIFFSetField(t, TIFFTAG_COMPRESSION, compression);
+	if (jpeg) {
+		TIFFSetField(t, TIFFTAG_JPEGQUALITY, 85);
+		TIFFSetField(t, TIFFTAG_JPEGCOLORMODE, JPEGCOLORMODE_RGB);
+	} else if (compression != COMPRESSION_NONE) {
+		TIFFSetField(t, TIFFTAG_PREDICTOR, PREDICTOR_HORIZONTAL);
+	}
+	TIFFSetField(t, TIFFTAG_ROWSPERSTRIP, rps);
+	gen_res(t, 0);
+	uint8_t *row = malloc((size_t)w * 3 > 256 * 256 * 3 ? (size_t)w * 3 : 256 * 256 * 3);
+	for (uint32_t y = 0; y < h; y++) {
+		for (uint32_t x = 0; x < w; x++)
+			for (int c = 0; c < 3; c++)
+				row[x * 3 + c] = gen_px(x, y, c);
+		TIFFWriteScanline(t, row, y, 0);
+	}
+	TIFFWriteDirectory(t);
+	if (half) {
+		uint32_t hw = (w + 1) / 2, hh = (h + 1) / 2;
+		gen_common(t, hw, hh, 3, PHOTOMETRIC_RGB);
+		TIFFSetField(t, TIFFTAG_SUBFILETYPE, FILETYPE_REDUCEDIMAGE);
+		TIFFSetField(t, TIFFTAG_COMPRESSION, COMPRESSION_ADOBE_DEFLATE);
+		TIFFSetField(t, TIFFTAG_TILEWIDTH, 256);
+		TIFFSetField(t, TIFFTAG_TILELENGTH, 256);
+		gen_res(t, 1);
+		for (uint32_t ty = 0; ty < hh; ty += 256)
+			for (uint32_t tx = 0; tx < hw; tx += 256) {
+				for (uint32_t i = 0; i < 256 * 256 * 3; i++)
+					row[i] = gen_px_at(tx + i / 3 % 256, ty + i / 768, (int)(i % 3), 1);
+				TIFFWriteTile(t, row, tx, ty, 0, 0);
+			}
+		TIFFWriteDirectory(t);
+	}
+	free(row);
+	TIFFClose(t);
+	return 0;
+}
+
+/* Two levels (1100x900 and its half) of tiles in separate planes
+ * (PlanarConfiguration 2), LZW with the predictor or JPEG. */
+static int gen_planar(const char *path, int compression)
+{
+	TIFF *t = TIFFOpen(path, "w");
+	if (!t)
+		return -1;
+	uint8_t *buf = malloc(256 * 256);
+	for (int k = 0; k < 2; k++) {
+		uint32_t w = 1100 >> k, h = 900 >> k;
+		gen_common(t, w, h, 3, PHOTOMETRIC_RGB);
+		TIFFSetField(t, TIFFTAG_PLANARCONFIG, PLANARCONFIG_SEPARATE);
+		TIFFSetField(t, TIFFTAG_SUBFILETYPE, k ? FILETYPE_REDUCEDIMAGE : 0);
+		TIFFSetField(t, TIFFTAG_COMPRESSION, compression);
+		if (compression == COMPRESSION_LZW)
+			TIFFSetField(t, TIFFTAG_PREDICTOR, PREDICTOR_HORIZONTAL);
+		else
+			TIFFSetField(t, TIFFTAG_JPEGQUALITY, 85);
+		TIFFSetField(t, TIFFTAG_TILEWIDTH, 256);
+		TIFFSetField(t, TIFFTAG_TILELENGTH, 256);
+		gen_res(t, k);
+		for (int c = 0; c < 3; c++)
+			for (uint32_t ty = 0; ty < h; ty += 256)
+				for (uint32_t tx = 0; tx < w; tx += 256) {
+					for (uint32_t i = 0; i < 256 * 256; i++)
+						buf[i] = gen_px_at(tx + i % 256, ty + i / 256, c, k);
+					TIFFWriteTile(t, buf, tx, ty, 0, (uint16_t)c);
+				}
+		TIFFWriteDirectory(t);
+	}
+	free(buf);
+	TIFFClose(t);
+	return 0;
+}
+
+/* Damage a stripped file's index in place: the byte count of strip i
+ * halved ('c': the strip cut short) or made to run past the end of the
+ * file ('p').  Classic little-endian TIFF, as libtiff writes it. */
+static int gen_patch_strip(const char *path, uint32_t i, int how)
+{
+	FILE *f = fopen(path, "r+b");
+	uint8_t h[8], e[12], v[4];
+	if (!f || fread(h, 1, 8, f) != 8)
+		return -1;
+	uint32_t ifd = h[4] | h[5] << 8 | h[6] << 16 | (uint32_t)h[7] << 24, n = 0;
+	fseek(f, ifd, SEEK_SET);
+	if (fread(v, 1, 2, f) != 2)
+		return -1;
+	n = v[0] | v[1] << 8;
+	for (uint32_t k = 0; k < n && fread(e, 1, 12, f) == 12; k++) {
+		if ((e[0] | e[1] << 8) != 279 || (e[2] | e[3] << 8) != 4)
+			continue;
+		uint32_t at = e[8] | e[9] << 8 | e[10] << 16 | (uint32_t)e[11] << 24;
+		fseek(f, at + 4 * i, SEEK_SET);
+		if (fread(v, 1, 4, f) != 4)
+			return -1;
+		uint32_t c = v[0] | v[1] << 8 | v[2] << 16 | (uint32_t)v[3] << 24;
+		c = how == 'c' ? c / 2 : 0x7FFFFFF0u;
+		v[0] = (uint8_t)c, v[1] = (uint8_t)(c >> 8), v[2] = (uint8_t)(c >> 16);
+		v[3] = (uint8_t)(c >> 24);
+		fseek(f, at + 4 * i, SEEK_SET);
+		fwrite(v, 1, 4, f);
+		return fclose(f);
+	}
+	fclose(f);
+	return -1;
+}
+
+/* Stripped levels and separate planes: decoded, not copied. */
+static int gen_decoded(const char *dir)
+{
+	char path[4200];
+	int rc = 0;
+#define GEN_PATH(name) (snprintf(path, sizeof path, "%s/%s", dir, name), path)
+	rc |= gen_stripped(GEN_PATH("strip-big.tif"), 4200, 400, COMPRESSION_ADOBE_DEFLATE, 40, 0);
+	rc |= gen_stripped(GEN_PATH("strip-pyr.tif"), 1100, 900, COMPRESSION_LZW, 300, 1);
+	rc |= gen_stripped(GEN_PATH("strip-jpeg.tif"), 4200, 300, COMPRESSION_JPEG, 16, 0);
+	rc |= gen_stripped(GEN_PATH("strip-small.tif"), 600, 400, COMPRESSION_LZW, 64, 0);
+	rc |= gen_planar(GEN_PATH("planar.tif"), COMPRESSION_LZW);
+	rc |= gen_planar(GEN_PATH("planar-jpeg.tif"), COMPRESSION_JPEG);
+	rc |= gen_stripped(GEN_PATH("strip-cut.tif"), 4200, 64, COMPRESSION_ADOBE_DEFLATE, 16, 0);
+	rc |= gen_patch_strip(path, 2, 'c');
+	rc |= gen_stripped(GEN_PATH("strip-past.tif"), 4200, 64, COMPRESSION_ADOBE_DEFLATE, 16, 0);
+	rc |= gen_patch_strip(path, 3, 'p');
+#undef GEN_PATH
+	return rc ? -1 : 0;
+}
+
 static int gen_all(const char *dir)
 {
 	static const struct {
@@ -335,7 +489,7 @@ static int gen_all(const char *dir)
 		if (rc < 0)
 			return -1;
 	}
-	return 0;
+	return gen_decoded(dir);
 }
 
 #ifdef SLIDEGEN_MAIN

@@ -220,6 +220,9 @@ static int slide_decoded_row(struct slide *s, uint32_t ty, sl_err *err)
 	const struct level *L = &s->lv[0];
 	if (s->dband_ty == (int64_t)ty)
 		return 0;
+	if ((uint64_t)L->w * L->th * s->nc > SLIDE_MAX_BANDS)
+		return sl_fail(err, SL_E_FORMAT, "slide too wide: a tile row of its level 0 needs "
+			       "more than %llu MiB", (unsigned long long)(SLIDE_MAX_BANDS >> 20));
 	if (!s->dband)
 		s->dband = malloc((size_t)L->w * L->th * s->nc);
 	if (!s->dband)

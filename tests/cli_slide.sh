@@ -19,6 +19,7 @@
 # stripped and separate-plane level 0s (decoded, written as deflate tiles),
 # a stripped file with a cut strip and one whose strip runs past the end.
 source "$TESTS/lib.sh"
+source "$TESTS/slide/lib.sh"
 PY=/usr/bin/python3 # Debian's python3-tifffile and python3-numpy live here
 for t in vips vipsheader openslide-show-properties openslide-write-png; do
 	command -v $t > /dev/null || skip_all "$t not found (scripts/install-deps.sh installs libvips-tools and openslide-tools)"
@@ -37,28 +38,6 @@ GOOD=(aperio.svs aperio-b2.svs aperio-nobc.svs pyramid.tif single.tif nonhalf.ti
 CANARIES=(CANARY 07/14/21 11:22:33 2021:07:14 1004486 GMT+01:00)
 printf 'barcode,person\nCANARY-BARCODE-4711,PERSON-77\nCANARY-BARCODE-B2,PERSON-77\n' > map.csv
 
-# rows REPORT > TSV: file name, status, reason, output digest
-rows() {
-	python3 - "$1" <<'PY'
-import json, os, sys
-for line in open(sys.argv[1]):
-    r = json.loads(line)
-    out = [o["digest"] for o in (r.get("outputs") or [])]
-    print("\t".join([os.path.basename(r["path"]), r["status"], r.get("reason") or "-",
-                     out[0] if out else "-"]))
-PY
-}
-col() { awk -F'\t' -v f="$2" -v c="$3" '$1 == f {print $c}' "$1"; }
-# attr STORE FILE KEY: a catalog attribute of the item made from corpus/FILE
-attr() {
-	sluice ls --store "$1" --json | python3 -c '
-import json, sys
-for l in sys.stdin:
-    r = json.loads(l)
-    if r["outputs"] and r["outputs"][0]["digest"] == sys.argv[1]:
-        print(r["attrs"].get(sys.argv[2], ""))' "$(col rep.tsv "$2" 4)" "$3"
-}
-
 # ---- ingest ----
 run_cmd sluice ingest --store st --key-file key --subject-map map.csv --report rep.jsonl --json corpus
 printf '%s\n' "$STDOUT" > sum.json
@@ -72,12 +51,6 @@ done
 pass "slides ingested: ${GOOD[*]}"
 
 # ---- rejections, each with its reason ----
-expect_reject() { # FILE WORDS-IN-REASON
-	local st=$(col rep.tsv "$1" 2) why=$(col rep.tsv "$1" 3)
-	[[ $st == rejected ]] || { soft_fail "$1: $st, expected rejected"; return; }
-	[[ $why == *"$2"* ]] || soft_fail "$1: reason '$why' does not say '$2'"
-	pass "$1 rejected: $why"
-}
 expect_reject truncated.svs "truncated"
 expect_reject truncated-early.svs "truncated"
 expect_reject corrupt-tile.svs "tile 4"

@@ -12,6 +12,7 @@
 # second store, with one slide thread and --slide-memory 0, under other
 # names; damaged and multi-file inputs are rejected with their reason.
 source "$TESTS/lib.sh"
+source "$TESTS/slide/lib.sh"
 PY=/usr/bin/python3 # Debian's python3-tifffile and python3-numpy live here
 for t in vips openslide-show-properties; do
 	command -v $t > /dev/null || skip_all "$t not found (scripts/install-deps.sh installs libvips-tools and openslide-tools)"
@@ -28,27 +29,6 @@ for c in m.CANARIES: print(c)
 for c in ('CANARY-PH-BC', 'CANARY-LC-BC'): print(base64.b64encode(c.encode()).decode())")
 printf 'barcode,person\nCANARY-PH-BC,PERSON-88\nCANARY-LC-BC,PERSON-88\nCANARY-BIF-BC,PERSON-88\n' > map.csv
 
-# rows REPORT > TSV: file name, status, reason, output digest
-rows() {
-	python3 - "$1" <<'PY'
-import json, os, sys
-for line in open(sys.argv[1]):
-    r = json.loads(line)
-    out = [o["digest"] for o in (r.get("outputs") or [])]
-    print("\t".join([os.path.basename(r["path"]), r["status"], r.get("reason") or "-",
-                     out[0] if out else "-"]))
-PY
-}
-col() { awk -F'\t' -v f="$2" -v c="$3" '$1 == f {print $c}' "$1"; }
-attr() { # STORE FILE KEY: a catalog attribute of the item made from corpus/FILE
-	sluice ls --store "$1" --json | python3 -c '
-import json, sys
-for l in sys.stdin:
-    r = json.loads(l)
-    if r["outputs"] and r["outputs"][0]["digest"] == sys.argv[1]:
-        print(r["attrs"].get(sys.argv[2], ""))' "$(col rep.tsv "$2" 4)" "$3"
-}
-
 # ---- ingest ----
 run_cmd sluice ingest --store st --key-file key --subject-map map.csv --report rep.jsonl --json corpus
 printf '%s\n' "$STDOUT" > sum.json
@@ -63,12 +43,6 @@ done
 pass "slides ingested: ${GOOD[*]}"
 
 # ---- rejections, each with its reason ----
-expect_reject() { # FILE WORDS-IN-REASON
-	local st=$(col rep.tsv "$1" 2) why=$(col rep.tsv "$1" 3)
-	[[ $st == rejected ]] || { soft_fail "$1: $st, expected rejected"; return; }
-	[[ $why == *"$2"* ]] || soft_fail "$1: reason '$why' does not say '$2'"
-	pass "$1 rejected: $why"
-}
 expect_reject broken.ndpi "OpenSlide cannot open this Hamamatsu NDPI slide"
 expect_reject philips-cut.tiff "Philips TIFF slide, but OpenSlide"
 expect_reject ventana-cut.bif "Ventana BIF slide, but OpenSlide"

@@ -45,14 +45,6 @@ static int rd_at(const struct rd *r, void *buf, size_t n, uint64_t off)
 	return sl_input_pread(r->in, buf, n, off, &err) == (int64_t)n ? 0 : 1;
 }
 
-static uint64_t num(const uint8_t *p, int n, int le)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < n; i++)
-		v |= (uint64_t)p[le ? i : n - 1 - i] << (8 * i);
-	return v;
-}
-
 /* Enough of an ASCII or byte value to find a vendor's mark in it. */
 #define MARK_BYTES 4096
 
@@ -68,8 +60,8 @@ struct ifd0 {
 /* Record tag e (one entry of the first directory) if it is one we want. */
 static void entry(struct ifd0 *f, const uint8_t *e, uint64_t e_at, int le, int big)
 {
-	unsigned tag = (unsigned)num(e, 2, le), type = (unsigned)num(e + 2, 2, le);
-	uint64_t count = num(e + 4, big ? 8 : 4, le);
+	unsigned tag = (unsigned)slide_uint(e, 2, le), type = (unsigned)slide_uint(e + 2, 2, le);
+	uint64_t count = slide_uint(e + 4, big ? 8 : 4, le);
 	int inl = big ? 8 : 4;
 	struct tag *t = tag == 65420 ? &f->ndpi : tag == 270 ? &f->desc : tag == 305 ?
 			&f->software : tag == 700 ? &f->xmp : NULL;
@@ -78,7 +70,7 @@ static void entry(struct ifd0 *f, const uint8_t *e, uint64_t e_at, int le, int b
 	int bytes = type == 1 || type == 2 || type == 6 || type == 7;
 	t->present = 1;
 	t->count = bytes ? count : 0;
-	t->at = count <= (uint64_t)inl ? e_at + 4 + (big ? 8 : 4) : num(e + 4 + (big ? 8 : 4), inl, le);
+	t->at = count <= (uint64_t)inl ? e_at + 4 + (big ? 8 : 4) : slide_uint(e + 4 + (big ? 8 : 4), inl, le);
 }
 
 /* The first directory's tags we look at; 0, 1 (not a TIFF), 2 (unreadable). */
@@ -89,14 +81,14 @@ static int read_ifd0(const struct rd *r, struct ifd0 *f)
 		return 2;
 	if (!((h[0] == 'I' && h[1] == 'I') || (h[0] == 'M' && h[1] == 'M')))
 		return 1;
-	int le = h[0] == 'I', ver = (int)num(h + 2, 2, le), big = ver == 43;
+	int le = h[0] == 'I', ver = (int)slide_uint(h + 2, 2, le), big = ver == 43;
 	if (ver != 42 && ver != 43)
 		return 1;
-	uint64_t at = big ? num(h + 8, 8, le) : num(h + 4, 4, le);
+	uint64_t at = big ? slide_uint(h + 8, 8, le) : slide_uint(h + 4, 4, le);
 	int csz = big ? 8 : 2, esz = big ? 20 : 12;
 	if (rd_at(r, e, (size_t)csz, at))
 		return 2;
-	uint64_t n = num(e, csz, le);
+	uint64_t n = slide_uint(e, csz, le);
 	if (n > 4096)
 		return 2;
 	memset(f, 0, sizeof *f);

@@ -87,14 +87,6 @@ static void slide_release(void *conf) { free(conf); }
 
 /* ---- sniffing ---- */
 
-static uint64_t rdn(const uint8_t *p, int n, int little)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < n; i++)
-		v |= (uint64_t)p[little ? i : n - 1 - i] << (8 * i);
-	return v;
-}
-
 /* Below any format that recognises a TIFF's content (none does yet). */
 #define SNIFF_FAR 40
 
@@ -121,28 +113,28 @@ static int slide_sniff(const uint8_t *h, size_t len, uint64_t size)
 		return osl;
 	if (len < 16 || !((h[0] == 'I' && h[1] == 'I') || (h[0] == 'M' && h[1] == 'M')))
 		return 0;
-	int le = h[0] == 'I', big = rdn(h + 2, 2, le) == 43;
-	if (!big && rdn(h + 2, 2, le) != 42)
+	int le = h[0] == 'I', big = slide_uint(h + 2, 2, le) == 43;
+	if (!big && slide_uint(h + 2, 2, le) != 42)
 		return 0;
-	if (big && (rdn(h + 4, 2, le) != 8 || rdn(h + 6, 2, le) != 0))
+	if (big && (slide_uint(h + 4, 2, le) != 8 || slide_uint(h + 6, 2, le) != 0))
 		return 0;
-	uint64_t ifd = big ? rdn(h + 8, 8, le) : rdn(h + 4, 4, le);
+	uint64_t ifd = big ? slide_uint(h + 8, 8, le) : slide_uint(h + 4, 4, le);
 	size_t esz = big ? 20 : 12, csz = big ? 8 : 2;
 	if (ifd < 8)
 		return 0;
 	if (ifd > len - csz)
 		return ifd < size ? SNIFF_FAR : 0;
-	uint64_t n = rdn(h + ifd, (int)csz, le);
+	uint64_t n = slide_uint(h + ifd, (int)csz, le);
 	if (n > (len - ifd - csz) / esz)
 		return len < size ? SNIFF_FAR : 0;
 	int tiled = 0, aperio = 0;
 	uint64_t w = 0, ht = 0;
 	for (uint64_t i = 0; i < n; i++) {
 		const uint8_t *e = h + ifd + csz + i * esz;
-		unsigned tag = (unsigned)rdn(e, 2, le), type = (unsigned)rdn(e + 2, 2, le);
-		uint64_t cnt = rdn(e + 4, big ? 8 : 4, le);
+		unsigned tag = (unsigned)slide_uint(e, 2, le), type = (unsigned)slide_uint(e + 2, 2, le);
+		uint64_t cnt = slide_uint(e + 4, big ? 8 : 4, le);
 		const uint8_t *v = e + (big ? 12 : 8);
-		uint64_t val = type == 3 ? rdn(v, 2, le) : rdn(v, big ? 8 : 4, le);
+		uint64_t val = type == 3 ? slide_uint(v, 2, le) : slide_uint(v, big ? 8 : 4, le);
 		if (tag == 322)
 			tiled = 1;
 		else if (tag == 256)
@@ -155,7 +147,7 @@ static int slide_sniff(const uint8_t *h, size_t len, uint64_t size)
 		}
 	}
 	uint64_t next_at = ifd + csz + n * esz;
-	int more = next_at + (big ? 8 : 4) <= len && rdn(h + next_at, big ? 8 : 4, le) != 0;
+	int more = next_at + (big ? 8 : 4) <= len && slide_uint(h + next_at, big ? 8 : 4, le) != 0;
 	if (aperio)
 		return 95;
 	if (!tiled && more && !slide_like(0, tiled, more, w, ht))

@@ -44,6 +44,16 @@
 #define SLIDE_DECODED_TILE 256     /* tile side of a decoded stripped level 0 */
 #define SLIDE_CACHE_DEFAULT (256ull << 20) /* built tiles kept between the phases */
 
+/* An n-byte TIFF integer at p (little- or big-endian), for the sniffs
+ * that read a head's raw directory before libtiff sees the input. */
+static inline uint64_t slide_uint(const uint8_t *p, int n, int little)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < n; i++)
+		v |= (uint64_t)p[little ? i : n - 1 - i] << (8 * i);
+	return v;
+}
+
 /* The format's options (slide.c). */
 struct slide_conf {
 	int rebuild;          /* --slide-rebuild-levels yes */

@@ -1,0 +1,32 @@
+# tests/slide/lib.sh: what cli_slide.sh and cli_slide_osl.sh share, sourced
+# after tests/lib.sh.  Both ingest a corpus of slides with --report rep.jsonl
+# and look items up by file name.
+
+# rows REPORT > TSV: file name, status, reason, output digest
+rows() {
+	python3 - "$1" <<'PY'
+import json, os, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    out = [o["digest"] for o in (r.get("outputs") or [])]
+    print("\t".join([os.path.basename(r["path"]), r["status"], r.get("reason") or "-",
+                     out[0] if out else "-"]))
+PY
+}
+col() { awk -F'\t' -v f="$2" -v c="$3" '$1 == f {print $c}' "$1"; }
+# attr STORE FILE KEY: a catalog attribute of the item made from corpus/FILE
+attr() {
+	sluice ls --store "$1" --json | python3 -c '
+import json, sys
+for l in sys.stdin:
+    r = json.loads(l)
+    if r["outputs"] and r["outputs"][0]["digest"] == sys.argv[1]:
+        print(r["attrs"].get(sys.argv[2], ""))' "$(col rep.tsv "$2" 4)" "$3"
+}
+# expect_reject FILE WORDS-IN-REASON: corpus/FILE rejected, saying why (rep.tsv)
+expect_reject() {
+	local st=$(col rep.tsv "$1" 2) why=$(col rep.tsv "$1" 3)
+	[[ $st == rejected ]] || { soft_fail "$1: $st, expected rejected"; return; }
+	[[ $why == *"$2"* ]] || soft_fail "$1: reason '$why' does not say '$2'"
+	pass "$1 rejected: $why"
+}

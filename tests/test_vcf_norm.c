@@ -354,7 +354,7 @@ static void ours(bcf_hdr_t *h, int csi, int threads, int level, const char *path
 	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
 	REQUIRE(fd >= 0);
 	htsThreadPool pool = {threads ? hts_tpool_init(threads) : NULL, 0};
-	struct vbgz *w = vbgz_new(fd, threads ? &pool : NULL, level);
+	struct vbgz *w = vbgz_new(vbgz_to_fd, &fd, threads ? &pool : NULL, level);
 	sl_err err = {0};
 	kstring_t ks = {0};
 	REQUIRE(bcf_hdr_format(h, 0, &ks) == 0);

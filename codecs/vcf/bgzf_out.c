@@ -50,7 +50,8 @@ struct pending {
 };
 
 struct vbgz {
-	int fd;
+	vbgz_write_fn out;       /* where finished blocks go, in order */
+	void *out_ctx;
 	htsThreadPool *pool;
 	hts_tpool_process *q;
 	int inflight;
@@ -164,8 +165,8 @@ static int emit(struct vbgz *w, struct job *j, sl_err *err)
 	int rc = j->rc;
 	if (rc < 0)
 		rc = sl_fail(err, SL_E_IO, "cannot compress the output");
-	else if ((rc = sl_write_all(w->fd, j->out, j->outlen)) < 0)
-		rc = sl_fail_errno(err, SL_E_IO, -rc, "cannot write the output (scratch space full?)");
+	else
+		rc = w->out(w->out_ctx, j->out, j->outlen, err);
 	j->next = w->free_jobs;
 	w->free_jobs = j;
 	if (rc < 0)
@@ -263,13 +264,20 @@ hts_idx_t *vbgz_vcf_index(const bcf_hdr_t *h, int csi_shift, uint64_t off0)
 
 /* ---- the interface ---- */
 
-struct vbgz *vbgz_new(int fd, htsThreadPool *pool, int level)
+int vbgz_to_fd(void *ctx, const void *p, size_t n, sl_err *err)
+{
+	int rc = sl_write_all(*(int *)ctx, p, n);
+	return rc < 0 ? sl_fail_errno(err, SL_E_IO, -rc, "cannot write the output") : 0;
+}
+
+struct vbgz *vbgz_new(vbgz_write_fn out, void *ctx, htsThreadPool *pool, int level)
 {
 	/* htslib's map from BGZF (zlib) levels to libdeflate's, so that a
 	 * level gives the bytes htslib writes at that level */
 	static const int zlevel[10] = {0, 1, 2, 3, 5, 6, 7, 8, 10, 12};
 	struct vbgz *w = sl_xcalloc(1, sizeof *w);
-	w->fd = fd;
+	w->out = out;
+	w->out_ctx = ctx;
 	w->zlevel = zlevel[level < 1 ? 1 : level > 9 ? 9 : level];
 	pthread_mutex_init(&w->zmu, NULL);
 	if (pool && pool->pool) {
@@ -354,9 +362,7 @@ int vbgz_close(struct vbgz *w, sl_err *err)
 					27, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 	uint64_t voff;
 	int rc = vbgz_sync(w, &voff, err);
-	if (rc == 0 && (rc = sl_write_all(w->fd, eof, sizeof eof)) < 0)
-		rc = sl_fail_errno(err, SL_E_IO, -rc, "cannot write the output (scratch space full?)");
-	return rc;
+	return rc == 0 ? w->out(w->out_ctx, eof, sizeof eof, err) : rc;
 }
 
 void vbgz_free(struct vbgz *w)

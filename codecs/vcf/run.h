@@ -52,7 +52,7 @@ struct vrun {
 	struct vsort *sort;
 	unsigned char *ctg_ok;   /* per input contig id: 1 checked, 0 not yet */
 	int nctg_ok;
-	int ofd, ifd;
+	int ifd;                 /* scratch for the index (htslib saves it by name) */
 	uint64_t nrec, nsplit, nrealigned, nexcluded, nout;
 	struct hstats hs;
 	char (*pseudo)[32];

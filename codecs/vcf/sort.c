@@ -8,7 +8,8 @@
  * its separately allocated buffers cost four times the record's bytes and
  * a malloc each.  At the limit the blobs are sorted through an array of
  * small keys and written to a scratch file as a run; at the end the runs
- * are merged with a heap, ties going to the earlier run.  At most
+ * and what is still held (sorted in place, the last run) are merged with a
+ * heap, ties going to the earlier run.  At most
  * MAX_RUNS runs are open at once: one more first merges them into one.
  */
 #include "vcf_impl.h"
@@ -41,6 +42,8 @@ struct run {
 	off_t off;
 	struct vblob *cur;       /* the run's current record, aligned copy */
 	size_t curcap;
+	const struct key *mem;   /* or the last run, still in memory: mem[mpos..mn) */
+	size_t mpos, mn;
 };
 
 struct vsort {
@@ -207,6 +210,12 @@ static int run_bytes(struct run *r, void *dst, size_t n, sl_err *err)
 /* The run's next record into r->cur: 1, 0 at its end, <0 on error. */
 static int run_next(struct run *r, sl_err *err)
 {
+	if (r->mem) {
+		if (r->mpos == r->mn)
+			return 0;
+		r->cur = (struct vblob *)r->mem[r->mpos++].b; /* read, never written */
+		return 1;
+	}
 	if (r->pos == r->len) {
 		int rc = fill(r, err);
 		if (rc < 0)
@@ -237,7 +246,8 @@ static void run_close(struct run *r)
 	if (r->fd >= 0)
 		close(r->fd);
 	free(r->buf);
-	free(r->cur);
+	if (!r->mem)
+		free(r->cur);
 	*r = (struct run){.fd = -1};
 }
 
@@ -275,8 +285,7 @@ static int merge_start(struct vsort *s, sl_err *err)
 	s->nheap = 0;
 	for (size_t k = 0; k < s->nruns; k++) {
 		struct run *r = &s->runs[k];
-		r->buf = malloc(RUN_BUF);
-		if (!r->buf)
+		if (!r->mem && !(r->buf = malloc(RUN_BUF)))
 			return sl_fail(err, SL_E_NOMEM, "out of memory merging sort runs");
 		r->pos = r->len = 0;
 		r->off = 0;
@@ -426,14 +435,22 @@ int vsort_push_blobs(struct vsort *s, bcf_hdr_t *hdr, char *buf, size_t len, siz
 
 int vsort_finish(struct vsort *s, bcf_hdr_t *hdr, sl_err *err)
 {
+	(void)hdr;
 	if (!s->nruns) {
 		if (s->n) /* no records: keys is NULL, which qsort may not take */
 			qsort(s->keys, s->n, sizeof *s->keys, cmp_key_q);
 		return 0;
 	}
-	int rc = s->n ? spill(s, hdr, err) : 0;
-	if (rc < 0)
-		return rc;
+	/* what is held joins the merge from memory: writing it out only to
+	 * read it back cost a pass over the last run */
+	if (s->n) {
+		qsort(s->keys, s->n, sizeof *s->keys, cmp_key_q);
+		if (new_run(s, -1) < 0)
+			return sl_fail(err, SL_E_NOMEM, "out of memory sorting records");
+		struct run *r = &s->runs[s->nruns - 1];
+		r->mem = s->keys;
+		r->mn = s->n;
+	}
 	s->merging = 1;
 	return merge_start(s, err);
 }

@@ -445,9 +445,24 @@ static int write_records(struct vrun *r, struct vbgz *w, hts_idx_t *idx, kstring
 	return rc;
 }
 
-static int write_bgzf(struct vrun *r, int tbi, sl_err *err)
+/* Blocks go straight into the output object (a scratch copy cost a second
+ * write and read of the whole file after the last block), hashed on the
+ * way for the object's name. */
+struct to_sink {
+	sl_sink *s;
+	sl_sha256 *h;
+};
+
+static int to_sink(void *ctx, const void *p, size_t n, sl_err *err)
 {
-	struct vbgz *w = vbgz_new(r->ofd, r->pool, r->c->level);
+	struct to_sink *t = ctx;
+	sl_sha256_update(t->h, p, n);
+	return sl_sink_write(t->s, p, n, err);
+}
+
+static int write_bgzf(struct vrun *r, int tbi, struct to_sink *out, sl_err *err)
+{
+	struct vbgz *w = vbgz_new(to_sink, out, r->pool, r->c->level);
 	kstring_t ks = {0};
 	hts_idx_t *idx = NULL;
 	uint64_t off;
@@ -482,17 +497,23 @@ static int write_output(struct vrun *r, sl_err *err)
 		if (k >= 0 && r->c->ref.contigs[k].len >= TBI_MAX_LEN)
 			tbi = 0;
 	}
-	int rc;
-	if ((r->ofd = sl_scratch_open(r->out, err)) < 0 || (r->ifd = sl_scratch_open(r->out, err)) < 0)
+	if ((r->ifd = sl_scratch_open(r->out, err)) < 0)
 		return -SL_E_IO;
-	if ((rc = write_bgzf(r, tbi, err)) < 0)
-		return rc;
+	struct to_sink out = {r->out, sl_sha256_new()};
+	int rc = sl_sink_begin(r->out, "primary", "application/vcf+bgzip", err);
+	if (rc == 0)
+		rc = write_bgzf(r, tbi, &out, err);
+	if (rc == 0)
+		rc = sl_sink_end(r->out, err);
 	uint8_t d[32];
-	char name[64], hex[65];
-	if ((rc = sl_copy_to_sink(r->ofd, r->out, "primary", "application/vcf+bgzip", d, err)) < 0 ||
-	    (rc = sl_copy_to_sink(r->ifd, r->out, "index", tbi ? "application/x-tabix" :
-				  "application/x-csi", NULL, err)) < 0)
+	sl_sha256_final(out.h, d);
+	sl_sha256_free(out.h);
+	if (rc == 0)
+		rc = sl_copy_to_sink(r->ifd, r->out, "index", tbi ? "application/x-tabix" :
+				     "application/x-csi", NULL, err);
+	if (rc < 0)
 		return rc;
+	char name[64], hex[65];
 	sl_hex(hex, d, 32);
 	snprintf(name, sizeof name, "variants-%.16s", hex);
 	sl_sink_attr(r->out, "name", name);
@@ -610,8 +631,6 @@ static void run_free(struct vrun *r, hFILE *hf)
 		bcf_hdr_destroy(r->ohdr);
 	if (r->hdr)
 		bcf_hdr_destroy(r->hdr);
-	if (r->ofd >= 0)
-		close(r->ofd);
 	if (r->ifd >= 0)
 		close(r->ifd);
 	free(r->ctg_ok);
@@ -625,7 +644,7 @@ static int vcf_transform(sl_input *in, sl_sink *out, const struct sl_deid_ctx *c
 	const struct vconf *c = conf;
 	if (!c || !c->have_ref)
 		return sl_fail(err, SL_E_FORMAT, "VCF/BCF needs the reference: give --reference FASTA");
-	struct vrun r = {.c = c, .ref = &c->ref, .out = out, .ofd = -1, .ifd = -1,
+	struct vrun r = {.c = c, .ref = &c->ref, .out = out, .ifd = -1,
 			 .exclude_mismatch = c->exclude_mismatch,
 			 /* the pool is the one part of the configuration a transform changes */
 			 .pool = sl_hts_pool_get((struct sl_hts_pool *)&c->pool, DEFAULT_THREADS)};

@@ -97,7 +97,11 @@ void vsort_free(struct vsort *s);
  * blocks are compressed on a pool (NULL: on the caller's thread), and an
  * on-the-fly index. */
 struct vbgz;
-struct vbgz *vbgz_new(int fd, htsThreadPool *pool, int level);
+/* Where the blocks go, in file order: 0, or <0 with err. */
+typedef int (*vbgz_write_fn)(void *ctx, const void *p, size_t n, sl_err *err);
+struct vbgz *vbgz_new(vbgz_write_fn out, void *ctx, htsThreadPool *pool, int level);
+/* A vbgz_write_fn to a file descriptor (ctx: an int *). */
+int vbgz_to_fd(void *ctx, const void *p, size_t n, sl_err *err);
 /* bgzf_write and bgzf_flush_try: where blocks are cut decides the bytes. */
 int vbgz_write(struct vbgz *w, const void *p, size_t n, sl_err *err);
 int vbgz_flush_try(struct vbgz *w, size_t n, sl_err *err);

@@ -14,6 +14,7 @@
  */
 #include "vcf_impl.h"
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -78,6 +79,40 @@ static int cmp_key_q(const void *x, const void *y)
 	return cmp_key(x, y);
 }
 
+/* Keys are sorted as two halves at once where it pays: the sorts of a
+ * spill and of the end are the moments when the reading threads wait. */
+#define HALVES_MIN 65536
+
+struct half {
+	struct key *k;
+	size_t n;
+};
+
+static void *sort_half(void *arg)
+{
+	struct half *h = arg;
+	qsort(h->k, h->n, sizeof *h->k, cmp_key_q);
+	return NULL;
+}
+
+/* Sort k[0, n) in two halves, each sorted; returns where the second
+ * starts (n: sorted whole).  The halves are in input order, so a merge
+ * that gives ties to the earlier half keeps the order of the records. */
+static size_t sort_keys(struct key *k, size_t n)
+{
+	size_t a = n >= HALVES_MIN ? n / 2 : n;
+	struct half h = {k + a, n - a};
+	pthread_t t;
+	int threaded = h.n && pthread_create(&t, NULL, sort_half, &h) == 0;
+	if (h.n && !threaded)
+		sort_half(&h);
+	if (a)
+		qsort(k, a, sizeof *k, cmp_key_q);
+	if (threaded)
+		pthread_join(t, NULL);
+	return a;
+}
+
 struct vsort *vsort_new(size_t limit, int (*scratch)(void *ctx, sl_err *err), void *ctx)
 {
 	struct vsort *s = sl_xcalloc(1, sizeof *s);
@@ -133,13 +168,13 @@ static int add_block(struct vsort *s, char *p, size_t len, size_t cap)
 
 /* ---- runs ---- */
 
-static int write_run(int fd, struct vsort *s, sl_err *err)
+static int write_run(int fd, const struct key *k, size_t n, sl_err *err)
 {
 	char *buf = malloc(RUN_BUF);
 	size_t len = 0;
 	int rc = buf ? 0 : -ENOMEM;
-	for (size_t i = 0; rc == 0 && i < s->n; i++) {
-		const struct vblob *b = s->keys[i].b;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		const struct vblob *b = k[i].b;
 		if (len + b->size > RUN_BUF) {
 			rc = sl_write_all(fd, buf, len);
 			len = 0;
@@ -366,21 +401,30 @@ static int merge_runs(struct vsort *s, sl_err *err)
 	return 0;
 }
 
-static int spill(struct vsort *s, bcf_hdr_t *hdr, sl_err *err)
+static int disk_run(struct vsort *s, const struct key *k, size_t n, sl_err *err)
 {
-	(void)hdr;
-	int rc = s->nruns == MAX_RUNS ? merge_runs(s, err) : 0;
-	if (rc < 0)
-		return rc;
-	qsort(s->keys, s->n, sizeof *s->keys, cmp_key_q);
 	int fd = s->scratch(s->ctx, err);
 	if (fd < 0)
 		return fd;
-	if ((rc = write_run(fd, s, err)) < 0 || new_run(s, fd) < 0) {
+	int rc = write_run(fd, k, n, err);
+	if (rc < 0 || new_run(s, fd) < 0) {
 		close(fd);
 		return rc < 0 ? rc : sl_fail(err, SL_E_NOMEM, "out of memory sorting records");
 	}
 	s->merged++;
+	return 0;
+}
+
+static int spill(struct vsort *s, bcf_hdr_t *hdr, sl_err *err)
+{
+	(void)hdr;
+	int rc = s->nruns + 2 > MAX_RUNS ? merge_runs(s, err) : 0;
+	if (rc < 0)
+		return rc;
+	size_t a = sort_keys(s->keys, s->n);
+	if ((rc = disk_run(s, s->keys, a, err)) < 0 ||
+	    (a < s->n && (rc = disk_run(s, s->keys + a, s->n - a, err)) < 0))
+		return rc;
 	drop_mem(s);
 	return 0;
 }
@@ -433,24 +477,25 @@ int vsort_push_blobs(struct vsort *s, bcf_hdr_t *hdr, char *buf, size_t len, siz
 	return over(s, hdr, err);
 }
 
+static int mem_run(struct vsort *s, const struct key *k, size_t n)
+{
+	if (new_run(s, -1) < 0)
+		return -1;
+	struct run *r = &s->runs[s->nruns - 1];
+	r->mem = k;
+	r->mn = n;
+	return 0;
+}
+
 int vsort_finish(struct vsort *s, bcf_hdr_t *hdr, sl_err *err)
 {
 	(void)hdr;
-	if (!s->nruns) {
-		if (s->n) /* no records: keys is NULL, which qsort may not take */
-			qsort(s->keys, s->n, sizeof *s->keys, cmp_key_q);
-		return 0;
-	}
-	/* what is held joins the merge from memory: writing it out only to
-	 * read it back cost a pass over the last run */
-	if (s->n) {
-		qsort(s->keys, s->n, sizeof *s->keys, cmp_key_q);
-		if (new_run(s, -1) < 0)
-			return sl_fail(err, SL_E_NOMEM, "out of memory sorting records");
-		struct run *r = &s->runs[s->nruns - 1];
-		r->mem = s->keys;
-		r->mn = s->n;
-	}
+	if (!s->n && !s->nruns)
+		return 0; /* no records: keys is NULL, which qsort may not take */
+	/* what is held joins the merge from memory, as one run or two halves */
+	size_t a = s->n ? sort_keys(s->keys, s->n) : 0;
+	if ((a && mem_run(s, s->keys, a) < 0) || (a < s->n && mem_run(s, s->keys + a, s->n - a) < 0))
+		return sl_fail(err, SL_E_NOMEM, "out of memory sorting records");
 	s->merging = 1;
 	return merge_start(s, err);
 }

@@ -78,13 +78,7 @@ static void make_tiff(const char *path, uint32_t w, uint32_t h, sl_buf *out)
 		TIFFWriteDirectory(t);
 	}
 	TIFFClose(t);
-	FILE *f = fopen(path, "rb");
-	REQUIRE(f);
-	char b[65536];
-	size_t n;
-	while ((n = fread(b, 1, sizeof b, f)) > 0)
-		sl_buf_add(out, b, n);
-	fclose(f);
+	unit_read_file(path, out);
 }
 
 /* One page written by libtiff, which puts the directory after the pixels:
@@ -122,13 +116,7 @@ static void make_page(const char *path, uint32_t w, uint32_t h, int tiled, sl_bu
 	}
 	free(buf);
 	TIFFClose(t);
-	FILE *f = fopen(path, "rb");
-	REQUIRE(f);
-	char b[65536];
-	size_t n;
-	while ((n = fread(b, 1, sizeof b, f)) > 0)
-		sl_buf_add(out, b, n);
-	fclose(f);
+	unit_read_file(path, out);
 	unlink(path);
 }
 

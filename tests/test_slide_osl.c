@@ -71,13 +71,7 @@ static void make_bif(uint32_t w, uint32_t h, sl_buf *out)
 	level_page(t, 0, w, h);
 	level_page(t, 1, (w + 1) / 2, (h + 1) / 2);
 	TIFFClose(t);
-	FILE *f = fopen(path, "rb");
-	REQUIRE(f);
-	char b[65536];
-	size_t n;
-	while ((n = fread(b, 1, sizeof b, f)) > 0)
-		sl_buf_add(out, b, n);
-	fclose(f);
+	unit_read_file(path, out);
 	unlink(path);
 }
 

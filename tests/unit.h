@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "common/sl_common.h"
 
 static int unit_failures;
 
@@ -25,5 +26,17 @@ static inline char *unit_tmpdir(const char *tag)
 	snprintf(path, sizeof path, "%s/%s.XXXXXX", base ? base : "/tmp", tag);
 	if (!mkdtemp(path)) { perror("mkdtemp"); exit(1); }
 	return path;
+}
+/* Append the whole file at path to out (tests read back what a library
+ * wrote by name). */
+static inline void unit_read_file(const char *path, sl_buf *out)
+{
+	FILE *f = fopen(path, "rb");
+	REQUIRE(f);
+	char b[65536];
+	size_t n;
+	while ((n = fread(b, 1, sizeof b, f)) > 0)
+		sl_buf_add(out, b, n);
+	fclose(f);
 }
 #endif

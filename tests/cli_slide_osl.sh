@@ -37,10 +37,7 @@ assert_eq "$RC" 1 "exit status (damaged and multi-file inputs rejected)"
 [[ -z $(grep -v '^sluice: ' <<< "$STDERR") ]] || soft_fail "something printed besides sluice's summary: $STDERR"
 check_accounting sum.json rep.jsonl "$NFILES"
 rows rep.jsonl > rep.tsv
-for f in "${GOOD[@]}"; do
-	[[ $(col rep.tsv $f 2) == ingested ]] || soft_fail "$f: $(col rep.tsv $f 2) ($(col rep.tsv $f 3)), expected ingested"
-done
-pass "slides ingested: ${GOOD[*]}"
+expect_ingested "${GOOD[@]}"
 
 # ---- rejections, each with its reason ----
 expect_reject broken.ndpi "OpenSlide cannot open this Hamamatsu NDPI slide"

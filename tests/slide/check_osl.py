@@ -13,13 +13,13 @@ only OpenSlide reads (NDPI, SCN, Philips, BIF), against its input:
 OpenSlide is called through ctypes (libopenslide0), the same reader for
 both sides.  Prints one line of measurements; exits 1 with the reasons.
 """
-import ctypes, subprocess, sys
+import ctypes, sys
 import numpy as np
 import tifffile
+from slidecheck import check, fails, props
 
 L0_MEAN, L0_MAX = 0.6, 16   # level 0 re-encoded at q95 4:4:4 (measured: mean 0.27-0.37, max 4-9)
 MEAN_ERR = 3.5              # built levels: q90 4:2:0 (as check_slide.py)
-fails = []
 
 osl = ctypes.CDLL("libopenslide.so.0")
 osl.openslide_open.restype = ctypes.c_void_p
@@ -34,22 +34,6 @@ osl.openslide_read_region.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_u
                                       ctypes.c_int64, ctypes.c_int64]
 osl.openslide_get_level_count.argtypes = [ctypes.c_void_p]
 osl.openslide_close.argtypes = [ctypes.c_void_p]
-
-
-def check(ok, what):
-    if not ok:
-        fails.append(what)
-    return ok
-
-
-def props(path):
-    out = subprocess.run(["openslide-show-properties", path], capture_output=True, text=True,
-                         check=True).stdout
-    p = {}
-    for line in out.splitlines():
-        k, _, v = line.partition(": ")
-        p[k] = v.strip("'")
-    return p
 
 
 def read_level(path, level):

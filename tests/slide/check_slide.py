@@ -23,6 +23,7 @@ Prints one line of measurements; exits 1 with the reasons on failure.
 import json, os, subprocess, sys, tempfile, zlib
 import numpy as np
 import tifffile
+from slidecheck import check, fails, props
 
 MEAN_ERR = 3.5   # mean |output - exact area mean| per sample, 0..255: JPEG at
                  # quality 90, 4:2:0, of textured tissue; copied levels carry
@@ -30,23 +31,6 @@ MEAN_ERR = 3.5   # mean |output - exact area mean| per sample, 0..255: JPEG at
 SMALL_ERR = 6.0  # a level under 32 pixels on a side (a 1/32 level of a strip
                  # 300 pixels high): tissue edges are most of it, and 4:2:0
                  # chroma across them weighs more (measured 4.6-4.9)
-fails = []
-
-
-def check(ok, what):
-    if not ok:
-        fails.append(what)
-    return ok
-
-
-def props(path):
-    out = subprocess.run(["openslide-show-properties", path], capture_output=True, text=True,
-                         check=True).stdout
-    p = {}
-    for line in out.splitlines():
-        k, _, v = line.partition(": ")
-        p[k] = v.strip("'")
-    return p
 
 
 def mpp(p):

@@ -23,6 +23,14 @@ for l in sys.stdin:
     if r["outputs"] and r["outputs"][0]["digest"] == sys.argv[1]:
         print(r["attrs"].get(sys.argv[2], ""))' "$(col rep.tsv "$2" 4)" "$3"
 }
+# expect_ingested FILE...: each corpus/FILE ingested (rep.tsv)
+expect_ingested() {
+	local f
+	for f in "$@"; do
+		[[ $(col rep.tsv $f 2) == ingested ]] || soft_fail "$f: $(col rep.tsv $f 2) ($(col rep.tsv $f 3)), expected ingested"
+	done
+	pass "slides ingested: $*"
+}
 # expect_reject FILE WORDS-IN-REASON: corpus/FILE rejected, saying why (rep.tsv)
 expect_reject() {
 	local st=$(col rep.tsv "$1" 2) why=$(col rep.tsv "$1" 3)

@@ -22,6 +22,7 @@ struct walk {
 	size_t depth;
 	struct sl_task *out[64]; /* handed to the workers a batch at a time */
 	size_t nout;
+	struct sl_claims claims; /* multi-file inputs' companions, emitted with them */
 };
 
 static void flush(struct walk *w)
@@ -33,7 +34,16 @@ static void flush(struct walk *w)
 struct dent {
 	char *name;
 	unsigned char type;
+	struct sl_task *bundle;  /* the index of a multi-file input */
 };
+
+static void emit_task(struct walk *w, struct sl_task *t)
+{
+	w->out[w->nout++] = t;
+	w->n += 1 + t->ncompanions;
+	if (w->nout == sizeof w->out / sizeof *w->out)
+		flush(w);
+}
 
 static void emit(struct walk *w, const char *path, int follow, const char *reason)
 {
@@ -41,10 +51,19 @@ static void emit(struct walk *w, const char *path, int follow, const char *reaso
 	t->path = sl_xstrdup(path);
 	t->follow = follow;
 	t->reject = reason ? sl_xstrdup(reason) : NULL;
-	w->out[w->nout++] = t;
-	w->n++;
-	if (w->nout == sizeof w->out / sizeof *w->out)
-		flush(w);
+	emit_task(w, t);
+}
+
+/* A regular file: one input, part of one, or the index of a multi-file one. */
+static void emit_file(struct walk *w, const char *path, int follow)
+{
+	if (sl_claims_has(&w->claims, path))
+		return;
+	struct sl_task *t = sl_bundle_task(path, follow, w->o->follow_symlinks, &w->claims);
+	if (t)
+		emit_task(w, t);
+	else
+		emit(w, path, follow, NULL);
 }
 
 static void emit_errno(struct walk *w, const char *path, const char *what, int e)
@@ -85,6 +104,36 @@ static int on_stack(struct walk *w, const struct stat *st)
 	return 0;
 }
 
+static void child_path(sl_buf *b, const char *dir, const char *name)
+{
+	sl_buf_reset(b);
+	sl_buf_puts(b, dir);
+	if (b->len && b->data[b->len - 1] != '/')
+		sl_buf_puts(b, "/");
+	sl_buf_puts(b, name);
+}
+
+/* Indexes of multi-file inputs first, so that their companions (in this
+ * folder or in one below it, which sorts before the index) are claimed
+ * before the walk reaches them. */
+static void find_bundles(struct walk *w, const char *path, struct dent *ents, size_t n,
+			 sl_buf *child)
+{
+	for (size_t i = 0; i < n && !*w->o->stop; i++) {
+		if (ents[i].type != DT_REG && ents[i].type != DT_UNKNOWN)
+			continue;
+		if (!sl_bundle_named(ents[i].name))
+			continue;
+		child_path(child, path, ents[i].name);
+		struct stat st;
+		if (ents[i].type == DT_UNKNOWN && (lstat(child->data, &st) < 0 || !S_ISREG(st.st_mode)))
+			continue;
+		if (!sl_claims_has(&w->claims, child->data))
+			ents[i].bundle = sl_bundle_task(child->data, 0, w->o->follow_symlinks,
+							&w->claims);
+	}
+}
+
 static void walk_dir(struct walk *w, const char *path, const struct stat *st)
 {
 	if (st->st_dev == w->o->skip_dev && st->st_ino == w->o->skip_ino)
@@ -115,6 +164,7 @@ static void walk_dir(struct walk *w, const char *path, const struct stat *st)
 		}
 		ents[n].name = sl_xstrdup(de->d_name);
 		ents[n].type = de->d_type;
+		ents[n].bundle = NULL;
 		n++;
 	}
 	int rd_err = errno;
@@ -129,14 +179,15 @@ static void walk_dir(struct walk *w, const char *path, const struct stat *st)
 	w->depth++;
 	sl_buf child;
 	sl_buf_init(&child);
+	find_bundles(w, path, ents, n, &child);
 	for (size_t i = 0; i < n; i++) {
-		if (!*w->o->stop) {
-			sl_buf_reset(&child);
-			sl_buf_puts(&child, path);
-			if (child.len && child.data[child.len - 1] != '/')
-				sl_buf_puts(&child, "/");
-			sl_buf_puts(&child, ents[i].name);
-			if (ents[i].type == DT_REG)
+		if (ents[i].bundle) {
+			emit_task(w, ents[i].bundle);
+		} else if (!*w->o->stop) {
+			child_path(&child, path, ents[i].name);
+			if (sl_claims_has(&w->claims, child.data))
+				; /* a companion: its index's task has it */
+			else if (ents[i].type == DT_REG)
 				emit(w, child.data, 0, NULL); /* the common case: no stat */
 			else
 				walk_path(w, child.data, 0);
@@ -172,7 +223,7 @@ static void walk_path(struct walk *w, const char *path, int follow_this)
 	if (S_ISDIR(st.st_mode))
 		walk_dir(w, path, &st);
 	else if (S_ISREG(st.st_mode))
-		emit(w, path, followed || follow_this, NULL);
+		emit_file(w, path, followed || follow_this);
 	else
 		emit(w, path, 0, type_name(st.st_mode));
 }
@@ -216,6 +267,7 @@ uint64_t sl_discover(const struct sl_discover_opts *o, sl_queue *q)
 	}
 	flush(w);
 	uint64_t n = w->n;
+	sl_claims_free(&w->claims);
 	free(w);
 	return n;
 }
@@ -226,5 +278,8 @@ void sl_task_free(struct sl_task *t)
 		return;
 	free(t->path);
 	free(t->reject);
+	for (size_t i = 0; i < t->ncompanions; i++)
+		free(t->companions[i]);
+	free(t->companions);
 	free(t);
 }

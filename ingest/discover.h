@@ -9,10 +9,17 @@
 #include <sys/types.h>
 #include "queue.h"
 
+struct sl_format;
+
 struct sl_task {
 	char *path;
 	int follow;          /* explicit argument or followed link: open may follow */
 	char *reject;        /* set: rejected at discovery, with this reason */
+	/* A multi-file input (format.h, bundle): the format its index chose
+	 * and the other files' paths, in the format's order. */
+	const struct sl_format *fmt;
+	char **companions;
+	size_t ncompanions;
 };
 
 struct sl_discover_opts {
@@ -24,7 +31,24 @@ struct sl_discover_opts {
 	volatile int *stop;  /* set by the engine to end discovery early */
 };
 
-/* Push one struct sl_task * per input onto q.  Returns the number pushed. */
+/* Paths the walker must not emit: the companions of multi-file inputs
+ * found so far (bundle.c). */
+struct sl_claims {
+	char **slot;
+	size_t n, cap;
+};
+int sl_claims_has(const struct sl_claims *c, const char *path);
+void sl_claims_free(struct sl_claims *c);
+/* Whether a file so named may be the index of a multi-file input. */
+int sl_bundle_named(const char *name);
+/* NULL when no format takes path's name as the index of a multi-file input;
+ * else its task (rejected if the format refused it), with its companions
+ * claimed.  follow: the task's; follow_links: --follow-symlinks. */
+struct sl_task *sl_bundle_task(const char *path, int follow, int follow_links,
+			       struct sl_claims *claims);
+
+/* Push one struct sl_task * per input onto q.  Returns the number of files
+ * discovered (a multi-file input counts each of its files). */
 uint64_t sl_discover(const struct sl_discover_opts *o, sl_queue *q);
 void sl_task_free(struct sl_task *t);
 #endif

@@ -108,6 +108,32 @@ static const char *status_name(int st)
 	     : st == R_SKIP ? "skipped" : "rejected";
 }
 
+/* A file of a multi-file input: its index's outcome, and which index. */
+static void companion_line(sl_buf *b, const struct result *r, const struct companion *c)
+{
+	sl_buf_puts(b, "{\"path\":");
+	sl_buf_json_str(b, c->path);
+	sl_buf_printf(b, ",\"status\":\"%s\",\"reason\":", status_name(r->status));
+	if (r->reason)
+		sl_buf_json_str(b, r->reason);
+	else
+		sl_buf_puts(b, "null");
+	sl_buf_puts(b, ",\"part_of\":");
+	sl_buf_json_str(b, r->path);
+	if (r->fmt)
+		sl_buf_printf(b, ",\"format\":\"%s\"", r->fmt->name);
+	sl_buf_printf(b, ",\"size\":%llu", (unsigned long long)c->st.size);
+	if (c->hashed) {
+		sl_buf_puts(b, ",\"input\":\"");
+		sl_buf_hex(b, c->st.input_digest, 32);
+		sl_buf_puts(b, "\"");
+	}
+	sl_buf_puts(b, ",\"outputs\":[]");
+	if ((r->status == R_COMMIT || r->status == R_PRESENT) && r->item.item_id)
+		sl_buf_printf(b, ",\"item\":%lld", (long long)r->item.item_id);
+	sl_buf_puts(b, "}\n");
+}
+
 static void report_line(FILE *f, const struct result *r)
 {
 	sl_buf b;
@@ -139,32 +165,37 @@ static void report_line(FILE *f, const struct result *r)
 	if ((r->status == R_COMMIT || r->status == R_PRESENT) && r->item.item_id)
 		sl_buf_printf(&b, ",\"item\":%lld", (long long)r->item.item_id);
 	sl_buf_puts(&b, "}\n");
+	for (size_t i = 0; i < r->ncomp; i++)
+		companion_line(&b, r, &r->comp[i]);
 	fwrite(b.data, 1, b.len, f);
 	sl_buf_free(&b);
 }
 
+/* Every file counts, a multi-file input's too: discovered = ingested +
+ * present + rejected + skipped. */
 static void finish_result(struct committer *c, struct result *r)
 {
 	struct sl_ingest_summary *s = c->sum;
+	uint64_t files = 1 + r->ncomp, bytes = r->size;
+	for (size_t i = 0; i < r->ncomp; i++)
+		bytes += r->comp[i].st.size;
 	if (r->status == R_COMMIT) {
-		s->ingested++;
+		s->ingested += files;
 		for (size_t i = 0; i < r->nouts; i++)
 			if (r->outs[i].ref.fresh)
 				s->bytes_stored += r->outs[i].ref.size;
 	} else if (r->status == R_PRESENT) {
-		s->present++;
-	} else if (r->status == R_SKIP) {
-		s->skipped++;
-		count_reason(s, r->reason);
+		s->present += files;
 	} else {
-		s->rejected++;
-		count_reason(s, r->reason);
+		*(r->status == R_SKIP ? &s->skipped : &s->rejected) += files;
+		for (uint64_t i = 0; i < files; i++)
+			count_reason(s, r->reason);
 	}
 	if (r->status == R_COMMIT || r->status == R_PRESENT)
-		s->bytes_in += r->size;
+		s->bytes_in += bytes;
 	if (c->report)
 		report_line(c->report, r);
-	c->done++;
+	c->done += files;
 	sl_result_free(r);
 }
 

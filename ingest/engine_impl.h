@@ -13,6 +13,14 @@
 
 enum { R_COMMIT, R_PRESENT, R_REJECT, R_SKIP };
 
+/* A file of a multi-file input besides its index (format.h, bundle). */
+struct companion {
+	char *path;
+	int fd;                 /* while the worker has it */
+	struct sl_seen st;      /* at open; st.input_digest once hashed */
+	int hashed;
+};
+
 /* One input's outcome on its way to the committer and the report. */
 struct result {
 	char *path;
@@ -29,6 +37,9 @@ struct result {
 	size_t nattrs;
 	sl_buf facts;           /* JSON members */
 	sl_buf prov;            /* item.prov_body */
+	struct companion *comp; /* a multi-file input's other files, reported */
+	size_t ncomp;           /* with it, one line each; */
+	uint8_t index_digest[32]; /* its index's own digest (input_digest covers all) */
 };
 
 struct engine {
@@ -61,6 +72,8 @@ struct worker {
 void *sl_worker_main(void *arg);
 void sl_engine_stop(struct engine *e, const char *why);
 struct result *sl_result_new(const char *path);
+/* A multi-file input's format and other files, from its task. */
+void sl_result_companions(struct result *r, const struct sl_task *t);
 void sl_result_reject(struct result *r, const char *reason);
 void sl_result_free(struct result *r);
 #endif

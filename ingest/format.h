@@ -16,6 +16,7 @@
 
 typedef struct sl_input sl_input;
 typedef struct sl_sink sl_sink;
+typedef struct sl_bundle sl_bundle;
 struct sl_deid_ctx; /* key, subject map, policy options: deid/deid.h */
 
 enum {
@@ -62,6 +63,17 @@ struct sl_format {
 	 * err->msg saying why the input is rejected (no identifying values). */
 	int (*transform)(sl_input *in, sl_sink *out, const struct sl_deid_ctx *ctx,
 			 const void *conf, sl_err *err);
+	/* Multi-file inputs (MIRAX, Hamamatsu VMS: an index naming image files
+	 * that a reader opens by name beside it).  The walker hands a file
+	 * whose name ends with one of bundle_suffixes (ASCII case ignored;
+	 * NULL-terminated; NULL for none) to bundle(), which names the files
+	 * that belong to it (sl_bundle_add).  The index and those files become
+	 * one input: sniffing is skipped, this format transforms it and reaches
+	 * the other files with sl_input_companion_fd.  A bundle() error rejects
+	 * the index, and the files it named are walked as inputs of their own;
+	 * returning 0 with nothing added makes the index an ordinary file. */
+	const char *const *bundle_suffixes;
+	int (*bundle)(sl_bundle *b, sl_err *err);
 };
 
 /* ---- input ---- */
@@ -84,6 +96,34 @@ int64_t sl_input_pread(sl_input *in, void *buf, size_t n, uint64_t off, sl_err *
  * that says nothing about the input.  The digest check above still holds:
  * the engine reads the whole input after the transform. */
 int sl_input_fd(sl_input *in, sl_err *err);
+
+/* ---- multi-file inputs ---- */
+/* Names in a bundle are relative to the index's folder; a first component
+ * "@" stands for the index's own name without its suffix (MIRAX keeps its
+ * files in a folder named so).  A format never learns the real names: they
+ * can name the patient.  ".." and absolute names are refused. */
+/* Read a file of the bundle whole (NULL: the index itself) into buf; more
+ * than cap bytes is an error.  Returns the size. */
+int64_t sl_bundle_read(sl_bundle *b, const char *name, void *buf, size_t cap, sl_err *err);
+/* Which of the format's bundle_suffixes the index's name ends with. */
+const char *sl_bundle_suffix(const sl_bundle *b);
+/* Add a file to the input (once; a second add of the same name is ignored).
+ * It must be a regular file.  The order of adds is the companions' order. */
+int sl_bundle_add(sl_bundle *b, const char *name, sl_err *err);
+
+/* The companions of a multi-file input: how many (0 for any other input),
+ * and companion i's read-only descriptor, owned by the engine.  The engine
+ * hashes every companion after the transform and rejects the input if one
+ * changed, as it does for the index. */
+size_t sl_input_companions(const sl_input *in);
+int sl_input_companion_fd(sl_input *in, size_t i, sl_err *err);
+/* A private folder for a library that opens a multi-file input by name
+ * (OpenSlide): entry i is names[i] (one folder level at most, neutral
+ * names only: the folder lies in the store's tmp/), a link to descriptor
+ * fds[i].  Folder and links are removed when the transform returns.
+ * Returns the folder's path in *dir (owned by the input), or <0. */
+int sl_input_view(sl_input *in, const char *const *names, const int *fds, size_t n,
+		  const char **dir, sl_err *err);
 
 /* ---- output ---- */
 /* Start an output object; one at a time. */

@@ -30,6 +30,11 @@ struct sl_input {
 	const uint8_t *mem;      /* sl_transform_memory: the input's bytes */
 	size_t mem_chunk;        /* and the chunk size it is served in */
 	int memfd;               /* sl_input_fd of an input in memory, or -1 */
+	struct companion *comp;  /* a multi-file input's other files */
+	size_t ncomp;
+	const char *tmp_dir;     /* where sl_input_view makes its folder */
+	char *view;              /* that folder, and what is in it (removed */
+	sl_buf view_made;        /* in reverse order): NUL-separated names */
 };
 
 struct sl_sink {
@@ -42,6 +47,11 @@ struct sl_sink {
 	sl_buf *mem;             /* sl_transform_memory: objects go here */
 	int mem_open;
 };
+
+static uint64_t ts_ns(struct timespec t)
+{
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
 
 /* ---- sl_input ---- */
 
@@ -146,6 +156,89 @@ int sl_input_fd(sl_input *in, sl_err *err)
 	}
 	in->memfd = fd;
 	return fd;
+}
+
+/* ---- multi-file inputs ---- */
+
+size_t sl_input_companions(const sl_input *in) { return in->ncomp; }
+
+int sl_input_companion_fd(sl_input *in, size_t i, sl_err *err)
+{
+	if (i >= in->ncomp)
+		return sl_fail(err, SL_E_STATE, "format error: no companion %zu", i);
+	return in->comp[i].fd;
+}
+
+static int view_entry(sl_input *in, int dfd, const char *name, int fd, sl_err *err)
+{
+	const char *slash = strchr(name, '/');
+	if (!*name || name[0] == '.' || (slash && (slash[1] == 0 || slash[1] == '.' ||
+						    strchr(slash + 1, '/'))))
+		return sl_fail(err, SL_E_STATE, "format error: bad view entry name");
+	if (slash) {
+		char *sub = strndup(name, (size_t)(slash - name));
+		int rc = mkdirat(dfd, sub, 0700);
+		if (rc == 0)
+			sl_buf_add(&in->view_made, sub, strlen(sub) + 1);
+		free(sub);
+		if (rc < 0 && errno != EEXIST)
+			return sl_fail_errno(err, SL_E_IO, errno, "cannot make a view folder");
+	}
+	char target[40];
+	snprintf(target, sizeof target, "/proc/self/fd/%d", fd);
+	if (symlinkat(target, dfd, name) < 0)
+		return sl_fail_errno(err, SL_E_IO, errno, "cannot make a view link");
+	sl_buf_add(&in->view_made, name, strlen(name) + 1);
+	return 0;
+}
+
+/* Newest first, so that folders are empty when their turn comes. */
+static void view_remove(sl_input *in)
+{
+	if (!in->view)
+		return;
+	int dfd = open(in->view, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	while (dfd >= 0 && in->view_made.len) {
+		size_t end = in->view_made.len - 1, at = end;
+		while (at && in->view_made.data[at - 1])
+			at--;
+		const char *name = in->view_made.data + at;
+		if (unlinkat(dfd, name, 0) < 0 && errno == EISDIR)
+			unlinkat(dfd, name, AT_REMOVEDIR);
+		in->view_made.len = at;
+	}
+	if (dfd >= 0)
+		close(dfd);
+	rmdir(in->view);
+	free(in->view);
+	in->view = NULL;
+	sl_buf_free(&in->view_made);
+}
+
+int sl_input_view(sl_input *in, const char *const *names, const int *fds, size_t n,
+		  const char **dir, sl_err *err)
+{
+	if (in->view)
+		return sl_fail(err, SL_E_STATE, "format error: one view per input");
+	const char *base = in->tmp_dir ? in->tmp_dir : getenv("TMPDIR");
+	sl_buf p;
+	sl_buf_init(&p);
+	sl_buf_printf(&p, "%s/view-XXXXXX", base && *base ? base : "/tmp");
+	if (!mkdtemp(p.data)) {
+		int e = errno;
+		sl_buf_free(&p);
+		return sl_fail_errno(err, SL_E_IO, e, "cannot make a view folder");
+	}
+	in->view = p.data;
+	sl_buf_init(&in->view_made);
+	int dfd = open(in->view, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc = dfd < 0 ? sl_fail_errno(err, SL_E_IO, errno, "cannot open a view folder") : 0;
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = view_entry(in, dfd, names[i], fds[i], err);
+	if (dfd >= 0)
+		close(dfd);
+	*dir = in->view;
+	return rc;
 }
 
 /* Read whatever the format left unread, for the input digest. */
@@ -275,6 +368,17 @@ struct result *sl_result_new(const char *path)
 	return r;
 }
 
+void sl_result_companions(struct result *r, const struct sl_task *t)
+{
+	r->fmt = t->fmt;
+	r->ncomp = t->ncompanions;
+	r->comp = r->ncomp ? sl_xcalloc(r->ncomp, sizeof *r->comp) : NULL;
+	for (size_t i = 0; i < r->ncomp; i++) {
+		r->comp[i].path = sl_xstrdup(t->companions[i]);
+		r->comp[i].fd = -1;
+	}
+}
+
 void sl_result_reject(struct result *r, const char *reason)
 {
 	r->status = R_REJECT;
@@ -294,6 +398,9 @@ void sl_result_free(struct result *r)
 	free(r->attrs);
 	sl_buf_free(&r->facts);
 	sl_buf_free(&r->prov);
+	for (size_t i = 0; i < r->ncomp; i++)
+		free(r->comp[i].path);
+	free(r->comp);
 	free(r);
 }
 
@@ -323,9 +430,18 @@ static void build_prov(struct engine *e, struct result *r, const uint8_t path_ke
 {
 	sl_buf *b = &r->prov;
 	sl_buf_puts(b, "\"inputs\":[{\"digest\":\"");
-	sl_buf_hex(b, r->input_digest, 32);
+	sl_buf_hex(b, r->ncomp ? r->index_digest : r->input_digest, 32);
 	sl_buf_printf(b, "\",\"size\":%llu,\"path_hmac\":\"", (unsigned long long)r->size);
 	sl_buf_hex(b, path_key, 32);
+	for (size_t i = 0; i < r->ncomp; i++) {
+		const struct companion *c = &r->comp[i];
+		uint8_t k[32];
+		sl_key_hmac(e->key, "path", c->path, strlen(c->path), k);
+		sl_buf_puts(b, "\"},{\"digest\":\"");
+		sl_buf_hex(b, c->st.input_digest, 32);
+		sl_buf_printf(b, "\",\"size\":%llu,\"path_hmac\":\"", (unsigned long long)c->st.size);
+		sl_buf_hex(b, k, 32);
+	}
 	sl_buf_puts(b, "\"}],\"outputs\":[");
 	for (size_t i = 0; i < r->nouts; i++) {
 		const struct sl_item_output *o = &r->outs[i];
@@ -360,6 +476,8 @@ static void fill_item(struct engine *e, struct result *r, const struct sl_io_fil
 	struct sl_item *it = &r->item;
 	memcpy(it->input_digest, r->input_digest, 32);
 	it->input_size = r->size;
+	for (size_t i = 0; i < r->ncomp; i++)
+		it->input_size += r->comp[i].st.size;
 	/* The catalog's cache is keyed by the seen key (which also covers the
 	 * options); provenance gets the plain path hash. */
 	memcpy(it->path_key, seen_key, 32);
@@ -394,22 +512,76 @@ static int check_unchanged(const struct sl_io_file *f, const sl_input *in, sl_er
 	return 0;
 }
 
+/* A multi-file input's other files are read whole for their digests
+ * (the format's library read what it needed of them by name) and must not
+ * have changed since they were opened.  The item's input digest covers
+ * the index's and theirs, in the format's order. */
+static int hash_companions(struct worker *w, struct result *r, const uint8_t index[32],
+			   sl_err *err)
+{
+	sl_chunk *buf = sl_chunk_get(w->io);
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < r->ncomp; i++) {
+		struct companion *c = &r->comp[i];
+		sl_sha256_reset(w->h);
+		uint64_t off = 0;
+		ssize_t k;
+		while ((k = pread(c->fd, buf->data, buf->cap, (off_t)off)) > 0 || (k < 0 && errno == EINTR))
+			if (k > 0) {
+				sl_sha256_update(w->h, buf->data, (size_t)k);
+				off += (uint64_t)k;
+			}
+		struct stat st;
+		if (k < 0)
+			rc = sl_fail_errno(err, SL_E_IO, errno, "cannot read a file of this multi-file "
+					   "input (%s)", c->path);
+		else if (off != c->st.size || fstat(c->fd, &st) < 0 || (uint64_t)st.st_size != off ||
+			 ts_ns(st.st_mtim) != c->st.mtime_ns)
+			rc = sl_fail(err, SL_E_CHANGED, "a file of this multi-file input changed while "
+				     "being read (%s)", c->path);
+		sl_sha256_final(w->h, c->st.input_digest);
+		c->hashed = rc == 0;
+	}
+	sl_chunk_put(buf);
+	if (rc < 0)
+		return rc;
+	sl_sha256 *h = sl_sha256_new();
+	sl_sha256_update(h, "sluice-bundle-1", 16);
+	sl_sha256_update(h, index, 32);
+	for (size_t i = 0; i < r->ncomp; i++)
+		sl_sha256_update(h, r->comp[i].st.input_digest, 32);
+	sl_sha256_final(h, r->input_digest);
+	sl_sha256_free(h);
+	return 0;
+}
+
 static void process_one(struct worker *w, struct result *r, struct sl_io_file *f,
 			const uint8_t path_key[32], const uint8_t seen_key[32])
 {
 	struct engine *e = w->e;
 	sl_err err = {0};
-	r->fmt = choose_format(e, r->path, f->head, f->size);
+	if (!r->fmt) /* a multi-file input's was chosen by its index's name */
+		r->fmt = choose_format(e, r->path, f->head, f->size);
 	sl_sha256_reset(w->h);
+	sl_buf tmp;
+	sl_buf_init(&tmp);
+	sl_buf_printf(&tmp, "%s/tmp", e->o->store_dir);
 	sl_input in = {.io = w->io, .fd = f->fd, .size = f->size, .head = f->head, .h = w->h,
-		       .memfd = -1};
+		       .memfd = -1, .comp = r->comp, .ncomp = r->ncomp, .tmp_dir = tmp.data};
 	f->head = NULL;
 	sl_sink sk = {.w = w, .r = r, .in = &in, .identity = !!(r->fmt->flags & SL_FORMAT_IDENTITY)};
 	int rc = r->fmt->transform(&in, &sk, &e->dctx, e->fmt_conf[format_index(r->fmt)], &err);
+	view_remove(&in);
+	sl_buf_free(&tmp);
 	if (rc >= 0)
 		rc = input_drain(&in, &err);
 	if (rc >= 0)
 		rc = check_unchanged(f, &in, &err);
+	memcpy(r->index_digest, in.digest, 32);
+	if (rc >= 0 && r->ncomp)
+		rc = hash_companions(w, r, in.digest, &err);
+	else if (rc >= 0)
+		memcpy(r->input_digest, in.digest, 32);
 	if (sk.ow)
 		sl_objw_abort(sk.ow);
 	sl_chunk_put(in.head);
@@ -422,7 +594,6 @@ static void process_one(struct worker *w, struct result *r, struct sl_io_file *f
 			r->status = R_SKIP;
 		return;
 	}
-	memcpy(r->input_digest, in.digest, 32);
 	r->have_digest = 1;
 	fill_item(e, r, f, path_key, seen_key);
 }
@@ -441,6 +612,27 @@ static void reject_errno(struct result *r, const struct sl_io_file *f)
 	sl_result_reject(r, msg);
 }
 
+/* A multi-file input's other files, opened as its index was; how they look
+ * now goes into the seen key and is checked again after reading. */
+static int open_companions(struct engine *e, struct result *r)
+{
+	for (size_t i = 0; i < r->ncomp; i++) {
+		struct companion *c = &r->comp[i];
+		c->fd = open(c->path, O_RDONLY | O_CLOEXEC | (e->o->follow_symlinks ? 0 : O_NOFOLLOW));
+		struct stat st;
+		if (c->fd < 0 || fstat(c->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+			char msg[512];
+			snprintf(msg, sizeof msg, "cannot open a file of this multi-file input (%s): %s",
+				 c->path, c->fd < 0 ? strerror(errno) : "not a regular file");
+			sl_result_reject(r, msg);
+			return -1;
+		}
+		c->st = (struct sl_seen){.size = (uint64_t)st.st_size, .mtime_ns = ts_ns(st.st_mtim),
+			.ctime_ns = ts_ns(st.st_ctim), .ino = st.st_ino, .dev = st.st_dev};
+	}
+	return 0;
+}
+
 /* Decide what can be decided from the stat alone. Returns 1 if the input
  * needs reading. */
 static int triage(struct worker *w, struct result *r, struct sl_io_file *f,
@@ -457,17 +649,25 @@ static int triage(struct worker *w, struct result *r, struct sl_io_file *f,
 				 : "not a regular file");
 		return 0;
 	}
-	if (f->size == 0) {
+	if (f->size == 0 && !r->ncomp) { /* an index may be empty: its name says it all */
 		sl_result_reject(r, "empty file (0 bytes)");
 		return 0;
 	}
+	if (r->ncomp && open_companions(e, r) < 0)
+		return 0;
 	size_t n = strlen(r->path);
 	sl_key_hmac(e->key, "path", r->path, n, path_key);
-	uint8_t *buf = sl_xmalloc(32 + n);
-	memcpy(buf, e->run_fp, 32);
-	memcpy(buf + 32, r->path, n);
-	sl_key_hmac(e->key, "seen", buf, 32 + n, seen_key);
-	free(buf);
+	sl_buf b;
+	sl_buf_init(&b);
+	sl_buf_add(&b, e->run_fp, 32);
+	sl_buf_add(&b, r->path, n);
+	/* a multi-file input is unchanged when every one of its files is */
+	for (size_t i = 0; i < r->ncomp; i++) {
+		sl_buf_add(&b, r->comp[i].path, strlen(r->comp[i].path) + 1);
+		sl_buf_add(&b, &r->comp[i].st, offsetof(struct sl_seen, input_digest));
+	}
+	sl_key_hmac(e->key, "seen", b.data, b.len, seen_key);
+	sl_buf_free(&b);
 	struct sl_seen s;
 	if (sl_store_seen_get(e->st, w->slot, seen_key, &s) == 1 && s.size == f->size &&
 	    s.mtime_ns == f->mtime_ns && s.ctime_ns == f->ctime_ns && s.ino == f->ino &&
@@ -517,6 +717,7 @@ static void process_batch(struct worker *w, struct sl_task **t, unsigned n)
 	unsigned m = 0;
 	for (unsigned i = 0; i < n; i++) {
 		struct result *res = sl_result_new(t[i]->path);
+		sl_result_companions(res, t[i]);
 		if (t[i]->reject) {
 			sl_result_reject(res, t[i]->reject);
 			sl_queue_push(&e->results, res);
@@ -549,6 +750,11 @@ static void process_batch(struct worker *w, struct sl_task **t, unsigned n)
 		sl_chunk_put(f[i].head);
 		if (f[i].fd >= 0)
 			close(f[i].fd);
+		for (size_t j = 0; j < r[i]->ncomp; j++)
+			if (r[i]->comp[j].fd >= 0) {
+				close(r[i]->comp[j].fd);
+				r[i]->comp[j].fd = -1;
+			}
 	}
 	sl_store_read_end(e->st, w->slot);
 	flush_batch(w, r, m);

@@ -261,12 +261,15 @@ static int plan(struct slide *s, uint32_t w, uint32_t h, sl_err *err)
 
 /* ---- opening ---- */
 
-static int reject_kind(int kind, sl_err *err)
+/* A multi-file slide's index met on its own: no file beside it was gathered
+ * (multi.c), because its name or its folder is not the vendor's. */
+static int reject_alone(int kind, sl_err *err)
 {
-	if (kind == OSL_VMS || kind == OSL_MIRAX)
-		return sl_fail(err, SL_E_FORMAT, "%s index of a multi-file slide: multi-file slides "
-			       "(an index and separate image files) are not read yet", vendors[kind].what);
-	return 0;
+	if (kind == OSL_MIRAX)
+		return sl_fail(err, SL_E_FORMAT, "MIRAX Slidedat.ini on its own: a MIRAX slide is read "
+			       "from its .mrxs file, with this file in the folder of the same name");
+	return sl_fail(err, SL_E_FORMAT, "Hamamatsu VMS/VMU index on its own: it is read with its "
+		       "image files only when its name ends .vms or .vmu");
 }
 
 /* OpenSlide's own detection must agree with the marks; a TIFF it calls
@@ -307,23 +310,40 @@ static int open_osr(struct slide *s, int kind, const char *path, sl_err *err)
 	return rc;
 }
 
-int slide_osl_open(struct slide *s, sl_err *err)
+/* The name OpenSlide opens: the engine's descriptor, or for a multi-file
+ * slide its index in a view of neutral names (multi.c). */
+static int osl_path(struct slide *s, int *kind, char *path, size_t cap, int *keyfd, sl_err *err)
 {
-	int kind = slide_osl_kind(s->in);
-	if (kind == OSL_NONE)
-		return 0;
-	int rc = reject_kind(kind, err);
-	int fd = rc < 0 ? rc : sl_input_fd(s->in, err);
+	if (sl_input_companions(s->in))
+		return slide_multi_view(s, kind, path, cap, keyfd, err);
+	if (*kind == OSL_VMS || *kind == OSL_MIRAX)
+		return reject_alone(*kind, err);
+	int fd = sl_input_fd(s->in, err);
 	if (fd < 0)
 		return fd;
+	snprintf(path, cap, "/proc/self/fd/%d", fd);
+	return 0;
+}
+
+int slide_osl_open(struct slide *s, sl_err *err)
+{
+	int kind = slide_osl_kind(s->in), keyfd = -1;
+	if (kind == OSL_NONE && !sl_input_companions(s->in))
+		return 0;
+	char path[4200];
+	int rc = osl_path(s, &kind, path, sizeof path, &keyfd, err);
+	if (rc < 0)
+		return rc;
 	quiet();
-	char path[40];
-	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
 	rc = check_vendor(kind, path, err);
-	if (rc != 0)
-		return rc > 0 ? 0 : rc;
-	rc = open_osr(s, kind, path, err);
-	return rc < 0 ? rc : 1;
+	if (rc == 0)
+		rc = open_osr(s, kind, path, err);
+	if (keyfd >= 0)
+		close(keyfd); /* OpenSlide reads key files only while opening */
+	if (rc > 0 && sl_input_companions(s->in))
+		rc = sl_fail(err, SL_E_FORMAT, "OpenSlide does not read this %s slide",
+			     vendors[kind].what);
+	return rc < 0 ? rc : rc > 0 ? 0 : 1;
 }
 
 void slide_osl_close(struct slide_osl *o)

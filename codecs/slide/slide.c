@@ -399,6 +399,8 @@ static int slide_transform(sl_input *in, sl_sink *out, const struct sl_deid_ctx 
 	return rc;
 }
 
+static const char *const bundle_suffixes[] = {".mrxs", ".vms", ".vmu", NULL};
+
 const struct sl_format sl_format_slide = {
 	.name = "slide",
 	.version = "2",
@@ -408,4 +410,6 @@ const struct sl_format sl_format_slide = {
 	.release = slide_release,
 	.sniff = slide_sniff,
 	.transform = slide_transform,
+	.bundle_suffixes = bundle_suffixes,
+	.bundle = slide_bundle,
 };

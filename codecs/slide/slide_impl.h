@@ -295,6 +295,16 @@ int slide_osl_sniff(const uint8_t *head, size_t len, uint64_t size);
 /* The kind of the whole input (its first directory wherever it lies). */
 int slide_osl_kind(sl_input *in);
 
+/* multi.c: MIRAX and Hamamatsu VMS/VMU, an index and the files it names. */
+/* The format's bundle(): which files belong to an index. */
+int slide_bundle(sl_bundle *b, sl_err *err);
+/* Lay a multi-file input out for OpenSlide in a private folder, its key
+ * file rewritten to name the neutral links; *kind (OSL_MIRAX or OSL_VMS),
+ * path: the index's path in the folder; *keyfd: the rewritten key file's
+ * descriptor, which the caller closes once OpenSlide has opened the slide. */
+int slide_multi_view(struct slide *s, int *kind, char *path, size_t cap, int *keyfd,
+		     sl_err *err);
+
 /* osl.c */
 /* If the input is a slide only OpenSlide reads, open it: metadata and plan
  * (level 0 re-encoded, every other level built), s->osl set; 1.  0: the

@@ -244,15 +244,11 @@ struct sl_task *sl_bundle_task(const char *path, int follow, int follow_links,
 	t->path = sl_xstrdup(path);
 	t->follow = follow;
 	if (f->bundle(&b, &err) < 0) {
+		/* the files it did name are rejected with it */
 		char msg[sizeof err.msg + 64];
 		snprintf(msg, sizeof msg, "multi-file %s input: %s", f->name, err.msg);
 		t->reject = sl_xstrdup(msg);
-		for (size_t i = 0; i < b.n; i++)
-			free(b.paths[i]);
-		free(b.paths);
-		return t;
-	}
-	if (!b.n) { /* not an index after all */
+	} else if (!b.n) { /* not an index after all */
 		sl_task_free(t);
 		return NULL;
 	}

@@ -122,7 +122,8 @@ static void companion_line(sl_buf *b, const struct result *r, const struct compa
 	sl_buf_json_str(b, r->path);
 	if (r->fmt)
 		sl_buf_printf(b, ",\"format\":\"%s\"", r->fmt->name);
-	sl_buf_printf(b, ",\"size\":%llu", (unsigned long long)c->st.size);
+	if (c->opened)
+		sl_buf_printf(b, ",\"size\":%llu", (unsigned long long)c->st.size);
 	if (c->hashed) {
 		sl_buf_puts(b, ",\"input\":\"");
 		sl_buf_hex(b, c->st.input_digest, 32);

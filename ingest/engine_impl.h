@@ -18,7 +18,7 @@ struct companion {
 	char *path;
 	int fd;                 /* while the worker has it */
 	struct sl_seen st;      /* at open; st.input_digest once hashed */
-	int hashed;
+	int opened, hashed;
 };
 
 /* One input's outcome on its way to the committer and the report. */

@@ -629,6 +629,7 @@ static int open_companions(struct engine *e, struct result *r)
 		}
 		c->st = (struct sl_seen){.size = (uint64_t)st.st_size, .mtime_ns = ts_ns(st.st_mtim),
 			.ctime_ns = ts_ns(st.st_ctim), .ino = st.st_ino, .dev = st.st_dev};
+		c->opened = 1;
 	}
 	return 0;
 }

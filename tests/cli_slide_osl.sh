@@ -3,14 +3,16 @@
 # tests/slide/make_osl_slides.py makes each as OpenSlide 3.4.1 opens it, with
 # canaries where its vendor keeps identifying values (XML descriptions, XMP,
 # NDPI reference and property-map tags, barcodes, label and macro images),
-# plus damaged files, a VMS index and a MIRAX Slidedat.ini.  Checked: each is
+# plus damaged files, a VMS index without its image and a MIRAX Slidedat.ini
+# without its .mrxs (cli_slide_multi.sh has whole ones).  Checked: each is
 # ingested and tests/slide/check_osl.py passes (size, MPP, no associated
 # image, level 0 within the stated error of OpenSlide's decoding of the
 # input, reduced levels near an exact area mean); no canary (nor a barcode's
 # base64 form) in the store, an export, sluice ls or sluice log; barcodes
 # select the subject through the subject map; outputs are the same in a
 # second store, with one slide thread and --slide-memory 0, under other
-# names; damaged and multi-file inputs are rejected with their reason.
+# names; damaged inputs and incomplete multi-file ones are rejected with
+# their reason.
 source "$TESTS/lib.sh"
 source "$TESTS/slide/lib.sh"
 PY=/usr/bin/python3 # Debian's python3-tifffile and python3-numpy live here
@@ -33,7 +35,7 @@ printf 'barcode,person\nCANARY-PH-BC,PERSON-88\nCANARY-LC-BC,PERSON-88\nCANARY-B
 run_cmd sluice ingest --store st --key-file key --subject-map map.csv --report rep.jsonl --json corpus
 printf '%s\n' "$STDOUT" > sum.json
 [[ -s rep.jsonl ]] || fail "ingest wrote no report (exit $RC): $STDERR"
-assert_eq "$RC" 1 "exit status (damaged and multi-file inputs rejected)"
+assert_eq "$RC" 1 "exit status (damaged and incomplete multi-file inputs rejected)"
 [[ -z $(grep -v '^sluice: ' <<< "$STDERR") ]] || soft_fail "something printed besides sluice's summary: $STDERR"
 check_accounting sum.json rep.jsonl "$NFILES"
 rows rep.jsonl > rep.tsv
@@ -43,8 +45,8 @@ expect_ingested "${GOOD[@]}"
 expect_reject broken.ndpi "OpenSlide cannot open this Hamamatsu NDPI slide"
 expect_reject philips-cut.tiff "Philips TIFF slide, but OpenSlide"
 expect_reject ventana-cut.bif "Ventana BIF slide, but OpenSlide"
-expect_reject slide.vms "multi-file slides"
-expect_reject Slidedat.ini "multi-file slides"
+expect_reject slide.vms "CANARY-VMS.jpg, which its index names, is missing"
+expect_reject Slidedat.ini "Slidedat.ini on its own"
 
 # ---- every output against its input ----
 mkdir out

@@ -134,12 +134,18 @@ for st, key in (("ingested", "ingested"), ("already-present", "already_present")
     assert n == s[key], f"{st}: {n} in the report, {s[key]} in the summary"
 bad = [l for l in lines if l["status"] not in ("ingested", "already-present", "rejected", "skipped")]
 assert not bad, f"unknown status: {bad}"
+by_path = dict(zip(paths, lines))
 for l in lines:
+    # a file of a multi-file input: its index's outcome, the index's item
+    part = by_path.get(l["part_of"]) if "part_of" in l else None
+    assert part or "part_of" not in l, f"part of an input not reported: {l}"
+    if part:
+        assert (l["status"], l["reason"], l.get("item")) == (part["status"], part["reason"], part.get("item")), f"a file's outcome differs from its index's: {l} {part}"
     if l["status"] in ("rejected", "skipped"):
         assert l["reason"], f"{l['status']} without a reason: {l}"
-    else:
+    elif not part or l["status"] == "ingested":
         assert len(l.get("input", "")) == 64, f"no input digest: {l}"
-    if l["status"] == "ingested":
+    if l["status"] == "ingested" and not part:
         assert l["outputs"] and all(len(o["digest"]) == 64 for o in l["outputs"]), f"no output digests: {l}"
 if sys.argv[3]:
     assert len(lines) == int(sys.argv[3]), f"{len(lines)} inputs reported, the test made {sys.argv[3]}"

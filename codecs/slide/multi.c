@@ -121,13 +121,27 @@ static void names_free(struct names *s)
 	free(s->v);
 }
 
+/* A decimal number of up to 9 digits filling p[0, n); -1 otherwise. */
+static long number(const char *p, size_t n)
+{
+	long v = 0;
+	if (!n || n > 9)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return -1;
+		v = v * 10 + (p[i] - '0');
+	}
+	return v;
+}
+
 /* A MIRAX data file key: FILE_<n>, n below FILE_COUNT. */
 static int data_key(const struct names *s, const struct kv *kv)
 {
-	if (kv->klen < 6 || memcmp(kv->key, "FILE_", 5) || strspn(kv->key + 5, "0123456789") !=
-	    kv->klen - 5)
+	if (kv->klen < 6 || memcmp(kv->key, "FILE_", 5))
 		return 0;
-	return atol(kv->key + 5) < s->count;
+	long i = number(kv->key + 5, kv->klen - 5);
+	return i >= 0 && i < s->count;
 }
 
 static int mirax_names_at(const struct names *s, const struct kv *kv)
@@ -161,7 +175,7 @@ static int count_cb(void *ctx, const struct kv *kv)
 {
 	struct names *s = ctx;
 	if (is(kv->group, kv->glen, "DATAFILE") && is(kv->key, kv->klen, "FILE_COUNT"))
-		s->count = strtol(kv->val, NULL, 10);
+		s->count = number(kv->val, kv->vlen);
 	return 0;
 }
 
@@ -204,12 +218,17 @@ static int bundle_of(sl_bundle *b, int mirax, const char *t, size_t n, sl_err *e
 	int rc = 0;
 	if (mirax && s.n < 3)
 		rc = sl_fail(err, SL_E_FORMAT, "MIRAX Slidedat.ini names no index or data files");
-	for (size_t i = 0; rc == 0 && i < s.n; i++) {
+	/* past a missing file too: the files there are part of the rejected input */
+	for (size_t i = 0; i < s.n; i++) {
 		char name[4096];
-		if (snprintf(name, sizeof name, "%s%s", mirax ? "@/" : "", s.v[i]) >= (int)sizeof name)
-			rc = sl_fail(err, SL_E_FORMAT, "a name in its index is too long");
-		else
-			rc = sl_bundle_add(b, name, err);
+		sl_err e = {0};
+		int r = snprintf(name, sizeof name, "%s%s", mirax ? "@/" : "", s.v[i]) >=
+			(int)sizeof name ? sl_fail(&e, SL_E_FORMAT, "a name in its index is too long")
+			: sl_bundle_add(b, name, &e);
+		if (r < 0 && rc == 0) {
+			rc = r;
+			*err = e;
+		}
 	}
 	names_free(&s);
 	return rc;
@@ -218,7 +237,7 @@ static int bundle_of(sl_bundle *b, int mirax, const char *t, size_t n, sl_err *e
 int slide_bundle(sl_bundle *b, sl_err *err)
 {
 	int mirax = !strcasecmp(sl_bundle_suffix(b), ".mrxs");
-	char *t = sl_xmalloc(INDEX_MAX);
+	char *t = sl_xmalloc(INDEX_MAX + 1);
 	/* the .mrxs says nothing; its folder's Slidedat.ini does */
 	int64_t n = sl_bundle_read(b, mirax ? "@/Slidedat.ini" : NULL, t, INDEX_MAX, err);
 	int rc = n < 0 ? (int)n : 0;
@@ -372,6 +391,8 @@ int slide_multi_view(struct slide *s, int *kind, char *path, size_t cap, int *ke
 		rc = sl_fail(err, SL_E_IO, "view path too long");
 	if (rc == 0)
 		*kind = mirax ? OSL_MIRAX : OSL_VMS;
+	if (rc == 0 && names.macro != SIZE_MAX)
+		s->dropped[SDIR_MACRO]++; /* OpenSlide never sees it to count it */
 	for (size_t i = 0; i < view.n; i++)
 		free(view.name[i]);
 	free(view.name);

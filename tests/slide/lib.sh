@@ -2,15 +2,17 @@
 # after tests/lib.sh.  Both ingest a corpus of slides with --report rep.jsonl
 # and look items up by file name.
 
-# rows REPORT > TSV: file name, status, reason, output digest
+# rows REPORT [ROOT] > TSV: file name (or path under ROOT), status, reason,
+# output digest, item, the index it is part of (under ROOT)
 rows() {
-	python3 - "$1" <<'PY'
+	python3 - "$1" "${2:-}" <<'PY'
 import json, os, sys
+name = (lambda p: os.path.relpath(p, sys.argv[2])) if sys.argv[2] else os.path.basename
 for line in open(sys.argv[1]):
     r = json.loads(line)
     out = [o["digest"] for o in (r.get("outputs") or [])]
-    print("\t".join([os.path.basename(r["path"]), r["status"], r.get("reason") or "-",
-                     out[0] if out else "-"]))
+    print("\t".join([name(r["path"]), r["status"], r.get("reason") or "-", out[0] if out else "-",
+                     str(r.get("item", "-")), name(r["part_of"]) if "part_of" in r else "-"]))
 PY
 }
 col() { awk -F'\t' -v f="$2" -v c="$3" '$1 == f {print $c}' "$1"; }

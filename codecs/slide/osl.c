@@ -1,13 +1,14 @@
 /*
  * osl.c: the slides only OpenSlide reads (Hamamatsu NDPI, Leica SCN,
- * Philips TIFF, Ventana BIF, Sakura SVSlide), read through OpenSlide 3.4.1
- * into the same output as every other slide.  See docs/slides.md.
+ * Philips TIFF, Ventana BIF, Sakura SVSlide; MIRAX and Hamamatsu VMS/VMU
+ * through multi.c), read through OpenSlide 3.4.1 into the same output as
+ * every other slide.  See docs/slides.md.
  *
  * OpenSlide opens files by name and a format never sees the input's path,
  * so the engine lends a descriptor (sl_input_fd) and OpenSlide opens
  * "/proc/self/fd/N", a name that says nothing about the input.  None of
- * these vendors' detection in 3.4.1 looks at the name (MIRAX and VMS do,
- * and are multi-file: rejected, see below).
+ * the single-file vendors' detection in 3.4.1 looks at the name; the
+ * multi-file ones are opened from a folder of neutral names (multi.c).
  *
  * Level 0 cannot be copied (OpenSlide hands out pixels, not tiles), so it
  * is read in tiles of OSL_TILE pixels, one tile row at a time on the

@@ -100,9 +100,9 @@ static char *resolve(const sl_bundle *b, const char *name, sl_err *err)
 		const char *e = strchr(s, '/');
 		size_t n = e ? (size_t)(e - s) : strlen(s);
 		if (n == 0 || (n == 1 && s[0] == '.') || (n == 2 && !memcmp(s, "..", 2)) ||
-		    memchr(s, '\\', n) || (s[0] == '@' && (n != 1 || !first)))
+		    memchr(s, '\\', n))
 			goto bad;
-		if (s[0] == '@')
+		if (first && n == 1 && s[0] == '@')
 			sl_buf_add(&p, b->stem, b->stem_len);
 		else
 			sl_buf_add(&p, s, n);

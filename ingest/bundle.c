@@ -122,10 +122,17 @@ bad:
 }
 
 /* The name as the operator knows it (relative to the index's folder), for
- * reasons: the report is theirs. */
+ * reasons: the report is theirs.  Control bytes (a name read from a
+ * damaged index) become '?', so the summary cannot drive a terminal. */
 static const char *shown(const sl_bundle *b, const char *path)
 {
-	return path + (b->dir_len ? b->dir_len + (b->index[b->dir_len - 1] != '/') : 0);
+	static _Thread_local char out[512];
+	const char *p = path + (b->dir_len ? b->dir_len + (b->index[b->dir_len - 1] != '/') : 0);
+	size_t i = 0;
+	for (; p[i] && i < sizeof out - 1; i++)
+		out[i] = (unsigned char)p[i] < 0x20 || p[i] == 0x7f ? '?' : p[i];
+	out[i] = 0;
+	return out;
 }
 
 static int open_file(const sl_bundle *b, const char *path, struct stat *st, sl_err *err)

@@ -54,12 +54,32 @@ static void emit(struct walk *w, const char *path, int follow, const char *reaso
 	emit_task(w, t);
 }
 
+int sl_path_under(const char *path, const char *const *prefixes, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *p = prefixes[i];
+		size_t k = strlen(p);
+		if (!strncmp(path, p, k) && (k == 0 || p[k - 1] == '/' || path[k] == 0 || path[k] == '/'))
+			return 1;
+	}
+	return 0;
+}
+
+/* The task of a multi-file input whose index this is, or NULL; files the
+ * operator declared opaque are stored as they are, one by one. */
+static struct sl_task *bundle_task(struct walk *w, const char *path, int follow)
+{
+	if (sl_path_under(path, w->o->opaque, w->o->nopaque))
+		return NULL;
+	return sl_bundle_task(path, follow, w->o->follow_symlinks, &w->claims);
+}
+
 /* A regular file: one input, part of one, or the index of a multi-file one. */
 static void emit_file(struct walk *w, const char *path, int follow)
 {
 	if (sl_claims_has(&w->claims, path))
 		return;
-	struct sl_task *t = sl_bundle_task(path, follow, w->o->follow_symlinks, &w->claims);
+	struct sl_task *t = bundle_task(w, path, follow);
 	if (t)
 		emit_task(w, t);
 	else
@@ -129,8 +149,7 @@ static void find_bundles(struct walk *w, const char *path, struct dent *ents, si
 		if (ents[i].type == DT_UNKNOWN && (lstat(child->data, &st) < 0 || !S_ISREG(st.st_mode)))
 			continue;
 		if (!sl_claims_has(&w->claims, child->data))
-			ents[i].bundle = sl_bundle_task(child->data, 0, w->o->follow_symlinks,
-							&w->claims);
+			ents[i].bundle = bundle_task(w, child->data, 0);
 	}
 }
 

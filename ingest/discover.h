@@ -29,7 +29,12 @@ struct sl_discover_opts {
 	dev_t skip_dev;      /* a directory never walked into: the store itself */
 	ino_t skip_ino;
 	volatile int *stop;  /* set by the engine to end discovery early */
+	const char *const *opaque; /* --opaque prefixes: no multi-file inputs there */
+	size_t nopaque;
 };
+
+/* Whether path is one of prefixes or lies below one (--opaque). */
+int sl_path_under(const char *path, const char *const *prefixes, size_t n);
 
 /* Paths the walker must not emit: the companions of multi-file inputs
  * found so far (bundle.c). */

@@ -503,7 +503,8 @@ int sl_ingest(const struct sl_ingest_opts *o, struct sl_ingest_summary *sum, sl_
 		stat(o->store_dir, &sst);
 		d.dopts = (struct sl_discover_opts){.srcs = o->srcs, .nsrcs = o->nsrcs,
 			.follow_symlinks = o->follow_symlinks, .skip_dev = sst.st_dev,
-			.skip_ino = sst.st_ino, .stop = &e->stop};
+			.skip_ino = sst.st_ino, .stop = &e->stop, .opaque = o->opaque,
+			.nopaque = o->nopaque};
 		struct committer c = {.e = e, .sum = sum, .report = report};
 		c.maxbatch = o->batch_items ? o->batch_items : DEFAULT_BATCH;
 		c.batch = sl_xmalloc(c.maxbatch * sizeof *c.batch);

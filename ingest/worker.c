@@ -409,12 +409,8 @@ void sl_result_free(struct result *r)
 static const struct sl_format *choose_format(struct engine *e, const char *path,
 					     const sl_chunk *head, uint64_t size)
 {
-	for (size_t i = 0; i < e->o->nopaque; i++) {
-		const char *p = e->o->opaque[i];
-		size_t n = strlen(p);
-		if (!strncmp(path, p, n) && (n == 0 || p[n - 1] == '/' || path[n] == 0 || path[n] == '/'))
-			return sl_format_by_name("opaque");
-	}
+	if (sl_path_under(path, e->o->opaque, e->o->nopaque))
+		return sl_format_by_name("opaque");
 	return sl_format_sniff(head->data, head->len, size);
 }
 

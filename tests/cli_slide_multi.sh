@@ -150,3 +150,11 @@ expect_reject vms/CANARY-VMS-FILENAME.vms "CANARY-VMS-FILENAME.opt, which its in
 run_cmd sluice ingest --store st3 --key-file key --follow-symlinks --report rep7.jsonl linked
 rows rep7.jsonl linked > rep.tsv
 expect_ingested vms/CANARY-VMS-FILENAME.vms
+# --opaque: the operator's word wins; each file is stored as it is
+run_cmd sluice ingest --store st3 --key-file key --opaque corpus/vms --report rep8.jsonl corpus/vms
+python3 - rep8.jsonl <<'PY' || soft_fail "--opaque over a VMS folder"
+import json, sys
+r = [json.loads(l) for l in open(sys.argv[1])]
+assert len(r) == 6 and all(x["status"] == "ingested" and x["format"] == "opaque" and "part_of" not in x for x in r), r
+PY
+pass "--opaque over a VMS folder: its six files stored one by one, as they are"

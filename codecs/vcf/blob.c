@@ -9,7 +9,6 @@
  * whether the record stayed in memory or went through a run.
  */
 #include "vcf_impl.h"
-#include <ctype.h>
 #include <string.h>
 
 static size_t key_len(const bcf1_t *rec)
@@ -54,8 +53,8 @@ void vblob_write(struct vblob *b, const bcf1_t *rec, size_t size)
 	for (int i = 0; i < rec->n_allele; i++) {
 		if (i)
 			*p++ = 0;
-		for (const char *a = rec->d.allele[i]; *a; a++)
-			*p++ = (char)tolower((unsigned char)*a);
+		for (const char *a = rec->d.allele[i]; *a; a++) /* ASCII: not the locale's */
+			*p++ = (char)(*a >= 'A' && *a <= 'Z' ? *a + 32 : *a);
 	}
 	b->klen = (uint32_t)(p - (char *)(b + 1));
 	if (rec->shared.l) /* an empty part may have no buffer */

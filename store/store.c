@@ -198,17 +198,41 @@ int sl_store_load_meta(sl_store *st, sl_err *err)
 	return 0;
 }
 
+/* Remove what is in folder fd, folders too (an ingest's views, a few
+ * levels deep at most); returns how many entries went. */
+static uint64_t empty_dir(int fd, int depth)
+{
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return 0;
+	}
+	uint64_t n = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) == 0) {
+			n++;
+			continue;
+		}
+		int sub = depth < 4 && errno == EISDIR ?
+			  openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+		if (sub >= 0)
+			n += empty_dir(sub, depth + 1);
+		if (sub >= 0 && unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR) == 0)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
 static int clean_tmp(sl_store *st, struct sl_store_open_info *info)
 {
 	char *t = path2(st->dir, "tmp");
-	DIR *d = opendir(t);
-	if (d) {
-		struct dirent *de;
-		while ((de = readdir(d)))
-			if (de->d_name[0] != '.' && unlinkat(dirfd(d), de->d_name, 0) == 0)
-				info->removed_tmp++;
-		closedir(d);
-	}
+	int fd = open(t, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0)
+		info->removed_tmp += empty_dir(fd, 0);
 	free(t);
 	return 0;
 }

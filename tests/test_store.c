@@ -228,10 +228,23 @@ static void run(int mode, const char *base)
 	snprintf(pk, sizeof pk, "%s/tmp/obj-leftover", bad);
 	fd = open(pk, O_WRONLY | O_CREAT, 0600);
 	close(fd);
+	/* a multi-file input's view left by a crash: a folder, a folder in it,
+	 * links (ingest/worker.c, sl_input_view) */
+	snprintf(pk, sizeof pk, "%s/tmp/view-leftover", bad);
+	CHECK(mkdir(pk, 0700) == 0);
+	snprintf(pk, sizeof pk, "%s/tmp/view-leftover/s", bad);
+	CHECK(mkdir(pk, 0700) == 0);
+	snprintf(pk, sizeof pk, "%s/tmp/view-leftover/s/c1", bad);
+	CHECK(symlink("/proc/self/fd/9", pk) == 0);
+	snprintf(pk, sizeof pk, "%s/tmp/view-leftover/s.mrxs", bad);
+	CHECK(symlink("/proc/self/fd/8", pk) == 0);
 	/* uncommitted tails are what a running writer leaves too: not damage */
 	CHECK(verify_problems(bad, NULL) == 0);
 	REQUIRE(sl_store_open(&st, bad, 0, 1, &info, &err) == 0);
-	CHECK(info.repaired_prov == 19 && info.truncated_packs == 1 && info.removed_tmp == 1);
+	CHECK(info.repaired_prov == 19 && info.truncated_packs == 1 && info.removed_tmp == 5);
+	snprintf(pk, sizeof pk, "%s/tmp", bad);
+	CHECK(rmdir(pk) == 0); /* empty: nothing was left behind */
+	CHECK(mkdir(pk, 0750) == 0);
 	sl_store_close(st);
 	CHECK(verify_problems(bad, NULL) == 0);
 

@@ -1,8 +1,9 @@
 # cli_slide_osl.sh: the slides only OpenSlide reads (Philips TIFF, Leica SCN,
-# Ventana BIF, Hamamatsu NDPI) through sluice (codecs/slide/osl*.c).
+# Ventana BIF, Hamamatsu NDPI, Trestle) through sluice (codecs/slide/osl*.c).
 # tests/slide/make_osl_slides.py makes each as OpenSlide 3.4.1 opens it, with
 # canaries where its vendor keeps identifying values (XML descriptions, XMP,
-# NDPI reference and property-map tags, barcodes, label and macro images),
+# NDPI reference and property-map tags, Trestle's key=value description and
+# TIFF text tags, barcodes, label and macro images),
 # plus damaged files, a VMS index without its image and a MIRAX Slidedat.ini
 # without its .mrxs (cli_slide_multi.sh has whole ones).  Checked: each is
 # ingested and tests/slide/check_osl.py passes (size, MPP, no associated
@@ -24,7 +25,7 @@ $PY -c "import tifffile, numpy" 2> /dev/null ||
 newkey key
 $PY "$TESTS/slide/make_osl_slides.py" corpus > /dev/null || fail "tests/slide/make_osl_slides.py failed"
 NFILES=$(find corpus -type f | wc -l)
-GOOD=(philips.tiff leica.scn ventana.bif hamamatsu.ndpi)
+GOOD=(philips.tiff leica.scn ventana.bif hamamatsu.ndpi trestle.tif)
 mapfile -t CANARIES < <($PY -c "import sys; sys.path.insert(0, '$TESTS/slide')
 import make_osl_slides as m, base64
 for c in m.CANARIES: print(c)
@@ -45,6 +46,7 @@ expect_ingested "${GOOD[@]}"
 expect_reject broken.ndpi "OpenSlide cannot open this Hamamatsu NDPI slide"
 expect_reject philips-cut.tiff "Philips TIFF slide, but OpenSlide"
 expect_reject ventana-cut.bif "Ventana BIF slide, but OpenSlide"
+expect_reject trestle-cut.tif "Trestle slide, but OpenSlide"
 expect_reject slide.vms "CANARY-VMS.jpg, which its index names, is missing"
 expect_reject Slidedat.ini "Slidedat.ini on its own"
 
@@ -69,6 +71,9 @@ assert_eq "$(attr st ventana.bif vendor)/$(attr st ventana.bif mpp)/$(attr st ve
 	"ventana/0.465/Ventana iScan HT" "ventana.bif: vendor/mpp/scanner"
 assert_eq "$(attr st hamamatsu.ndpi vendor)/$(attr st hamamatsu.ndpi width)x$(attr st hamamatsu.ndpi height)" \
 	hamamatsu/1024x768 "hamamatsu.ndpi: vendor/size"
+# Trestle: the size with the tiles' overlaps taken out (the TIFF is 1596x1164)
+assert_eq "$(attr st trestle.tif vendor)/$(attr st trestle.tif mpp)/$(attr st trestle.tif objective_power)/$(attr st trestle.tif width)x$(attr st trestle.tif height)" \
+	trestle/0.5/20/1500x1100 "trestle.tif: vendor/mpp/objective/size"
 s1=$(attr st philips.tiff subject) s2=$(attr st leica.scn subject) s3=$(attr st ventana.bif subject)
 s4=$(attr st hamamatsu.ndpi subject)
 assert_match "$s1" '^S[0-9a-f]{24}$' "philips.tiff subject"
@@ -82,7 +87,7 @@ python3 - log.out <<'PY' || soft_fail "provenance facts"
 import json, sys
 sl = [r["facts"]["slide"] for r in map(json.loads, open(sys.argv[1])) if r.get("format") == "slide"]
 by = {f["vendor"]: f for f in sl}
-assert sorted(by) == ["hamamatsu", "leica", "philips", "ventana"], sorted(by)
+assert sorted(by) == ["hamamatsu", "leica", "philips", "trestle", "ventana"], sorted(by)
 for f in sl:
     assert f["levels"][0]["from"] == "re-encoded", f["levels"][0]
     assert all(l["from"] == "built" for l in f["levels"][1:]), f["levels"]

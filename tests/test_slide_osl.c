@@ -5,7 +5,9 @@
  * sniffed as OpenSlide's, transformed (level 0 size, vendor, MPP, objective
  * in the output's description; no canary from the XMP or the label), gives
  * the same bytes twice, and every truncation is rejected with a reason,
- * never a crash; a slide of one tile goes out as one level (ASan/UBSan in scripts/test.sh). */
+ * never a crash; a slide of one tile goes out as one level (ASan/UBSan in scripts/test.sh).
+ * A Trestle TIFF (MedScan Software, overlapping tiles) is claimed and read
+ * with the overlaps taken out; one with a stripped page is not claimed. */
 #include "unit.h"
 #include "codecs/slide/slide_impl.h"
 #include <tiffio.h>
@@ -36,10 +38,9 @@ static void label_page(TIFF *t)
 	TIFFWriteDirectory(t);
 }
 
-static void level_page(TIFF *t, int k, uint32_t w, uint32_t h)
+/* A tiled JPEG page's fields (tiles of 128); its tiles, then the page. */
+static void tiled_fields(TIFF *t, uint32_t w, uint32_t h)
 {
-	char desc[64];
-	snprintf(desc, sizeof desc, "level=%d mag=%d quality=90", k, 20 >> k);
 	TIFFSetField(t, TIFFTAG_IMAGEWIDTH, w);
 	TIFFSetField(t, TIFFTAG_IMAGELENGTH, h);
 	TIFFSetField(t, TIFFTAG_BITSPERSAMPLE, 8);
@@ -49,7 +50,10 @@ static void level_page(TIFF *t, int k, uint32_t w, uint32_t h)
 	TIFFSetField(t, TIFFTAG_JPEGCOLORMODE, JPEGCOLORMODE_RGB);
 	TIFFSetField(t, TIFFTAG_TILEWIDTH, 128);
 	TIFFSetField(t, TIFFTAG_TILELENGTH, 128);
-	TIFFSetField(t, TIFFTAG_IMAGEDESCRIPTION, desc);
+}
+
+static void tiled_pixels(TIFF *t, uint32_t w, uint32_t h)
+{
 	uint8_t *buf = malloc(128 * 128 * 3);
 	for (uint32_t ty = 0; ty < h; ty += 128)
 		for (uint32_t tx = 0; tx < w; tx += 128) {
@@ -61,6 +65,15 @@ static void level_page(TIFF *t, int k, uint32_t w, uint32_t h)
 	TIFFWriteDirectory(t);
 }
 
+static void level_page(TIFF *t, int k, uint32_t w, uint32_t h)
+{
+	char desc[64];
+	snprintf(desc, sizeof desc, "level=%d mag=%d quality=90", k, 20 >> k);
+	tiled_fields(t, w, h);
+	TIFFSetField(t, TIFFTAG_IMAGEDESCRIPTION, desc);
+	tiled_pixels(t, w, h);
+}
+
 static void make_bif(uint32_t w, uint32_t h, sl_buf *out)
 {
 	char path[4200];
@@ -70,6 +83,54 @@ static void make_bif(uint32_t w, uint32_t h, sl_buf *out)
 	label_page(t);
 	level_page(t, 0, w, h);
 	level_page(t, 1, (w + 1) / 2, (h + 1) / 2);
+	TIFFClose(t);
+	unit_read_file(path, out);
+	unlink(path);
+}
+
+/* A Trestle page: tiles of 128 whose neighbours share OverlapsXY pixels
+ * (the tiles' content does not matter here); MedScan's Software and the
+ * key=value description on the first; stripped if asked. */
+static void trestle_page(TIFF *t, int k, uint32_t w, uint32_t h, int stripped)
+{
+	if (k == 0) {
+		TIFFSetField(t, TIFFTAG_SOFTWARE, "MedScan 2.0");
+		TIFFSetField(t, TIFFTAG_IMAGEDESCRIPTION, "Background Color=FFFFFF;Objective Power=20;"
+			     "OverlapsXY= 8 8 4 4;Slide Name=CANARY-NAME;Operator=CANARY-USER");
+		TIFFSetField(t, TIFFTAG_ARTIST, "CANARY-ARTIST");
+		TIFFSetField(t, TIFFTAG_XRESOLUTION, 0.5);
+		TIFFSetField(t, TIFFTAG_YRESOLUTION, 0.5);
+		TIFFSetField(t, TIFFTAG_RESOLUTIONUNIT, RESUNIT_NONE);
+	}
+	if (!stripped) {
+		tiled_fields(t, w, h);
+		tiled_pixels(t, w, h);
+		return;
+	}
+	TIFFSetField(t, TIFFTAG_IMAGEWIDTH, w);
+	TIFFSetField(t, TIFFTAG_IMAGELENGTH, h);
+	TIFFSetField(t, TIFFTAG_BITSPERSAMPLE, 8);
+	TIFFSetField(t, TIFFTAG_SAMPLESPERPIXEL, 3);
+	TIFFSetField(t, TIFFTAG_PHOTOMETRIC, PHOTOMETRIC_RGB);
+	TIFFSetField(t, TIFFTAG_ROWSPERSTRIP, 16);
+	uint8_t *row = calloc(w * 3, 1);
+	for (uint32_t y = 0; y < h; y++)
+		TIFFWriteScanline(t, row, y, 0);
+	free(row);
+	TIFFWriteDirectory(t);
+}
+
+static void make_trestle(int stripped, sl_buf *out)
+{
+	char path[4200];
+	snprintf(path, sizeof path, "%s/t.tif", dir);
+	TIFF *t = TIFFOpen(path, "w");
+	REQUIRE(t);
+	trestle_page(t, 0, 376, 248, 0);  /* 3 x 2 tiles: 360 x 240 */
+	trestle_page(t, 1, 184, 124, stripped);
+	TIFFClose(t);
+	t = TIFFOpen(path, "r"); /* two pages, the second tiled or not as asked */
+	REQUIRE(t && TIFFReadDirectory(t) && !TIFFIsTiled(t) == !!stripped && !TIFFReadDirectory(t));
 	TIFFClose(t);
 	unit_read_file(path, out);
 	unlink(path);
@@ -129,6 +190,39 @@ static void test_one_tile(void)
 	sl_buf_free(&out);
 }
 
+/* Trestle: claimed before Aperio, read with the overlaps taken out; a
+ * MedScan file with a page that is not tiled is not Trestle's. */
+static void test_trestle(void)
+{
+	sl_buf in, out;
+	sl_buf_init(&in);
+	sl_buf_init(&out);
+	make_trestle(0, &in);
+	uint8_t *p = (uint8_t *)in.data;
+	CHECK(sl_format_slide.sniff(p, in.len, in.len) > 95);
+	sl_err err = {0};
+	CHECK_RC(run(p, in.len, &out, &err), &err);
+	CHECK(contains(&out, "sluice slide 1|vendor=trestle|mpp-x=0.5|mpp-y=0.5|objective-power=20|"));
+	CHECK(!contains(&out, "CANARY") && !contains(&out, "MedScan") && !contains(&out, "Overlaps"));
+	uint32_t w = 0, h = 0;
+	char path[4200];
+	snprintf(path, sizeof path, "%s/o.tif", dir);
+	FILE *f = fopen(path, "wb");
+	REQUIRE(f && fwrite(out.data, 1, out.len, f) == out.len && !fclose(f));
+	TIFF *t = TIFFOpen(path, "r");
+	REQUIRE(t);
+	TIFFGetField(t, TIFFTAG_IMAGEWIDTH, &w);
+	TIFFGetField(t, TIFFTAG_IMAGELENGTH, &h);
+	TIFFClose(t);
+	unlink(path);
+	CHECK(w == 360 && h == 240);
+	sl_buf_free(&in);
+	make_trestle(1, &in);
+	CHECK(slide_osl_sniff((uint8_t *)in.data, in.len, in.len) == 0);
+	sl_buf_free(&in);
+	sl_buf_free(&out);
+}
+
 int main(void)
 {
 	TIFFSetErrorHandler(NULL);
@@ -141,6 +235,7 @@ int main(void)
 	unlink(kp);
 	test_bif();
 	test_one_tile();
+	test_trestle();
 	sl_key_free(key);
 	rmdir(dir);
 	return UNIT_DONE();

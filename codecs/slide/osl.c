@@ -1,14 +1,18 @@
 /*
  * osl.c: the slides only OpenSlide reads (Hamamatsu NDPI, Leica SCN,
- * Philips TIFF, Ventana BIF, Sakura SVSlide; MIRAX and Hamamatsu VMS/VMU
- * through multi.c), read through OpenSlide 3.4.1 into the same output as
- * every other slide.  See docs/slides.md.
+ * Philips TIFF, Ventana BIF, Sakura SVSlide, Trestle; MIRAX and Hamamatsu
+ * VMS/VMU through multi.c), read through OpenSlide 3.4.1 into the same
+ * output as every other slide.  See docs/slides.md.
  *
  * OpenSlide opens files by name and a format never sees the input's path,
  * so the engine lends a descriptor (sl_input_fd) and OpenSlide opens
  * "/proc/self/fd/N", a name that says nothing about the input.  None of
  * the single-file vendors' detection in 3.4.1 looks at the name; the
  * multi-file ones are opened from a folder of neutral names (multi.c).
+ * Trestle's reader looks for its macro image in a file beside the slide
+ * (the name without its extension, plus ".Full"); "/proc/self/fd/N.Full"
+ * does not exist, so it finds none and reads the tiles (overlaps applied)
+ * from the one file.
  *
  * Level 0 cannot be copied (OpenSlide hands out pixels, not tiles), so it
  * is read in tiles of OSL_TILE pixels, one tile row at a time on the
@@ -61,6 +65,7 @@ static const struct vendor vendors[OSL__COUNT] = {
 	[OSL_SAKURA] = {"sakura", "sakura", "Sakura SVSlide"},
 	[OSL_VMS] = {"hamamatsu", "hamamatsu", "Hamamatsu VMS/VMU"},
 	[OSL_MIRAX] = {"mirax", "mirax", "MIRAX"},
+	[OSL_TRESTLE] = {"trestle", "trestle", "Trestle"},
 };
 
 /* ---- quiet libraries ---- */
@@ -71,8 +76,10 @@ static void drop_log(const char *domain, int level, const char *msg, void *user)
  * (and quote values); our own libtiff handles set per-handle ones (src.c),
  * so turning the global ones off changes nothing there.  OpenSlide logs a
  * few warnings through GLib ("Openslide" domain; SQLite's messages among
- * them); GLib's headers are no build dependency, and GLib is loaded with
- * OpenSlide, so its handler setter is looked up at run time. */
+ * them), and GLib itself complains ("GLib" domain) where OpenSlide hands
+ * it NULL (Trestle's reader, a description segment without '='); GLib's
+ * headers are no build dependency, and GLib is loaded with OpenSlide, so
+ * its handler setter is looked up at run time. */
 static void quiet_once(void)
 {
 	TIFFSetErrorHandler(NULL);
@@ -80,8 +87,10 @@ static void quiet_once(void)
 	typedef unsigned (*set_handler_fn)(const char *, int, void (*)(const char *, int,
 				       const char *, void *), void *);
 	set_handler_fn set = (set_handler_fn)dlsym(RTLD_DEFAULT, "g_log_set_handler");
-	if (set)
+	if (set) {
 		set("Openslide", 0xff | 1 | 2, drop_log, NULL); /* every level, fatal, recursion */
+		set("GLib", 0xff | 1 | 2, drop_log, NULL);
+	}
 }
 
 static void quiet(void)

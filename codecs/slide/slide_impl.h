@@ -289,7 +289,7 @@ int slide_tiff_begin(struct slide *s, sl_err *err);
 
 /* osl_detect.c: the slides OpenSlide alone reads, by their marks. */
 enum { OSL_NONE, OSL_NDPI, OSL_SCN, OSL_PHILIPS, OSL_BIF, OSL_SAKURA, OSL_VMS, OSL_MIRAX,
-       OSL__COUNT };
+       OSL_TRESTLE, OSL__COUNT };
 /* Confidence that the head is one (0: not, or it cannot tell). */
 int slide_osl_sniff(const uint8_t *head, size_t len, uint64_t size);
 /* The kind of the whole input (its first directory wherever it lies). */

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """check_osl.py INPUT OUTPUT: an output of the slide format made from a slide
-only OpenSlide reads (NDPI, SCN, Philips, BIF), against its input:
+only OpenSlide reads (NDPI, SCN, Philips, BIF, Trestle), against its input:
 
   * OpenSlide opens the output as a generic TIFF with the input's level 0
     size and MPP (10000 / tiff.XResolution) and no associated image;

@@ -13,9 +13,13 @@ that vendor keeps them:
   hamamatsu.ndpi  NDPI: stripped JPEG levels, reference tag 65427, property
                   map 65449 (serial, date), DateTime, a macro (lens -1) JPEG
                   with a comment
-and damaged ones (cut short, a broken level 0), a VMS index and a MIRAX
-Slidedat.ini (multi-file slides, rejected).  Needs Debian's python3-tifffile,
-python3-numpy and vips (libvips-tools).
+  trestle.tif     Trestle (MedScan): tiled JPEG levels whose tiles overlap
+                  (OverlapsXY), a ;-separated key=value description (slide
+                  name, case, operator, comment, scan date, a note without
+                  '='), DateTime, Artist, HostComputer, DocumentName
+and damaged ones (cut short: Philips, Ventana, Trestle; a broken NDPI level
+0), a VMS index and a MIRAX Slidedat.ini (multi-file slides, rejected).
+Needs Debian's python3-tifffile, python3-numpy and vips (libvips-tools).
 """
 import base64, os, subprocess, sys, tempfile
 import numpy as np
@@ -28,7 +32,9 @@ CANARIES = ["CANARY-PH-SERIAL", "CANARY-PH-BC", "CANARY-PH-TEXT", "CANARY-PH-LAB
             "CANARY-PH-MACROPIX", "CANARY-LC-NAME", "CANARY-LC-BC", "CANARY-LC-DEVVER",
             "CANARY-LC-MACROPIX", "CANARY-BIF-BC", "CANARY-BIF-UNIT", "CANARY-BIF-USER",
             "CANARY-BIF-LABELPIX", "CANARY-BIF-THUMB", "CANARY-NDPI-REF", "CANARY-NDPI-SERIAL",
-            "CANARY-NDPI-MACRO", "2021:07:14", "2021-07-14", "20210714"]
+            "CANARY-NDPI-MACRO", "CANARY-TR-NAME", "CANARY-TR-CASE", "CANARY-TR-USER",
+            "CANARY-TR-TEXT", "CANARY-TR-NOTE", "CANARY-TR-ARTIST", "CANARY-TR-HOST",
+            "CANARY-TR-DOC", "2021:07:14", "2021-07-14", "20210714"]
 TILE = 256
 
 
@@ -182,6 +188,55 @@ def write_ndpi(path, w=1024, h=768, seed=14, damage=None):
         ndpi_page(tw, macro, 600, 208, -1.0, 1000.0)
 
 
+def overlapped(img, ov):
+    """A level as Trestle stores it: TILE-square tiles advancing TILE - ov, so
+    neighbours share ov pixels; the TIFF's size is the level's plus the
+    overlaps (OpenSlide 3.4.1 subtracts (tiles - 1) * ov per side)."""
+    h, w = img.shape[:2]
+    adv = TILE - ov
+    def count(n):
+        k = 1
+        while -(-(n + (k - 1) * ov) // TILE) != k:
+            k += 1
+        return k
+    nx, ny = count(w), count(h)
+    pad = np.pad(img, ((0, ny * TILE), (0, nx * TILE), (0, 0)), mode="edge")
+    out = np.empty((ny * TILE, nx * TILE, 3), np.uint8)
+    for ty in range(ny):
+        for tx in range(nx):
+            out[ty * TILE:(ty + 1) * TILE, tx * TILE:(tx + 1) * TILE] = \
+                pad[ty * adv:ty * adv + TILE, tx * adv:tx * adv + TILE]
+    return out[:h + (ny - 1) * ov, :w + (nx - 1) * ov]
+
+
+def trestle_desc(overlaps):
+    # keys as OpenSlide 3.4.1 parses them (OverlapsXY: a space, then x y per
+    # level; Objective Power; Background Color), and free text a scanner
+    # keeps beside them
+    return ";".join(["Background Color=FFFFFF", "White Balance=F0F0F0", "Objective Power=20",
+                     "JPEG Quality=90", "OverlapsXY= " + " ".join("%d %d" % (o, o) for o in overlaps),
+                     "Slide Name=CANARY-TR-NAME", "Case Number=CANARY-TR-CASE",
+                     "Operator=CANARY-TR-USER", "Comment=CANARY-TR-TEXT",
+                     "Scan Date=2021-07-14 11:22:33",
+                     # a segment without '=': OpenSlide makes it a property
+                     # without a value (and GLib complains; sluice must not print)
+                     "CANARY-TR-NOTE"])
+
+
+def write_trestle(path, w=1500, h=1100, seed=15):
+    lv = levels_of(tissue(w, h, seed), 3)
+    overlaps = [16, 8, 4]
+    ident = [(306, "s", 0, "2021:07:14 11:22:33", True), (315, "s", 0, "CANARY-TR-ARTIST", True),
+             (316, "s", 0, "CANARY-TR-HOST", True), (269, "s", 0, "CANARY-TR-DOC", True)]
+    with tifffile.TiffWriter(path) as tw:
+        for i, (p, ov) in enumerate(zip(lv, overlaps)):
+            # XResolution holds the MPP itself (OpenSlide's reading of Trestle)
+            write_tiled(tw, overlapped(p, ov), software="MedScan 2.0" if i == 0 else False,
+                        description=trestle_desc(overlaps) if i == 0 else None,
+                        subfiletype=1 if i else 0, resolution=(0.5 * 2 ** i, 0.5 * 2 ** i),
+                        resolutionunit="NONE", extratags=ident if i == 0 else [])
+
+
 def main():
     import tifffile as _t  # noqa: F401 (the monkeypatch in make_slides applies)
     out = sys.argv[1]
@@ -191,6 +246,9 @@ def main():
     write_leica(p("leica.scn"))
     write_ventana(p("ventana.bif"))
     write_ndpi(p("hamamatsu.ndpi"))
+    write_trestle(p("trestle.tif"))
+    data = open(p("trestle.tif"), "rb").read()
+    open(p("trestle-cut.tif"), "wb").write(data[:len(data) * 6 // 10])
     write_ndpi(p("broken.ndpi"), damage=True)
     data = open(p("philips.tiff"), "rb").read()
     open(p("philips-cut.tiff"), "wb").write(data[:len(data) // 2])

@@ -432,6 +432,8 @@ int main(int argc, char **argv)
 	ref_reader();
 	sorter(64u << 20, 5000, 0);
 	sorter(20000, 5000, 1);
+	/* ~600 runs: merged in tiers of 16 over two levels */
+	sorter(20000, 30000, 1);
 	/* enough keys that spills and the end sort two halves at once */
 	sorter(64u << 20, 150000, 0);
 	sorter(16u << 20, 300000, 1);

@@ -9,8 +9,10 @@
  * a malloc each.  At the limit the blobs are sorted through an array of
  * small keys and written to a scratch file as a run; at the end the runs
  * and what is still held (sorted in place, the last run) are merged with a
- * heap, ties going to the earlier run.  At most
- * MAX_RUNS runs are open at once: one more first merges them into one.
+ * heap, ties going to the earlier run.  Runs are merged a tier at a time:
+ * TIER runs of one level, the latest, become one run of the next level, so
+ * a record is rewritten once per level (the runs' count in base TIER), and
+ * at most MAX_RUNS runs are open.
  *
  * Blobs, keys and the sort's scratch live in mappings that ask for
  * transparent huge pages and are kept across spills: filling fresh memory
@@ -26,6 +28,7 @@
 #include <unistd.h>
 
 #define MAX_RUNS 64
+#define TIER 16
 #define RUN_BUF (128u << 10)     /* read and write buffer of a run */
 #define SLAB_MIN (64u << 10)
 #define SLAB_MAX (32u << 20)
@@ -51,6 +54,7 @@ struct run {
 	size_t curcap;
 	const struct key *mem;   /* or the last run, still in memory: mem[mpos..mn) */
 	size_t mpos, mn;
+	int level;               /* 0: spilled; k: merged from runs of level k - 1 */
 };
 
 struct vsort {
@@ -213,7 +217,7 @@ static void drop_mem(struct vsort *s)
 static int add_key(struct vsort *s, const struct vblob *b)
 {
 	if (s->n == s->cap) {
-		size_t c = s->cap ? 2 * s->cap : 4096, ob = s->cap * sizeof *s->keys;
+		size_t c = s->cap ? 2 * s->cap : 256, ob = s->cap * sizeof *s->keys;
 		struct key *k = remap(s->keys, ob, c * sizeof *k);
 		struct key *t = k ? remap(s->tmp_keys, ob, c * sizeof *t) : NULL;
 		if (k)
@@ -400,13 +404,14 @@ static void heap_down(struct vsort *s, size_t i)
 	}
 }
 
-/* Open the runs from the start, each with its first record, as a heap. */
-static int merge_start(struct vsort *s, sl_err *err)
+/* Open runs from..nruns from the start, each with its first record, as a
+ * heap. */
+static int merge_start(struct vsort *s, size_t from, sl_err *err)
 {
 	free(s->heap);
 	s->heap = sl_xcalloc(s->nruns + 1, sizeof *s->heap);
 	s->nheap = 0;
-	for (size_t k = 0; k < s->nruns; k++) {
+	for (size_t k = from; k < s->nruns; k++) {
 		struct run *r = &s->runs[k];
 		if (!r->mem && !(r->buf = malloc(RUN_BUF)))
 			return sl_fail(err, SL_E_NOMEM, "out of memory merging sort runs");
@@ -443,14 +448,17 @@ static const struct vblob *merge_next(struct vsort *s, int *rc, sl_err *err)
 	return s->nheap ? s->runs[s->heap[0]].cur : NULL;
 }
 
-/* Too many runs open: merge them all into one (the earliest records, so
- * ties still go to it). */
-static int merge_runs(struct vsort *s, sl_err *err)
+/* Merge runs from..nruns into one in their place (the latest records, so
+ * ties between it and earlier runs still go to those). */
+static int merge_runs(struct vsort *s, size_t from, sl_err *err)
 {
 	int fd = s->scratch(s->ctx, err);
 	if (fd < 0)
 		return fd;
-	int rc = merge_start(s, err);
+	int level = 0;
+	for (size_t k = from; k < s->nruns; k++)
+		level = s->runs[k].level > level ? s->runs[k].level : level;
+	int rc = merge_start(s, from, err);
 	char *buf = rc == 0 ? malloc(RUN_BUF) : NULL;
 	size_t len = 0;
 	const struct vblob *b;
@@ -474,9 +482,9 @@ static int merge_runs(struct vsort *s, sl_err *err)
 	if (rc == 0 && (rc = sl_write_all(fd, buf, len)) < 0)
 		rc = sl_fail_errno(err, SL_E_IO, -rc, "cannot write a sort run");
 	free(buf);
-	for (size_t k = 0; k < s->nruns; k++)
+	for (size_t k = from; k < s->nruns; k++)
 		run_close(&s->runs[k]);
-	s->nruns = 0;
+	s->nruns = from;
 	s->nheap = 0;
 	if (rc < 0) {
 		close(fd);
@@ -486,7 +494,26 @@ static int merge_runs(struct vsort *s, sl_err *err)
 		close(fd);
 		return sl_fail(err, SL_E_NOMEM, "out of memory sorting records");
 	}
+	s->runs[s->nruns - 1].level = level + 1;
 	return 0;
+}
+
+/* Before a spill adds two runs: merge the latest TIER runs of a level into
+ * one of the next, level after level; with MAX_RUNS open anyway, the
+ * latest level's runs (or, when that is one run, all of them). */
+static int compact(struct vsort *s, sl_err *err)
+{
+	for (;;) {
+		size_t n = s->nruns, k = n;
+		while (k && s->runs[k - 1].level == s->runs[n - 1].level)
+			k--;
+		int full = n + 2 > MAX_RUNS;
+		if (!n || (n - k < TIER && !full))
+			return 0;
+		int rc = merge_runs(s, full && n - k < 2 ? 0 : k, err);
+		if (rc < 0)
+			return rc;
+	}
 }
 
 static int disk_run(struct vsort *s, const struct key *k, size_t n, sl_err *err)
@@ -506,7 +533,7 @@ static int disk_run(struct vsort *s, const struct key *k, size_t n, sl_err *err)
 static int spill(struct vsort *s, bcf_hdr_t *hdr, sl_err *err)
 {
 	(void)hdr;
-	int rc = s->nruns + 2 > MAX_RUNS ? merge_runs(s, err) : 0;
+	int rc = compact(s, err);
 	if (rc < 0)
 		return rc;
 	size_t a = sort_keys(s);
@@ -577,7 +604,7 @@ int vsort_finish(struct vsort *s, bcf_hdr_t *hdr, sl_err *err)
 	if ((a && mem_run(s, s->keys, a) < 0) || (a < s->n && mem_run(s, s->keys + a, s->n - a) < 0))
 		return sl_fail(err, SL_E_NOMEM, "out of memory sorting records");
 	s->merging = 1;
-	return merge_start(s, err);
+	return merge_start(s, 0, err);
 }
 
 int vsort_next(struct vsort *s, bcf_hdr_t *hdr, bcf1_t **rec, sl_err *err)

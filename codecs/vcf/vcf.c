@@ -24,7 +24,12 @@
 #include <htslib/bgzf.h>
 #include <htslib/hts.h>
 
-#define DEFAULT_SORT_MEMORY (256u << 20)
+/* Sort memory: beyond it, runs spill to scratch.  Small on purpose: the
+ * sort's slabs are reused after each spill, where more fresh memory costs
+ * the kernel's clearing of its pages, which on the bench's virtual machine
+ * cost more than writing the runs and reading them back (bench/README.md);
+ * runs merge in tiers (sort.c). */
+#define DEFAULT_SORT_MEMORY (64u << 20)
 /* Pool threads when --vcf-threads is not given: they compress the output
  * (the larger part of the work), parse and normalise the input and
  * decompress it; the bytes do not depend on their number. */
@@ -56,7 +61,7 @@ static const struct sl_format_option options[] = {
 	{"vcf-ref-mismatch", "reject|exclude", "a record whose REF differs from the reference: "
 	 "reject the input (default) or leave the record out and count it", 0},
 	{"vcf-sort-memory", "SIZE", "memory for sorting one input before it spills to scratch "
-	 "files (default 256M; K, M, G suffixes)", 0},
+	 "files (default 64M; K, M, G suffixes)", 0},
 	{"vcf-threads", "N", "threads compressing the output and parsing, normalising and "
 	 "decompressing the input, shared by all inputs (default 4; 0: none)", 0},
 	{"vcf-compression-level", "N", "BGZF compression level of the output, 1 (fastest) to 9 "

@@ -20,11 +20,12 @@
 
 struct sl_bundle {
 	const char *index;       /* the index's path as the walker has it */
-	size_t dir_len;          /* its folder: index[0, dir_len) ("" or ends without '/') */
+	size_t dir_len;          /* its folder: index[0, dir_len) (0: none; "/": the root) */
 	const char *stem;        /* the index's name without the suffix */
 	size_t stem_len;
 	const char *suffix;      /* as the format lists it */
 	int follow;              /* companions may be symbolic links */
+	int follow_index;        /* the index may be one (given explicitly) */
 	char **paths;
 	size_t n;
 };
@@ -135,9 +136,10 @@ static const char *shown(const sl_bundle *b, const char *path)
 	return out;
 }
 
-static int open_file(const sl_bundle *b, const char *path, struct stat *st, sl_err *err)
+static int open_file(const sl_bundle *b, const char *path, int follow, struct stat *st,
+		     sl_err *err)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | (b->follow ? 0 : O_NOFOLLOW));
+	int fd = open(path, O_RDONLY | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW));
 	if (fd < 0)
 		return sl_fail_errno(err, SL_E_FORMAT, errno, "cannot open %s, which its index names",
 				     shown(b, path));
@@ -169,7 +171,7 @@ int64_t sl_bundle_read(sl_bundle *b, const char *name, void *buf, size_t cap, sl
 	if (!path)
 		return -SL_E_FORMAT;
 	struct stat st;
-	int fd = open_file(b, path, &st, err);
+	int fd = open_file(b, path, name ? b->follow : b->follow_index, &st, err);
 	int64_t rc = fd;
 	if (fd >= 0 && (uint64_t)st.st_size > cap)
 		rc = sl_fail(err, SL_E_FORMAT, "%s is too large for an index (over %zu bytes)",
@@ -244,7 +246,7 @@ struct sl_task *sl_bundle_task(const char *path, int follow, int follow_links,
 	if (!f)
 		return NULL;
 	sl_bundle b = {.index = path, .stem = name, .stem_len = strlen(name) - strlen(x),
-		       .suffix = x, .follow = follow_links};
+		       .suffix = x, .follow = follow_links, .follow_index = follow};
 	b.dir_len = slash ? (size_t)(slash - path) + (slash == path) : 0;
 	sl_err err = {0};
 	struct sl_task *t = sl_xcalloc(1, sizeof *t);

@@ -40,3 +40,14 @@ expect_reject() {
 	[[ $why == *"$2"* ]] || soft_fail "$1: reason '$why' does not say '$2'"
 	pass "$1 rejected: $why"
 }
+# no_canary PLACE...: no string of the CANARIES array in any file under them
+no_canary() {
+	local c where
+	for c in "${CANARIES[@]}"; do
+		for where in "$@"; do
+			if grep -raF -- "$c" "$where" > /dev/null; then
+				soft_fail "'$c' found in $where: $(grep -ralF -- "$c" "$where" | head -3)"
+			fi
+		done
+	done
+}

@@ -119,9 +119,9 @@ rows rep3.jsonl corpus > rep3.tsv
 assert_eq "$(col rep3.tsv $MRX 2)/$(col rep3.tsv $MRX 3)" "already-present/same content already stored" \
 	"a companion touched: the slide is read again, its output already stored"
 
-# ---- determinism: other names, one slide thread, no memory ----
+# ---- determinism: other names (and another .mrxs), one slide thread, no memory ----
 mkdir -p renamed/m renamed/v
-cp corpus/$MRX renamed/m/other.mrxs
+head -c 3000000 /dev/urandom > renamed/m/other.mrxs # its bytes are never used, whatever their size
 cp -r corpus/mirax/CANARY-MRX-FILENAME renamed/m/other
 cp corpus/vms/* renamed/v/
 mv renamed/v/CANARY-VMS-FILENAME.vms renamed/v/other.vms

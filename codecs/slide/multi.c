@@ -320,15 +320,18 @@ static void view_add(struct view *v, char *name, int fd)
 	v->fd[v->n++] = fd;
 }
 
-/* The key file is the index (VMS) or its first companion (MIRAX). */
+/* The key file is the index (VMS) or its first companion (MIRAX, whose
+ * .mrxs may hold anything, of any size). */
 static int key_text(sl_input *in, int *mirax, int *vmu, sl_buf *t, sl_err *err)
 {
 	sl_buf_init(t);
 	int fd = sl_input_fd(in, err);
-	int rc = fd < 0 ? fd : read_fd(fd, t, err);
+	if (fd < 0)
+		return fd;
+	int rc = sl_input_size(in) <= INDEX_MAX ? read_fd(fd, t, err) : 0;
 	if (rc < 0)
 		return rc;
-	*mirax = !kv_each(t->data, t->len, group_cb, NULL);
+	*mirax = !t->len || !kv_each(t->data, t->len, group_cb, NULL);
 	if (!*mirax) {
 		*vmu = strstr(t->data, "[Uncompressed Virtual Microscope Specimen]") != NULL;
 		return 0;

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdarg.h>
+#include <sys/types.h>
 
 enum sl_code {
 	SL_OK = 0,
@@ -90,6 +91,9 @@ char *sl_xstrdup(const char *s);
 
 /* Write all of buf to fd (retries short writes, EINTR). 0 or -errno. */
 int sl_write_all(int fd, const void *buf, size_t n);
+/* Read n bytes at off (retries short reads, EINTR): the count read, short
+ * only at the end of the file, or -errno. */
+ssize_t sl_pread_all(int fd, void *buf, size_t n, uint64_t off);
 /* fsync the directory containing / named by path. 0 or -errno. */
 int sl_fsync_dir(const char *dir);
 

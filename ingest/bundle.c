@@ -151,20 +151,6 @@ static int open_file(const sl_bundle *b, const char *path, int follow, struct st
 	return fd;
 }
 
-static int read_whole(int fd, void *buf, size_t n)
-{
-	size_t got = 0;
-	while (got < n) {
-		ssize_t k = pread(fd, (char *)buf + got, n - got, (off_t)got);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return -1;
-		got += (size_t)k;
-	}
-	return 0;
-}
-
 int64_t sl_bundle_read(sl_bundle *b, const char *name, void *buf, size_t cap, sl_err *err)
 {
 	char *path = name ? resolve(b, name, err) : sl_xstrdup(b->index);
@@ -177,7 +163,7 @@ int64_t sl_bundle_read(sl_bundle *b, const char *name, void *buf, size_t cap, sl
 		rc = sl_fail(err, SL_E_FORMAT, "%s is too large for an index (over %zu bytes)",
 			     shown(b, path), cap);
 	else if (fd >= 0)
-		rc = read_whole(fd, buf, (size_t)st.st_size) == 0 ? st.st_size
+		rc = sl_pread_all(fd, buf, (size_t)st.st_size, 0) == st.st_size ? st.st_size
 		   : sl_fail(err, SL_E_FORMAT, "cannot read %s", shown(b, path));
 	if (fd >= 0)
 		close(fd);

@@ -190,15 +190,8 @@ int sl_ref_read(const struct sl_ref *r, int i, int64_t beg, int64_t end, char *o
 	int64_t z = c->off + (end - 1) / c->blen * c->llen + (end - 1) % c->blen + 1;
 	size_t span = (size_t)(z - a), want = (size_t)(end - beg);
 	char *buf = span == want ? out : malloc(span);
-	size_t got = 0;
-	while (buf && got < span) {
-		ssize_t k = pread(r->fd, buf + got, span - got, (off_t)(a + (int64_t)got));
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			break;
-		got += (size_t)k;
-	}
+	ssize_t k = buf ? sl_pread_all(r->fd, buf, span, (uint64_t)a) : -1;
+	size_t got = k > 0 ? (size_t)k : 0;
 	size_t m = got == span ? want : 0;
 	if (buf && buf != out && got == span) {
 		m = 0; /* the bases without the line breaks, as faidx keeps them */

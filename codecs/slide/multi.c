@@ -278,33 +278,12 @@ static int read_fd(int fd, sl_buf *b, sl_err *err)
 	if (fstat(fd, &st) < 0 || st.st_size > INDEX_MAX)
 		return sl_fail(err, SL_E_FORMAT, "slide index unreadable or over %u bytes", INDEX_MAX);
 	sl_buf_reset(b);
-	sl_buf_add(b, "", 0);
 	b->data = sl_xrealloc(b->data, (size_t)st.st_size + 1);
 	b->cap = (size_t)st.st_size + 1;
-	size_t got = 0;
-	while (got < (size_t)st.st_size) {
-		ssize_t k = pread(fd, b->data + got, (size_t)st.st_size - got, (off_t)got);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return sl_fail(err, SL_E_FORMAT, "cannot read a slide index");
-		got += (size_t)k;
-	}
-	b->len = got;
-	b->data[got] = 0;
-	return 0;
-}
-
-static int write_fd(int fd, const sl_buf *b, sl_err *err)
-{
-	for (size_t done = 0; done < b->len;) {
-		ssize_t k = pwrite(fd, b->data + done, b->len - done, (off_t)done);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return sl_fail_errno(err, SL_E_IO, k < 0 ? errno : EIO, "cannot write a slide index");
-		done += (size_t)k;
-	}
+	if (sl_pread_all(fd, b->data, (size_t)st.st_size, 0) != st.st_size)
+		return sl_fail(err, SL_E_FORMAT, "cannot read a slide index");
+	b->len = (size_t)st.st_size;
+	b->data[b->len] = 0;
 	return 0;
 }
 
@@ -362,8 +341,8 @@ int slide_multi_view(struct slide *s, int *kind, char *path, size_t cap, int *ke
 		sl_buf_add(&out, t.data + r.copied, t.len - r.copied);
 		*keyfd = rc = sl_scratch_open(s->out, err);
 	}
-	if (rc >= 0)
-		rc = write_fd(*keyfd, &out, err);
+	if (rc >= 0 && (rc = sl_write_all(*keyfd, out.data, out.len)) < 0)
+		rc = sl_fail_errno(err, SL_E_IO, -rc, "cannot write a slide index");
 	struct view view = {0}, *v = rc == 0 ? &view : NULL;
 	if (v) {
 		v->name = sl_xcalloc(nc + 2, sizeof *v->name);

@@ -451,15 +451,9 @@ static int load(struct slide_osl *o, uint32_t t, sl_buf *out, sl_err *err)
 		out->data = sl_xrealloc(out->data, n + 1);
 		out->cap = n + 1;
 	}
-	for (size_t done = 0; done < n;) {
-		ssize_t k = pread(o->scratch, out->data + done, n - done, (off_t)(o->at[t] + done));
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return sl_fail_errno(err, SL_E_IO, k < 0 ? errno : EIO, "cannot read slide "
-					     "scratch");
-		done += (size_t)k;
-	}
+	ssize_t k = sl_pread_all(o->scratch, out->data, n, o->at[t]);
+	if (k != (ssize_t)n)
+		return sl_fail_errno(err, SL_E_IO, k < 0 ? (int)-k : EIO, "cannot read slide scratch");
 	out->len = n;
 	return 0;
 }

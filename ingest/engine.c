@@ -108,28 +108,35 @@ static const char *status_name(int st)
 	     : st == R_SKIP ? "skipped" : "rejected";
 }
 
-/* A file of a multi-file input: its index's outcome, and which index. */
-static void companion_line(sl_buf *b, const struct result *r, const struct companion *c)
+/* A report line's parts: path, status and reason first; the item last. */
+static void line_start(sl_buf *b, const char *path, const struct result *r)
 {
 	sl_buf_puts(b, "{\"path\":");
-	sl_buf_json_str(b, c->path);
+	sl_buf_json_str(b, path);
 	sl_buf_printf(b, ",\"status\":\"%s\",\"reason\":", status_name(r->status));
 	if (r->reason)
 		sl_buf_json_str(b, r->reason);
 	else
 		sl_buf_puts(b, "null");
-	sl_buf_puts(b, ",\"part_of\":");
-	sl_buf_json_str(b, r->path);
+}
+
+/* format, size when known, the input's digest when read */
+static void line_input(sl_buf *b, const struct result *r, int sized, uint64_t size,
+		       const uint8_t *digest)
+{
 	if (r->fmt)
 		sl_buf_printf(b, ",\"format\":\"%s\"", r->fmt->name);
-	if (c->opened)
-		sl_buf_printf(b, ",\"size\":%llu", (unsigned long long)c->st.size);
-	if (c->hashed) {
+	if (sized)
+		sl_buf_printf(b, ",\"size\":%llu", (unsigned long long)size);
+	if (digest) {
 		sl_buf_puts(b, ",\"input\":\"");
-		sl_buf_hex(b, c->st.input_digest, 32);
+		sl_buf_hex(b, digest, 32);
 		sl_buf_puts(b, "\"");
 	}
-	sl_buf_puts(b, ",\"outputs\":[]");
+}
+
+static void line_end(sl_buf *b, const struct result *r)
+{
 	if ((r->status == R_COMMIT || r->status == R_PRESENT) && r->item.item_id)
 		sl_buf_printf(b, ",\"item\":%lld", (long long)r->item.item_id);
 	sl_buf_puts(b, "}\n");
@@ -139,21 +146,8 @@ static void report_line(FILE *f, const struct result *r)
 {
 	sl_buf b;
 	sl_buf_init(&b);
-	sl_buf_puts(&b, "{\"path\":");
-	sl_buf_json_str(&b, r->path);
-	sl_buf_printf(&b, ",\"status\":\"%s\",\"reason\":", status_name(r->status));
-	if (r->reason)
-		sl_buf_json_str(&b, r->reason);
-	else
-		sl_buf_puts(&b, "null");
-	if (r->fmt)
-		sl_buf_printf(&b, ",\"format\":\"%s\"", r->fmt->name);
-	sl_buf_printf(&b, ",\"size\":%llu", (unsigned long long)r->size);
-	if (r->have_digest) {
-		sl_buf_puts(&b, ",\"input\":\"");
-		sl_buf_hex(&b, r->input_digest, 32);
-		sl_buf_puts(&b, "\"");
-	}
+	line_start(&b, r->path, r);
+	line_input(&b, r, 1, r->size, r->have_digest ? r->input_digest : NULL);
 	sl_buf_puts(&b, ",\"outputs\":[");
 	for (size_t i = 0; r->status != R_REJECT && r->status != R_SKIP && i < r->nouts; i++) {
 		sl_buf_puts(&b, i ? ",{\"digest\":\"" : "{\"digest\":\"");
@@ -163,11 +157,17 @@ static void report_line(FILE *f, const struct result *r)
 		sl_buf_puts(&b, "}");
 	}
 	sl_buf_puts(&b, "]");
-	if ((r->status == R_COMMIT || r->status == R_PRESENT) && r->item.item_id)
-		sl_buf_printf(&b, ",\"item\":%lld", (long long)r->item.item_id);
-	sl_buf_puts(&b, "}\n");
-	for (size_t i = 0; i < r->ncomp; i++)
-		companion_line(&b, r, &r->comp[i]);
+	line_end(&b, r);
+	/* a multi-file input's other files: its outcome, and which index */
+	for (size_t i = 0; i < r->ncomp; i++) {
+		const struct companion *c = &r->comp[i];
+		line_start(&b, c->path, r);
+		sl_buf_puts(&b, ",\"part_of\":");
+		sl_buf_json_str(&b, r->path);
+		line_input(&b, r, c->opened, c->st.size, c->hashed ? c->st.input_digest : NULL);
+		sl_buf_puts(&b, ",\"outputs\":[]");
+		line_end(&b, r);
+	}
 	fwrite(b.data, 1, b.len, f);
 	sl_buf_free(&b);
 }
@@ -441,6 +441,10 @@ static int setup(struct engine *e, const struct sl_ingest_opts *o, FILE **report
 			return sl_fail_errno(err, SL_E_USAGE, errno, "cannot write report %s",
 					     o->report_path);
 	}
+	sl_buf tmp;
+	sl_buf_init(&tmp);
+	sl_buf_printf(&tmp, "%s/tmp", o->store_dir);
+	e->tmp_dir = tmp.data;
 	fingerprints(e);
 	return 0;
 }
@@ -546,6 +550,7 @@ int sl_ingest(const struct sl_ingest_opts *o, struct sl_ingest_summary *sum, sl_
 	sl_key_free(e->key);
 	sl_subject_map_free(e->smap);
 	free(e->fmt_fp);
+	free(e->tmp_dir);
 	release_formats(e);
 	return rc;
 }

@@ -343,7 +343,7 @@ int sl_scratch_open(sl_sink *s, sl_err *err)
 	}
 	sl_buf dir;
 	sl_buf_init(&dir);
-	sl_buf_printf(&dir, "%s/tmp", s->w->e->o->store_dir);
+	sl_buf_puts(&dir, s->w->e->tmp_dir);
 	fd = open(dir.data, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
 		/* no O_TMPFILE here: a named file, unlinked at once */
@@ -559,16 +559,12 @@ static void process_one(struct worker *w, struct result *r, struct sl_io_file *f
 	if (!r->fmt) /* a multi-file input's was chosen by its index's name */
 		r->fmt = choose_format(e, r->path, f->head, f->size);
 	sl_sha256_reset(w->h);
-	sl_buf tmp;
-	sl_buf_init(&tmp);
-	sl_buf_printf(&tmp, "%s/tmp", e->o->store_dir);
 	sl_input in = {.io = w->io, .fd = f->fd, .size = f->size, .head = f->head, .h = w->h,
-		       .memfd = -1, .comp = r->comp, .ncomp = r->ncomp, .tmp_dir = tmp.data};
+		       .memfd = -1, .comp = r->comp, .ncomp = r->ncomp, .tmp_dir = e->tmp_dir};
 	f->head = NULL;
 	sl_sink sk = {.w = w, .r = r, .in = &in, .identity = !!(r->fmt->flags & SL_FORMAT_IDENTITY)};
 	int rc = r->fmt->transform(&in, &sk, &e->dctx, e->fmt_conf[format_index(r->fmt)], &err);
 	view_remove(&in);
-	sl_buf_free(&tmp);
 	if (rc >= 0)
 		rc = input_drain(&in, &err);
 	if (rc >= 0)

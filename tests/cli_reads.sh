@@ -49,24 +49,11 @@ first = b[:n]
 first[16:18] = (n + 200).to_bytes(2, "little")
 open(sys.argv[2], "wb").write(first + b[-28:])
 PY
-# a CRAM whose header container asks for 1.6 billion slices (htslib 1.16
-# allocated 6.4 GB for their offsets before reading on), and one cut short
-python3 - in/main.cram bad/landmarks.cram <<'PY'
-import sys
-b = open(sys.argv[1], "rb").read()
-def itf8(p):
-    return p + 1 + sum(b[p] >= t for t in (0x80, 0xc0, 0xe0, 0xf0))
-def ltf8(p):
-    n = 0
-    while n < 8 and b[p] & (0x80 >> n):
-        n += 1
-    return p + 1 + n
-p = 26 + 4                                  # file definition, length
-for _ in range(4):                          # contig, start, span, records
-    p = itf8(p)
-p = itf8(ltf8(ltf8(p)))                     # counter, bases, blocks
-open(sys.argv[2], "wb").write(b[:p] + bytes([0xf5, 0xfc, 0x2d, 0x8a, 0x0c]) + b[itf8(p):])
-PY
+# CRAMs whose structure lies (a header container asking for 1.6 billion
+# slices, a HUFFMAN table declaring 16.7 million codes in 4 bytes, codec 45,
+# an encoding past its map: htslib 1.16 allocated, and for the table wrote,
+# what they asked), and one cut short
+python3 "$TESTS/genomics/cram_lies.py" in/main.cram bad || fail "cram_lies.py failed"
 head -c $(( $(stat -c %s in/main.cram) - 100 )) in/main.cram > bad/cut.cram
 
 # digest_of REPORT NAME ROLE (a report is read once into REPORT.tsv: python
@@ -209,8 +196,11 @@ assert_contains "$(status_of rep4.jsonl cut-eof.bam)" "BGZF end-of-file block is
 assert_contains "$(status_of rep4.jsonl dtag.sam)" "read 2: tag XD has type 'd'" "tag type CRAM cannot store"
 assert_contains "$(status_of rep4.jsonl longblock.bam)" "header cannot be read" "BGZF block past the end"
 assert_contains "$(status_of rep4.jsonl landmarks.cram)" "CRAM container 1: its header's counts do not fit" "CRAM landmark count"
+assert_contains "$(status_of rep4.jsonl huffman.cram)" "CRAM container 2: a HUFFMAN table in its compression header declares 16777215 codes in 4 bytes" "CRAM HUFFMAN count"
+assert_contains "$(status_of rep4.jsonl codec.cram)" "CRAM container 2: its compression header uses codec 45, which CRAM 2.1 and 3.x do not define" "CRAM codec"
+assert_contains "$(status_of rep4.jsonl pastmap.cram)" "CRAM container 2: an encoding in its compression header runs past its map" "CRAM encoding size"
 assert_contains "$(status_of rep4.jsonl cut.cram)" "runs past its end" "truncated CRAM"
-pass "rejected with reasons: missing contig, contig length, contig M5, truncated BAM, tag type, block past the end, CRAM container counts, truncated CRAM"
+pass "rejected with reasons: missing contig, contig length, contig M5, truncated BAM, tag type, block past the end, CRAM container counts, CRAM compression headers (HUFFMAN count, codec, encoding size), truncated CRAM"
 # with decoding threads: a rejection, not a hang (KILL: sluice waits for its
 # workers on TERM)
 RC=0

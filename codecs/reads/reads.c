@@ -249,110 +249,6 @@ struct rrun {
 	struct nmap names;
 };
 
-/* ---- CRAM container headers ---- */
-
-/* A cursor over the input read with sl_input_pread, a window at a time. */
-struct pcur {
-	sl_input *in;
-	uint64_t off, size;
-	uint8_t buf[4096];
-	uint64_t base;           /* the input offset of buf[0] */
-	size_t len;
-	sl_err *err;
-	int failed;              /* <0: an sl_err, 1: past the end */
-};
-
-static int pbyte(struct pcur *c)
-{
-	if (c->off < c->base || c->off >= c->base + c->len) {
-		if (c->off >= c->size) {
-			c->failed = c->failed ? c->failed : 1;
-			return 0;
-		}
-		int64_t n = sl_input_pread(c->in, c->buf, sizeof c->buf, c->off, c->err);
-		if (n <= 0) {
-			c->failed = n < 0 ? (int)n : 1;
-			return 0;
-		}
-		c->base = c->off;
-		c->len = (size_t)n;
-	}
-	return c->buf[c->off++ - c->base];
-}
-
-/* CRAM's ITF8: 1 to 5 bytes, the count in the first byte's high bits. */
-static int64_t itf8(struct pcur *c)
-{
-	uint32_t b0 = (uint32_t)pbyte(c), v;
-	if (b0 < 0x80)
-		return b0;
-	int extra = b0 < 0xc0 ? 1 : b0 < 0xe0 ? 2 : b0 < 0xf0 ? 3 : 4;
-	v = b0 & (extra == 4 ? 0x0fu : 0xffu >> (extra + 1));
-	for (int i = 0; i < extra; i++) {
-		uint32_t b = (uint32_t)pbyte(c);
-		v = extra == 4 && i == 3 ? (v << 4) | (b & 0x0f) : (v << 8) | b;
-	}
-	return (int32_t)v;
-}
-
-/* CRAM's LTF8 (1 to 9 bytes, the count in the first byte's leading ones):
- * skipped, the walk needs none of its values. */
-static void ltf8_skip(struct pcur *c)
-{
-	int b0 = pbyte(c), extra = 0;
-	while (extra < 8 && (b0 & (0x80 >> extra)))
-		extra++;
-	c->off += (uint64_t)extra;
-}
-
-/* Every container header of a CRAM 2.x or 3.x input, walked by the lengths
- * it gives: each container must end inside the input, and counts of
- * blocks and slices (landmarks) must fit in it.  htslib 1.16 allocates
- * what a container header asks before it reads a byte of the container
- * (a count of 1.6 billion landmarks: 6.4 GB), so a few lying bytes would
- * take a worker's memory.  CRAM 4.0, which htslib calls experimental, is
- * refused (its integers are coded otherwise). */
-static int check_cram_containers(sl_input *in, sl_err *err)
-{
-	uint8_t def[26];
-	uint64_t size = sl_input_size(in);
-	int64_t n = sl_input_pread(in, def, sizeof def, 0, err);
-	if (n < 0)
-		return (int)n;
-	if (n < 5 || memcmp(def, "CRAM", 4))
-		return 0;
-	if (def[5] > 1 || (def[4] != 2 && def[4] != 3))
-		return sl_fail(err, SL_E_FORMAT, "CRAM version %u.%u is not one sluice reads (2.1, 3.0 "
-			       "and 3.1 are)", def[4], def[5]);
-	struct pcur c = {.in = in, .off = 26, .size = size, .err = err};
-	for (uint64_t k = 1; c.off < size; k++) {
-		uint8_t l4[4];
-		for (int i = 0; i < 4; i++)
-			l4[i] = (uint8_t)pbyte(&c);
-		int32_t len = (int32_t)((uint32_t)l4[0] | (uint32_t)l4[1] << 8 | (uint32_t)l4[2] << 16 |
-					(uint32_t)l4[3] << 24);
-		for (int i = 0; i < 4; i++) /* contig, start, span, records */
-			itf8(&c);
-		ltf8_skip(&c);   /* record counter */
-		ltf8_skip(&c);   /* bases */
-		int64_t nblocks = itf8(&c), nland = itf8(&c);
-		if (!c.failed && (len < 0 || nblocks < 0 || nland < 0 || nblocks > len || nland > len))
-			return sl_fail(err, SL_E_FORMAT, "CRAM container %llu: its header's counts do not "
-				       "fit its length", (unsigned long long)k);
-		for (int64_t i = 0; i < nland && !c.failed; i++)
-			itf8(&c);
-		if (def[4] >= 3)
-			c.off += 4; /* CRC32 */
-		if (c.failed < 0)
-			return c.failed;
-		if (c.failed || c.off > size || (uint64_t)len > size - c.off)
-			return sl_fail(err, SL_E_FORMAT, "the input is truncated or corrupt: CRAM container "
-				       "%llu runs past its end", (unsigned long long)k);
-		c.off += (uint64_t)len;
-	}
-	return 0;
-}
-
 /* The value of TAG in a tab-separated header line (NUL-terminated copy in
  * buf), or NULL. */
 static const char *field(char *const *f, int nf, const char *tag)
@@ -972,7 +868,7 @@ static int reads_transform(sl_input *in, sl_sink *out, const struct sl_deid_ctx 
 	struct rrun r = {.c = c, .ctx = ctx, .out = out, .src = in, .ofd = -1, .ifd = -1};
 	int rc = sl_hts_check_bgzf_end(in, err);
 	if (rc == 0)
-		rc = check_cram_containers(in, err);
+		rc = cram_check_structure(in, err);
 	if (rc == 0)
 		rc = open_input(&r, 0, err);
 	if (rc == 0 && !(r.fai = sl_ref_open_fai(&c->ref, err)))

@@ -1,6 +1,6 @@
 /*
  * reads_impl.h: the parts of the reads format (codecs/reads) that stand on
- * their own: the external sort.
+ * their own: the external sort, and the check of a CRAM's structure.
  */
 #ifndef SL_READS_IMPL_H
 #define SL_READS_IMPL_H
@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <htslib/sam.h>
 #include "../../common/sl_common.h"
+#include "../../ingest/format.h"
 
 /* Reads in (contig, position, strand, input order) order: unplaced reads
  * last, forward before reverse at one position, the order of `samtools
@@ -34,5 +35,9 @@ int rsort_next(struct rsort *s, bam1_t **b, sl_err *err);
 /* How many sorted runs were spilled (0: sorted in memory). */
 uint64_t rsort_runs(const struct rsort *s);
 void rsort_free(struct rsort *s);
+
+/* cram_check.c: 0 if the input is not a CRAM or its containers and
+ * compression headers hold what they declare; else the reason in err. */
+int cram_check_structure(sl_input *in, sl_err *err);
 
 #endif

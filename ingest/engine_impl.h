@@ -1,5 +1,6 @@
 /* engine_impl.h: what engine.c (orchestration, commit, report) shares with
- * worker.c (one input from open to item). */
+ * worker.c (one input from open to item) and input.c (the sl_input and
+ * sl_sink a format sees). */
 #ifndef SL_ENGINE_IMPL_H
 #define SL_ENGINE_IMPL_H
 #include <pthread.h>
@@ -69,6 +70,42 @@ struct worker {
 	sl_sha256 *h;
 	pthread_t thread;
 };
+
+struct sl_input {
+	sl_io *io;
+	int fd;
+	uint64_t size;           /* at open */
+	uint64_t consumed;
+	sl_chunk *head;
+	sl_reader *rd;
+	sl_sha256 *h;
+	int eof;
+	uint8_t digest[32];      /* valid once eof */
+	const uint8_t *mem;      /* sl_transform_memory: the input's bytes */
+	size_t mem_chunk;        /* and the chunk size it is served in */
+	int memfd;               /* sl_input_fd of an input in memory, or -1 */
+	struct companion *comp;  /* a multi-file input's other files */
+	size_t ncomp;
+	const char *tmp_dir;     /* where sl_input_view makes its folder */
+	char *view;              /* that folder, and what is in it (removed */
+	sl_buf view_made;        /* in reverse order): NUL-separated names */
+};
+
+struct sl_sink {
+	struct worker *w;
+	struct result *r;
+	sl_input *in;
+	int identity;
+	sl_objw *ow;
+	const char *role, *media;
+	sl_buf *mem;             /* sl_transform_memory: objects go here */
+	int mem_open;
+};
+
+/* Reads the rest of the input (its digest is then known). */
+int sl_input_drain(sl_input *in, sl_err *err);
+/* Removes sl_input_view's folder and what is in it. */
+void sl_input_view_remove(sl_input *in);
 
 void *sl_worker_main(void *arg);
 void sl_engine_stop(struct engine *e, const char *why);

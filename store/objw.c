@@ -442,18 +442,12 @@ static int unspill(sl_objw *w, sl_err *err)
 		return sl_fail_errno(err, SL_E_IO, errno, "cannot reopen a temp object file");
 	w->buf = sl_xmalloc(w->size ? w->size : 1);
 	w->cap = w->size;
-	size_t got = 0;
-	while (got < w->size) {
-		ssize_t n = pread(fd, w->buf + got, w->size - got, (off_t)got);
-		if (n <= 0) {
-			int e = n < 0 ? errno : EIO;
-			close(fd);
-			return sl_fail_errno(err, SL_E_IO, e, "cannot read back a temp object file");
-		}
-		got += (size_t)n;
-	}
+	ssize_t got = sl_pread_all(fd, w->buf, w->size, 0);
 	close(fd);
-	w->len = got;
+	if (got < 0 || (size_t)got != w->size)
+		return sl_fail_errno(err, SL_E_IO, got < 0 ? (int)-got : EIO,
+				     "cannot read back a temp object file");
+	w->len = w->size;
 	sl_writer_free(w->w);
 	w->w = NULL;
 	close(w->fd);

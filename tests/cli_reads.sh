@@ -52,7 +52,8 @@ PY
 # CRAMs whose structure lies (a header container asking for 1.6 billion
 # slices, a HUFFMAN table declaring 16.7 million codes in 4 bytes, codec 45,
 # an encoding past its map: htslib 1.16 allocated, and for the table wrote,
-# what they asked), and one cut short
+# what they asked; a compression header said to be gzipped, which cannot be
+# checked unread), and one cut short
 python3 "$TESTS/genomics/cram_lies.py" in/main.cram bad || fail "cram_lies.py failed"
 head -c $(( $(stat -c %s in/main.cram) - 100 )) in/main.cram > bad/cut.cram
 
@@ -199,8 +200,9 @@ assert_contains "$(status_of rep4.jsonl landmarks.cram)" "CRAM container 1: its 
 assert_contains "$(status_of rep4.jsonl huffman.cram)" "CRAM container 2: a HUFFMAN table in its compression header declares 16777215 codes in 4 bytes" "CRAM HUFFMAN count"
 assert_contains "$(status_of rep4.jsonl codec.cram)" "CRAM container 2: its compression header uses codec 45, which CRAM 2.1 and 3.x do not define" "CRAM codec"
 assert_contains "$(status_of rep4.jsonl pastmap.cram)" "CRAM container 2: an encoding in its compression header runs past its map" "CRAM encoding size"
+assert_contains "$(status_of rep4.jsonl gzipped.cram)" "CRAM container 2: its compression header is compressed" "CRAM compressed compression header"
 assert_contains "$(status_of rep4.jsonl cut.cram)" "runs past its end" "truncated CRAM"
-pass "rejected with reasons: missing contig, contig length, contig M5, truncated BAM, tag type, block past the end, CRAM container counts, CRAM compression headers (HUFFMAN count, codec, encoding size), truncated CRAM"
+pass "rejected with reasons: missing contig, contig length, contig M5, truncated BAM, tag type, block past the end, CRAM container counts, CRAM compression headers (HUFFMAN count, codec, encoding size, compressed), truncated CRAM"
 # with decoding threads: a rejection, not a hang (KILL: sluice waits for its
 # workers on TERM)
 RC=0

@@ -8,7 +8,7 @@
  *     them asked for 6.4 GB;
  *   - a HUFFMAN code table's count of codes: cram_huffman_decode_init
  *     allocates 24 bytes a code and writes every one of them even after the
- *     table's bytes have run out (16.7 million codes in 8 bytes: 400 MB
+ *     table's bytes have run out (16.7 million codes in 4 bytes: 400 MB
  *     written, and 268 million fit in a 4-byte count).
  * Each container must end inside the input, its counts must fit its length,
  * and each data container's compression header must hold what it declares:
@@ -173,9 +173,8 @@ static int check_map(struct pcur *c, uint64_t end, int tags)
 
 /* The container's first block, if it is a compression header: the
  * preservation map (skipped), then the data series and tag encodings.
- * htslib writes it uncompressed, as does every writer we know; a
- * compressed one cannot be checked without decompressing it and is
- * refused. */
+ * htslib and htsjdk write it uncompressed; a compressed one cannot be
+ * checked without decompressing it and is refused. */
 static int check_compression_header(struct pcur *c, uint64_t end)
 {
 	int method = pbyte(c), type = pbyte(c);
@@ -186,9 +185,11 @@ static int check_compression_header(struct pcur *c, uint64_t end)
 	if (type != 1) /* not a compression header: the file header container */
 		return 0;
 	if (method != 0)
-		return bad_container(c, "its compression header is compressed, which no CRAM writer "
-				     "does and sluice does not read");
-	if (csize != rsize || !fits(c, csize, end))
+		return bad_container(c, "its compression header is compressed, which neither htslib "
+				     "nor htsjdk does and sluice does not read");
+	if (csize != rsize)
+		return bad_container(c, "its uncompressed compression header has two sizes");
+	if (!fits(c, csize, end))
 		return bad_container(c, "its compression header runs past the container");
 	uint64_t hend = c->off + (uint64_t)csize;
 	int64_t psize = itf8(c); /* preservation map */

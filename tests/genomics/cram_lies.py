@@ -10,6 +10,8 @@ recomputed, so only the lie is wrong.
                   writes all 400 MB of the table it allocates)
   codec.cram      an encoding with codec 45, which CRAM 3 does not define
   pastmap.cram    the data series map's last encoding runs past the map
+  gzipped.cram    the compression header's block says gzip (htslib and
+                  htsjdk never compress it; it cannot be checked unread)
 
 usage: cram_lies.py IN.cram OUTDIR"""
 import os, sys, zlib
@@ -120,6 +122,11 @@ def main():
     b[last[2]] = 0x7f
     fix_crc(b, blk, end)
     open(os.path.join(out, "pastmap.cram"), "wb").write(b)
+
+    b = bytearray(orig)
+    b[blk] = 1                                  # the block's method: gzip
+    fix_crc(b, blk, end)
+    open(os.path.join(out, "gzipped.cram"), "wb").write(b)
 
 
 if __name__ == "__main__":

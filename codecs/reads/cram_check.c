@@ -19,7 +19,7 @@
  * integers are coded otherwise).
  */
 #include "reads_impl.h"
-#include "../../ingest/format.h"
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -78,8 +78,14 @@ static void ltf8_skip(struct pcur *c)
 	c->off += (uint64_t)extra;
 }
 
-static int bad_container(struct pcur *c, const char *why)
+__attribute__((format(printf, 2, 3)))
+static int bad_container(struct pcur *c, const char *fmt, ...)
 {
+	char why[160];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof why, fmt, ap);
+	va_end(ap);
 	return sl_fail(c->err, SL_E_FORMAT, "CRAM container %llu: %s",
 		       (unsigned long long)c->container, why);
 }
@@ -112,22 +118,16 @@ static int check_encoding(struct pcur *c, uint64_t end, int depth)
 		return cut_short(c);
 	if (!fits(c, size, end))
 		return bad_container(c, "an encoding in its compression header runs past its map");
-	if (codec < 0 || codec > CODEC_LAST_V3) {
-		char why[96];
-		snprintf(why, sizeof why, "its compression header uses codec %lld, which CRAM 2.1 and "
-			 "3.x do not define", (long long)codec);
-		return bad_container(c, why);
-	}
+	if (codec < 0 || codec > CODEC_LAST_V3)
+		return bad_container(c, "its compression header uses codec %lld, which CRAM 2.1 and "
+				     "3.x do not define", (long long)codec);
 	uint64_t params = c->off, pend = params + (uint64_t)size;
 	if (codec == CODEC_HUFFMAN) {
 		/* count, symbols, count again, lengths: an ITF8 of 1 byte or more each */
 		int64_t ncodes = itf8(c);
-		if (size < 2 || ncodes < 0 || (uint64_t)ncodes > ((uint64_t)size - 2) / 2) {
-			char why[128];
-			snprintf(why, sizeof why, "a HUFFMAN table in its compression header declares "
-				 "%lld codes in %lld bytes", (long long)ncodes, (long long)size);
-			return bad_container(c, why);
-		}
+		if (size < 2 || ncodes < 0 || (uint64_t)ncodes > ((uint64_t)size - 2) / 2)
+			return bad_container(c, "a HUFFMAN table in its compression header declares "
+					     "%lld codes in %lld bytes", (long long)ncodes, (long long)size);
 	} else if (codec == CODEC_BYTE_ARRAY_LEN) {
 		if (depth > 0)
 			return bad_container(c, "its compression header nests BYTE_ARRAY_LEN encodings");
@@ -154,7 +154,7 @@ static int check_map(struct pcur *c, uint64_t end, int tags)
 	uint64_t mend = c->off + (uint64_t)size;
 	int64_t count = itf8(c);
 	/* each entry takes 3 bytes or more, so the loop ends by mend */
-	for (int64_t i = 0; i < count && !c->failed; i++) {
+	for (int64_t i = 0; i < count; i++) {
 		if (tags)
 			itf8(c);
 		else

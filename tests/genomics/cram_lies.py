@@ -69,8 +69,7 @@ def compression_header(b):
 def encodings(b, start, end):
     """[(key offset, codec offset, size offset, params offset, size)] of the
     data series map"""
-    p = itf8(b, start + 0)
-    p += itf8_value(b, start)                   # the preservation map
+    p = itf8(b, start) + itf8_value(b, start)   # past the preservation map
     p = itf8(b, p)                              # the data series map's size
     count = itf8_value(b, p)
     p = itf8(b, p)

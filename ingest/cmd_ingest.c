@@ -2,7 +2,7 @@
 #include "cli.h"
 #include "engine.h"
 #include "format.h"
-#include "io.h"
+#include "../common/io/io.h"
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>

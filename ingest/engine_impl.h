@@ -7,7 +7,7 @@
 #include "engine.h"
 #include "discover.h"
 #include "format.h"
-#include "io.h"
+#include "../common/io/io.h"
 #include "queue.h"
 #include "../deid/deid.h"
 #include "../store/store.h"

@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <stddef.h>
 #include "../common/sl_common.h"
-#include "io.h"
+#include "../common/io/io.h"
 
 typedef struct sl_input sl_input;
 typedef struct sl_sink sl_sink;

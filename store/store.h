@@ -17,7 +17,7 @@
 #include <stdint.h>
 #include <stddef.h>
 #include "../common/sl_common.h"
-#include "../ingest/io.h"
+#include "../common/io/io.h"
 
 typedef struct sl_store sl_store;
 

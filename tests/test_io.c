@@ -2,7 +2,7 @@
  * cases, read-ahead reader over a multi-chunk file, writer by reference and
  * by copy, O_DIRECT with an unaligned tail, bounded chunk pool. */
 #include "unit.h"
-#include "ingest/io.h"
+#include "common/io/io.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>

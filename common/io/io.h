@@ -18,7 +18,7 @@
 #include <stdint.h>
 #include <stddef.h>
 #include <sys/types.h>
-#include "../common/sl_common.h"
+#include "../sl_common.h"
 
 typedef struct sl_io sl_io;
 

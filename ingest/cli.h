@@ -10,6 +10,7 @@ int sl_cmd_export(int argc, char **argv);
 int sl_cmd_cat(int argc, char **argv);
 int sl_cmd_ls(int argc, char **argv);
 int sl_cmd_log(int argc, char **argv);
+int sl_cmd_migrate(int argc, char **argv);
 /* Print "sluice: msg" to stderr. */
 void sl_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 #endif

@@ -33,6 +33,8 @@ static const char help[] =
 	"  --progress / --no-progress  (default: progress when stderr is a terminal)\n"
 	"  --batch N             items per catalog commit (default 4096); larger\n"
 	"                        batches mean fewer fsyncs, more work redone after a crash\n"
+	"  --writer NAME         this run's provenance chain (default main; a-z 0-9 _ -):\n"
+	"                        each writer of a store appends to a chain of its own\n"
 	"\n"
 	"Exit status: 0 all inputs ingested, already present or skipped by policy\n"
 	"(a DICOMDIR); 1 some rejected; 2 usage or environment error (the store stays valid).\n";
@@ -142,7 +144,7 @@ static int parse_opts(int argc, char **argv, struct sl_ingest_opts *o, const cha
 		      int *json, const char ***ref_srcs)
 {
 	enum { O_THREADS = 256, O_REPORT, O_OPAQUE, O_SMAP, O_JSON, O_IO, O_DIRECT, O_FOLLOW,
-	       O_PROGRESS, O_NOPROGRESS, O_BATCH, O_HELP, O_REFERENCE };
+	       O_PROGRESS, O_NOPROGRESS, O_BATCH, O_HELP, O_REFERENCE, O_WRITER };
 	static const struct option base[] = {
 		{"store", required_argument, 0, 's'}, {"key-file", required_argument, 0, 'k'},
 		{"threads", required_argument, 0, O_THREADS}, {"report", required_argument, 0, O_REPORT},
@@ -152,6 +154,7 @@ static int parse_opts(int argc, char **argv, struct sl_ingest_opts *o, const cha
 		{"progress", no_argument, 0, O_PROGRESS}, {"no-progress", no_argument, 0, O_NOPROGRESS},
 		{"batch", required_argument, 0, O_BATCH}, {"help", no_argument, 0, O_HELP},
 		{"reference", required_argument, 0, O_REFERENCE},
+		{"writer", required_argument, 0, O_WRITER},
 	};
 	const struct sl_format_option **fopts;
 	struct option *lo = all_options(base, sizeof base / sizeof *base, &fopts);
@@ -184,6 +187,7 @@ static int parse_opts(int argc, char **argv, struct sl_ingest_opts *o, const cha
 		case O_OPAQUE: opaque[o->nopaque++] = optarg; break;
 		case O_SMAP: o->subject_map = optarg; break;
 		case O_REFERENCE: o->reference = optarg; break;
+		case O_WRITER: o->writer = optarg; break;
 		case O_JSON: *json = 1; break;
 		case O_IO:
 			if (parse_io(optarg, &o->io_mode) < 0) {

@@ -62,7 +62,8 @@ static sl_store *open_ro(const char *dir)
 		sl_cli_error("--store DIR is required");
 		return NULL;
 	}
-	if (sl_store_open(&st, dir, SL_STORE_READONLY, 1, NULL, &err) < 0) {
+	struct sl_store_opts o = {.flags = SL_STORE_READONLY};
+	if (sl_store_open(&st, dir, &o, NULL, &err) < 0) {
 		sl_cli_error("%s: %s", dir, err.msg);
 		return NULL;
 	}
@@ -125,14 +126,40 @@ int sl_cmd_verify(int argc, char **argv)
 		sl_cli_error("verify failed: %s", err.msg);
 		return SL_EXIT_ENV;
 	}
-	printf("%s: %llu objects (%llu bytes), %llu items, %llu provenance records: %s\n",
-	       vs.problems ? "FAILED" : "ok", (unsigned long long)vs.objects,
+	printf("%s: %llu objects (%llu bytes), %llu items, %llu provenance records in %llu "
+	       "chain(s): %s\n", vs.problems ? "FAILED" : "ok", (unsigned long long)vs.objects,
 	       (unsigned long long)vs.bytes, (unsigned long long)vs.items,
-	       (unsigned long long)vs.records,
+	       (unsigned long long)vs.records, (unsigned long long)vs.chains,
 	       vs.problems ? "problems found" : "every object, location and record checks out");
+	if (vs.unreferenced)
+		printf("note: %llu stored object(s) no item names (left by an interrupted run; "
+		       "harmless, reused if the same content comes again)\n",
+		       (unsigned long long)vs.unreferenced);
 	if (vs.problems)
 		printf("%llu problem(s)\n", (unsigned long long)vs.problems);
 	return vs.problems ? SL_EXIT_REJECTED : SL_EXIT_OK;
+}
+
+int sl_cmd_migrate(int argc, char **argv)
+{
+	struct common c;
+	if (parse(argc, argv, &c, "usage: sluice migrate --store DIR\n") < 0 || c.nrest || !c.store) {
+		if (!c.store)
+			sl_cli_error("--store DIR is required");
+		return SL_EXIT_ENV;
+	}
+	sl_err err = {0};
+	int from = 0;
+	if (sl_store_migrate(c.store, &from, &err) < 0) {
+		sl_cli_error("%s: %s", c.store, err.msg);
+		return SL_EXIT_ENV;
+	}
+	if (from == 2)
+		fprintf(stderr, "sluice: %s is already at store format version 2\n", c.store);
+	else
+		fprintf(stderr, "sluice: %s upgraded from store format version %d to 2 (provenance "
+			"records kept as they were)\n", c.store, from);
+	return SL_EXIT_OK;
 }
 
 int sl_cmd_log(int argc, char **argv)
@@ -191,7 +218,7 @@ static int ls_one(void *ctx, const struct sl_item_view *v)
 	sl_buf b;
 	sl_buf_init(&b);
 	if (c->json) {
-		sl_buf_printf(&b, "{\"item\":%lld,\"format\":", (long long)v->id);
+		sl_buf_printf(&b, "{\"item\":\"%s\",\"format\":", v->id);
 		sl_buf_json_str(&b, v->format);
 		sl_buf_printf(&b, ",\"input\":\"%s\",\"size\":%llu,\"time\":", v->input_digest,
 			      (unsigned long long)v->input_size);
@@ -217,7 +244,7 @@ static int ls_one(void *ctx, const struct sl_item_view *v)
 		sl_buf_puts(&b, "]}\n");
 	} else {
 		const char *subj = attr(v, "subject"), *kind = attr(v, "kind");
-		sl_buf_printf(&b, "%-6lld %-8s %-26s %-10s", (long long)v->id, v->format,
+		sl_buf_printf(&b, "%-32s %-8s %-26s %-10s", v->id, v->format,
 			      subj ? subj : "-", kind ? kind : "-");
 		for (size_t i = 0; i < v->nouts; i++) {
 			char hex[65];
@@ -241,7 +268,7 @@ int sl_cmd_ls(int argc, char **argv)
 		return SL_EXIT_ENV;
 	sl_err err = {0};
 	if (!c.json)
-		printf("%-6s %-8s %-26s %-10s %s\n", "ITEM", "FORMAT", "SUBJECT", "KIND", "OUTPUTS");
+		printf("%-32s %-8s %-26s %-10s %s\n", "ITEM", "FORMAT", "SUBJECT", "KIND", "OUTPUTS");
 	int rc = sl_store_items(st, c.key, c.value, ls_one, &c, &err);
 	sl_store_close(st);
 	if (rc < 0) {

@@ -137,8 +137,8 @@ static void line_input(sl_buf *b, const struct result *r, int sized, uint64_t si
 
 static void line_end(sl_buf *b, const struct result *r)
 {
-	if ((r->status == R_COMMIT || r->status == R_PRESENT) && r->item.item_id)
-		sl_buf_printf(b, ",\"item\":%lld", (long long)r->item.item_id);
+	if ((r->status == R_COMMIT || r->status == R_PRESENT) && r->item.item_id[0])
+		sl_buf_printf(b, ",\"item\":\"%s\"", r->item.item_id);
 	sl_buf_puts(b, "}\n");
 }
 
@@ -428,8 +428,9 @@ static int setup(struct engine *e, const struct sl_ingest_opts *o, FILE **report
 		return rc;
 	e->dctx.key = e->key;
 	e->dctx.subjects = e->smap;
-	int flags = SL_STORE_CREATE | (o->direct ? SL_STORE_DIRECT : 0);
-	if ((rc = sl_store_open(&e->st, o->store_dir, flags, e->nworkers, NULL, err)) < 0 ||
+	struct sl_store_opts so = {.flags = SL_STORE_CREATE | (o->direct ? SL_STORE_DIRECT : 0),
+		.writer = o->writer, .backend = o->backend};
+	if ((rc = sl_store_open(&e->st, o->store_dir, &so, NULL, err)) < 0 ||
 	    (rc = sl_store_bind_key(e->st, sl_key_fingerprint(e->key), err)) < 0)
 		return rc;
 	if (o->report_path) {
@@ -441,10 +442,7 @@ static int setup(struct engine *e, const struct sl_ingest_opts *o, FILE **report
 			return sl_fail_errno(err, SL_E_USAGE, errno, "cannot write report %s",
 					     o->report_path);
 	}
-	sl_buf tmp;
-	sl_buf_init(&tmp);
-	sl_buf_printf(&tmp, "%s/tmp", o->store_dir);
-	e->tmp_dir = tmp.data;
+	e->tmp_dir = sl_store_tmp_dir(e->st);
 	fingerprints(e);
 	return 0;
 }
@@ -492,8 +490,10 @@ int sl_ingest(const struct sl_ingest_opts *o, struct sl_ingest_summary *sum, sl_
 	int rc = setup(e, o, &report, err);
 	for (unsigned i = 0; rc == 0 && i < e->nworkers; i++) {
 		struct sl_io_opts io = {.mode = o->io_mode, .direct = o->direct};
-		w[i] = (struct worker){.e = e, .slot = i, .h = sl_sha256_new()};
+		w[i] = (struct worker){.e = e, .h = sl_sha256_new()};
 		rc = sl_io_new(&w[i].io, &io, err);
+		if (rc == 0)
+			rc = sl_store_writer_new(e->st, w[i].io, &w[i].sw, err);
 	}
 	if (rc == 0) {
 		sum->io_backend = sl_io_backend(w[0].io);
@@ -538,6 +538,7 @@ int sl_ingest(const struct sl_ingest_opts *o, struct sl_ingest_summary *sum, sl_
 		sl_queue_destroy(&e->results);
 	}
 	for (unsigned i = 0; i < e->nworkers; i++) {
+		sl_store_writer_free(w[i].sw);
 		if (w[i].io)
 			sl_io_free(w[i].io);
 		sl_sha256_free(w[i].h);
@@ -550,7 +551,6 @@ int sl_ingest(const struct sl_ingest_opts *o, struct sl_ingest_summary *sum, sl_
 	sl_key_free(e->key);
 	sl_subject_map_free(e->smap);
 	free(e->fmt_fp);
-	free(e->tmp_dir);
 	release_formats(e);
 	return rc;
 }

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include "../common/sl_common.h"
 
+struct sl_backend_ops;
+
 struct sl_ingest_opts {
 	const char *store_dir;
 	const char *key_file;
@@ -25,6 +27,10 @@ struct sl_ingest_opts {
 	const char *reference;
 	int progress;            /* draw progress on stderr */
 	uint32_t batch_items;    /* commit batch size (0: default) */
+	/* This run's provenance chain (NULL: "main"), and the object backend
+	 * (NULL: the local one; tests plug in others). */
+	const char *writer;
+	const struct sl_backend_ops *backend;
 	/* Format options in command-line order: name, value, name, value... */
 	const char *const *fmt_opts;
 	size_t nfmt_opts;        /* pairs */

@@ -37,7 +37,7 @@ struct result {
 	char **attrs;           /* key, value pairs, owned */
 	size_t nattrs;
 	sl_buf facts;           /* JSON members */
-	sl_buf prov;            /* item.prov_body */
+	struct sl_item_input *ins; /* item.inputs: the index, then the companions */
 	struct companion *comp; /* a multi-file input's other files, reported */
 	size_t ncomp;           /* with it, one line each; */
 	uint8_t index_digest[32]; /* its index's own digest (input_digest covers all) */
@@ -57,7 +57,7 @@ struct engine {
 	char (*fmt_fp)[33];      /* options fingerprint per sl_formats[] entry */
 	void **fmt_conf;         /* configured options per sl_formats[] entry */
 	uint8_t run_fp[32];      /* all options that decide an input's outcome */
-	char *tmp_dir;           /* the store's tmp/: scratch files, views */
+	const char *tmp_dir;     /* the store's tmp/: scratch files, views */
 	unsigned nworkers;
 	unsigned workers_left;
 	pthread_mutex_t workers_mu;
@@ -65,7 +65,7 @@ struct engine {
 
 struct worker {
 	struct engine *e;
-	unsigned slot;
+	sl_store_writer *sw;     /* its objects and catalog lookups */
 	sl_io *io;
 	sl_sha256 *h;
 	pthread_t thread;

@@ -225,8 +225,7 @@ int sl_sink_begin(sl_sink *s, const char *role, const char *media_type, sl_err *
 		s->mem_open = 1;
 		return 0;
 	}
-	struct engine *e = s->w->e;
-	return sl_objw_begin(e->st, s->w->io, s->w->slot, s->identity,
+	return sl_objw_begin(s->w->sw, s->identity,
 			     s->identity ? s->in->size : 0, &s->ow, err);
 }
 

@@ -15,6 +15,7 @@ static const char usage[] =
 	"  cat     --store DIR DIGEST                 write one object to stdout\n"
 	"  ls      --store DIR [--subject ID|--kind K|--format F] [--json]  list items\n"
 	"  log     --store DIR                        print the provenance log\n"
+	"  migrate --store DIR                        upgrade a store made by an earlier release\n"
 	"  --version                                  versions of sluice and its libraries\n"
 	"\n"
 	"`sluice <command> --help` describes a command's options.\n";
@@ -57,7 +58,7 @@ int main(int argc, char **argv)
 	} cmds[] = {
 		{"keygen", sl_cmd_keygen}, {"ingest", sl_cmd_ingest}, {"verify", sl_cmd_verify},
 		{"export", sl_cmd_export}, {"cat", sl_cmd_cat}, {"ls", sl_cmd_ls},
-		{"log", sl_cmd_log},
+		{"log", sl_cmd_log}, {"migrate", sl_cmd_migrate},
 	};
 	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
 		if (!strcmp(cmd, cmds[i].name))

@@ -28,7 +28,6 @@ struct result *sl_result_new(const char *path)
 	struct result *r = sl_xcalloc(1, sizeof *r);
 	r->path = sl_xstrdup(path);
 	sl_buf_init(&r->facts);
-	sl_buf_init(&r->prov);
 	return r;
 }
 
@@ -61,7 +60,7 @@ void sl_result_free(struct result *r)
 		free(r->attrs[i]);
 	free(r->attrs);
 	sl_buf_free(&r->facts);
-	sl_buf_free(&r->prov);
+	free(r->ins);
 	for (size_t i = 0; i < r->ncomp; i++)
 		free(r->comp[i].path);
 	free(r->comp);
@@ -86,48 +85,20 @@ static size_t format_index(const struct sl_format *f)
 	return i;
 }
 
-static void build_prov(struct engine *e, struct result *r, const uint8_t path_key[32])
+/* The files of the input, as provenance records them: the index (or the
+ * only file) first, then a multi-file input's companions. */
+static void item_inputs(struct engine *e, struct result *r, const uint8_t path_key[32])
 {
-	sl_buf *b = &r->prov;
-	sl_buf_puts(b, "\"inputs\":[{\"digest\":\"");
-	sl_buf_hex(b, r->ncomp ? r->index_digest : r->input_digest, 32);
-	sl_buf_printf(b, "\",\"size\":%llu,\"path_hmac\":\"", (unsigned long long)r->size);
-	sl_buf_hex(b, path_key, 32);
+	r->ins = sl_xcalloc(1 + r->ncomp, sizeof *r->ins);
+	memcpy(r->ins[0].digest, r->ncomp ? r->index_digest : r->input_digest, 32);
+	r->ins[0].size = r->size;
+	memcpy(r->ins[0].path_hmac, path_key, 32);
 	for (size_t i = 0; i < r->ncomp; i++) {
 		const struct companion *c = &r->comp[i];
-		uint8_t k[32];
-		sl_key_hmac(e->key, "path", c->path, strlen(c->path), k);
-		sl_buf_puts(b, "\"},{\"digest\":\"");
-		sl_buf_hex(b, c->st.input_digest, 32);
-		sl_buf_printf(b, "\",\"size\":%llu,\"path_hmac\":\"", (unsigned long long)c->st.size);
-		sl_buf_hex(b, k, 32);
+		memcpy(r->ins[1 + i].digest, c->st.input_digest, 32);
+		r->ins[1 + i].size = c->st.size;
+		sl_key_hmac(e->key, "path", c->path, strlen(c->path), r->ins[1 + i].path_hmac);
 	}
-	sl_buf_puts(b, "\"}],\"outputs\":[");
-	for (size_t i = 0; i < r->nouts; i++) {
-		const struct sl_item_output *o = &r->outs[i];
-		sl_buf_puts(b, i ? ",{\"digest\":\"" : "{\"digest\":\"");
-		sl_buf_hex(b, o->ref.digest, 32);
-		sl_buf_printf(b, "\",\"size\":%llu,\"role\":", (unsigned long long)o->ref.size);
-		sl_buf_json_str(b, o->role);
-		sl_buf_puts(b, ",\"media_type\":");
-		sl_buf_json_str(b, o->media_type);
-		sl_buf_puts(b, "}");
-	}
-	const struct sl_format *f = r->fmt;
-	sl_buf_printf(b, "],\"policy\":{\"format\":\"%s\",\"version\":\"%s\",\"options\":%s},",
-		      f->name, f->version,
-		      f->policy ? f->policy(e->fmt_conf[format_index(f)]) : "{}");
-	sl_buf_puts(b, "\"facts\":{");
-	sl_buf_puts(b, r->facts.data ? r->facts.data : "");
-	sl_buf_puts(b, "},\"software\":");
-	sl_buf_puts(b, sl_versions_json());
-	sl_buf_puts(b, ",\"key_fp\":\"");
-	sl_buf_puts(b, sl_key_fingerprint(e->key));
-	sl_buf_puts(b, "\",\"subject_map\":");
-	if (e->smap)
-		sl_buf_printf(b, "\"%s\"", sl_subject_map_digest(e->smap));
-	else
-		sl_buf_puts(b, "null");
 }
 
 static void fill_item(struct engine *e, struct result *r, const struct sl_io_file *f,
@@ -140,18 +111,26 @@ static void fill_item(struct engine *e, struct result *r, const struct sl_io_fil
 		it->input_size += r->comp[i].st.size;
 	/* The catalog's cache is keyed by the seen key (which also covers the
 	 * options); provenance gets the plain path hash. */
-	memcpy(it->path_key, seen_key, 32);
+	memcpy(it->seen_key, seen_key, 32);
 	it->stat = (struct sl_seen){.size = f->size, .mtime_ns = f->mtime_ns,
 		.ctime_ns = f->ctime_ns, .ino = f->ino, .dev = f->dev};
 	memcpy(it->stat.input_digest, r->input_digest, 32);
-	it->format = r->fmt->name;
-	it->options_fp = e->fmt_fp[format_index(r->fmt)];
+	const struct sl_format *fmt = r->fmt;
+	it->format = fmt->name;
+	it->format_version = fmt->version;
+	it->options_fp = e->fmt_fp[format_index(fmt)];
+	it->policy = fmt->policy ? fmt->policy(e->fmt_conf[format_index(fmt)]) : "{}";
+	item_inputs(e, r, path_key);
+	it->inputs = r->ins;
+	it->ninputs = 1 + r->ncomp;
 	it->outs = r->outs;
 	it->nouts = r->nouts;
 	it->attrs = (const char **)r->attrs;
 	it->nattrs = r->nattrs;
-	build_prov(e, r, path_key);
-	it->prov_body = r->prov.data;
+	it->facts = r->facts.data;
+	it->software = sl_versions_json();
+	it->key_fp = sl_key_fingerprint(e->key);
+	it->subject_map = e->smap ? sl_subject_map_digest(e->smap) : NULL;
 	r->status = R_COMMIT;
 }
 
@@ -326,18 +305,25 @@ static int triage(struct worker *w, struct result *r, struct sl_io_file *f,
 	sl_key_hmac(e->key, "seen", b.data, b.len, seen_key);
 	sl_buf_free(&b);
 	struct sl_seen s;
-	if (sl_store_seen_get(e->st, w->slot, seen_key, &s) == 1 && s.size == f->size &&
-	    s.mtime_ns == f->mtime_ns && s.ctime_ns == f->ctime_ns && s.ino == f->ino &&
-	    s.dev == f->dev) {
+	sl_err err = {0};
+	int found = sl_store_seen_get(w->sw, seen_key, &s, &err);
+	if (found < 0) {
+		/* not knowing is not "not found": reading it again could store
+		 * a second copy of what the catalog cannot tell us about */
+		sl_result_reject(r, err.msg);
+		return 0;
+	}
+	if (found == 1 && s.size == f->size && s.mtime_ns == f->mtime_ns &&
+	    s.ctime_ns == f->ctime_ns && s.ino == f->ino && s.dev == f->dev) {
 		r->status = R_PRESENT;
 		r->reason = sl_xstrdup("unchanged since last ingest (not read)");
 		memcpy(r->input_digest, s.input_digest, 32);
 		r->have_digest = 1;
 		/* The report still says where the outputs are. */
-		int no = s.item_id ? sl_store_item_outputs(e->st, w->slot, s.item_id, &r->outs) : -1;
+		int no = s.item_id[0] ? sl_store_item_outputs(w->sw, s.item_id, &r->outs, &err) : -1;
 		if (no > 0) {
 			r->nouts = (size_t)no;
-			r->item.item_id = s.item_id;
+			memcpy(r->item.item_id, s.item_id, sizeof s.item_id);
 		}
 		return 0;
 	}
@@ -350,7 +336,7 @@ static int triage(struct worker *w, struct result *r, struct sl_io_file *f,
 static void flush_batch(struct worker *w, struct result **r, unsigned m)
 {
 	sl_err err = {0};
-	if (sl_store_flush(w->e->st, w->io, w->slot, &err) == 0)
+	if (sl_store_flush(w->sw, &err) == 0)
 		return;
 	if (err.code == SL_E_NOSPC)
 		sl_engine_stop(w->e, err.msg);
@@ -358,7 +344,7 @@ static void flush_batch(struct worker *w, struct result **r, unsigned m)
 		if (r[i]->status != R_COMMIT)
 			continue;
 		for (size_t j = 0; j < r[i]->nouts; j++)
-			if (r[i]->outs[j].ref.fresh && r[i]->outs[j].ref.pack >= 0) {
+			if (r[i]->outs[j].ref.fresh && r[i]->outs[j].ref.deferred) {
 				sl_result_reject(r[i], err.msg);
 				break;
 			}
@@ -389,13 +375,13 @@ static void process_batch(struct worker *w, struct sl_task **t, unsigned n)
 	/* The batch's catalog lookups (seen, object present) share one read
 	 * transaction, until a large input, whose transform would hold the
 	 * snapshot (and the catalog's checkpoints) for long. */
-	sl_store_read_begin(e->st, w->slot);
+	sl_store_read_begin(w->sw);
 	for (unsigned i = 0; i < m; i++)
 		f[i].skip = !triage(w, r[i], &f[i], pk[i], sk[i]);
 	sl_io_read_heads(w->io, f, m);
 	for (unsigned i = 0; i < m; i++) {
 		if (!f[i].skip && f[i].size > SHARED_SNAPSHOT_MAX)
-			sl_store_read_end(e->st, w->slot);
+			sl_store_read_end(w->sw);
 		if (!f[i].skip) {
 			if (f[i].err)
 				reject_errno(r[i], &f[i]);
@@ -413,7 +399,7 @@ static void process_batch(struct worker *w, struct sl_task **t, unsigned n)
 				r[i]->comp[j].fd = -1;
 			}
 	}
-	sl_store_read_end(e->st, w->slot);
+	sl_store_read_end(w->sw);
 	flush_batch(w, r, m);
 	sl_queue_push_many(&e->results, (void *const *)r, m);
 }

@@ -1,57 +1,69 @@
 /*
- * objw.c: writing objects.  Small objects (up to SL_STORE_PACK_MAX) are
- * buffered, then gathered per writing slot and appended to the slot's own
- * pack in one write per batch (sl_store_flush): one pack per worker, so
- * appends never interleave and need no lock.  Larger ones stream to a temp
- * file (by reference, O_DIRECT where allowed), are fsynced and renamed to
- * objects/ab/<digest>.  An in-run set makes identical content written by
- * two workers at once land once.
+ * objw.c: writing objects, above the backend.  The store hashes the bytes
+ * as they stream to the backend and, once the digest is known, decides:
+ * already committed (catalog) or already written in this run (the in-run
+ * set) means nothing new is placed; otherwise the backend places them.  The
+ * in-run set makes identical content written by two threads at once land
+ * once: the second waits for the first to publish.
  */
 #include "store_impl.h"
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 struct sl_objw {
-	sl_store *st;
-	sl_io *io;
-	unsigned slot;
+	sl_store_writer *w;
 	int nohash;
 	sl_sha256 *h;
-	uint8_t *buf;           /* a small object's bytes until finish */
-	size_t len, cap;
+	sl_bput *p;
 	uint64_t size;
-	int fd, direct;
-	sl_writer *w;
-	char tmp[4096];
 };
 
-uint64_t sl_pack_record_end(uint64_t data_off, uint64_t size)
+int sl_store_writer_new(sl_store *st, sl_io *io, sl_store_writer **out, sl_err *err)
 {
-	return (data_off + size + 7) & ~7ull;
+	*out = NULL;
+	if (!st->b || (st->flags & SL_STORE_READONLY))
+		return sl_fail(err, SL_E_STATE, "store not open for writing");
+	sl_store_writer *w = sl_xcalloc(1, sizeof *w);
+	w->st = st;
+	w->io = io;
+	int rc = st->bops->writer_new(st->b, io, &w->bw, err);
+	if (rc == 0)
+		rc = st->cops->reader_new(st->cat, &w->rd, err);
+	if (rc < 0) {
+		sl_store_writer_free(w);
+		return rc;
+	}
+	*out = w;
+	return 0;
 }
 
-int sl_catalog_has_object(sqlite3_stmt *q, const uint8_t d[32], struct sl_objref *ref)
+void sl_store_writer_free(sl_store_writer *w)
 {
-	int found = 0;
-	if (!q)
-		return 0;
-	sqlite3_reset(q);
-	sqlite3_bind_blob(q, 1, d, 32, SQLITE_STATIC);
-	if (sqlite3_step(q) == SQLITE_ROW) {
-		memcpy(ref->digest, d, 32);
-		ref->size = (uint64_t)sqlite3_column_int64(q, 0);
-		ref->pack = sqlite3_column_type(q, 1) == SQLITE_NULL ? -1 : sqlite3_column_int64(q, 1);
-		ref->offset = (uint64_t)sqlite3_column_int64(q, 2);
-		found = 1;
-	}
-	sqlite3_reset(q);
-	return found;
+	if (!w)
+		return;
+	if (w->bw)
+		w->st->bops->writer_free(w->bw);
+	if (w->rd)
+		w->st->cops->reader_free(w->rd);
+	free(w->claims);
+	free(w);
 }
+
+void sl_store_read_begin(sl_store_writer *w) { w->st->cops->reader_begin(w->rd); }
+void sl_store_read_end(sl_store_writer *w) { w->st->cops->reader_end(w->rd); }
+
+int sl_store_seen_get(sl_store_writer *w, const uint8_t key[32], struct sl_seen *out, sl_err *err)
+{
+	return w->st->cops->seen_get(w->rd, key, out, err);
+}
+
+int sl_store_item_outputs(sl_store_writer *w, const char *item_id, struct sl_item_output **outs,
+			  sl_err *err)
+{
+	return w->st->cops->item_outputs(w->rd, item_id, outs, err);
+}
+
+/* ---- the in-run set ---- */
 
 static struct inrun **bucket(sl_store *st, const uint8_t d[32])
 {
@@ -79,54 +91,6 @@ void sl_store_inrun_forget(sl_store *st, const uint8_t d[32])
 	pthread_mutex_unlock(&st->mu);
 }
 
-static int flush_pending(sl_store *st, sl_io *io, unsigned slot);
-
-/* 1: the object exists (ref filled, fresh = 0); 0: the caller now owns the
- * claim and must call publish() after writing. */
-static int claim(sl_objw *w, const uint8_t d[32], struct sl_objref *ref)
-{
-	sl_store *st = w->st;
-	pthread_mutex_lock(&st->mu);
-	for (;;) {
-		struct inrun *e = inrun_find(st, d);
-		if (e && e->done) {
-			*ref = e->ref;
-			ref->fresh = 0;
-			pthread_mutex_unlock(&st->mu);
-			return 1;
-		}
-		if (!e)
-			break;
-		/* Another worker is writing these very bytes.  Publish ours
-		 * first: a worker waits only with nothing of its own pending,
-		 * so whoever it waits for is not waiting, and the wait ends. */
-		if (st->slots[w->slot].nclaims) {
-			pthread_mutex_unlock(&st->mu);
-			flush_pending(st, w->io, w->slot);
-			pthread_mutex_lock(&st->mu);
-			continue;
-		}
-		pthread_cond_wait(&st->cv, &st->mu);
-	}
-	pthread_mutex_unlock(&st->mu);
-	if (sl_catalog_has_object(st->slots[w->slot].q_obj, d, ref)) {
-		ref->fresh = 0;
-		return 1;
-	}
-	pthread_mutex_lock(&st->mu);
-	struct inrun *e = inrun_find(st, d);
-	if (e) { /* claimed meanwhile: go round again */
-		pthread_mutex_unlock(&st->mu);
-		return claim(w, d, ref);
-	}
-	e = sl_xcalloc(1, sizeof *e);
-	memcpy(e->digest, d, 32);
-	e->next = *bucket(st, d);
-	*bucket(st, d) = e;
-	pthread_mutex_unlock(&st->mu);
-	return 0;
-}
-
 /* Finish a claim (mu held): ok publishes the location, failure withdraws it. */
 static void publish_locked(sl_store *st, const uint8_t d[32], const struct sl_objref *ref, int ok)
 {
@@ -134,6 +98,8 @@ static void publish_locked(sl_store *st, const uint8_t d[32], const struct sl_ob
 		if (!memcmp((*p)->digest, d, 32)) {
 			if (ok) {
 				(*p)->ref = *ref;
+				(*p)->ref.fresh = 0;
+				(*p)->ref.deferred = 0;
 				(*p)->done = 1;
 			} else {
 				struct inrun *e = *p;
@@ -145,368 +111,167 @@ static void publish_locked(sl_store *st, const uint8_t d[32], const struct sl_ob
 	pthread_cond_broadcast(&st->cv);
 }
 
-static void publish(sl_store *st, const uint8_t d[32], const struct sl_objref *ref, int ok)
+/* The backend writes what this writer gathered; its claims are published,
+ * or withdrawn if the write failed (the failure is kept for
+ * sl_store_flush: a flush made on the way cannot reject the items). */
+static void flush_claims(sl_store_writer *w)
 {
+	sl_store *st = w->st;
+	sl_err e = {0};
+	int rc = st->bops->flush(w->bw, &e);
+	if (rc < 0 && !w->ferr.code)
+		w->ferr = e;
 	pthread_mutex_lock(&st->mu);
-	publish_locked(st, d, ref, ok);
+	for (size_t i = 0; i < w->nclaims; i++)
+		publish_locked(st, w->claims[i]->digest, &w->claims[i]->ref, rc == 0);
+	w->nclaims = 0;
 	pthread_mutex_unlock(&st->mu);
 }
 
-/* Write the slot's gathered records and publish their claims.  A failure
- * is kept in the slot until sl_store_flush hands it out: a flush made on the
- * way (a claim, a pack roll, a full buffer) cannot reject the items whose
- * objects were lost, so the worker's own flush must still see it. */
-static int flush_pending(sl_store *st, sl_io *io, unsigned slot)
+int sl_store_flush(sl_store_writer *w, sl_err *err)
 {
-	struct slot *s = &st->slots[slot];
-	int rc = 0;
-	if (s->pend_len) {
-		rc = sl_io_pwrite(io, s->pack_fd, s->pend, s->pend_len, s->pend_off);
-		if (rc < 0 && !s->ferr.code)
-			sl_fail_errno(&s->ferr, SL_E_IO, -rc, "cannot append to pack %lld",
-				      (long long)s->pack_id);
-	}
-	pthread_mutex_lock(&st->mu);
-	if (rc == 0 && s->pend_len)
-		s->dirty = 1;
-	for (size_t i = 0; i < s->nclaims; i++) {
-		struct inrun *e = s->claims[i];
-		publish_locked(st, e->digest, &e->ref, rc == 0);
-	}
-	s->nclaims = 0;
-	pthread_mutex_unlock(&st->mu);
-	if (rc < 0) /* the records never reached the file: reuse the space */
-		s->pack_end = s->pend_off;
-	s->pend_off += rc == 0 ? s->pend_len : 0;
-	s->pend_len = 0;
-	return rc;
-}
-
-/* The slot's kept failure as this call's error (it stays kept). */
-static int slot_failure(const struct slot *s, sl_err *err)
-{
-	if (err)
-		*err = s->ferr;
-	return -s->ferr.code;
-}
-
-int sl_store_flush(sl_store *st, sl_io *io, unsigned slot, sl_err *err)
-{
-	struct slot *s = &st->slots[slot];
-	flush_pending(st, io, slot);
-	if (!s->ferr.code)
+	flush_claims(w);
+	if (!w->ferr.code)
 		return 0;
-	int rc = slot_failure(s, err);
-	memset(&s->ferr, 0, sizeof s->ferr);
+	if (err)
+		*err = w->ferr;
+	int rc = -w->ferr.code;
+	memset(&w->ferr, 0, sizeof w->ferr);
 	return rc;
 }
 
-/* Move to the large-object path: a temp file and a streaming writer. */
-static int spill(sl_objw *w, sl_err *err)
-{
-	static unsigned long counter;
-	unsigned long n = __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED);
-	snprintf(w->tmp, sizeof w->tmp, "%s/tmp/obj-%d-%u-%lu", w->st->dir, (int)getpid(), w->slot, n);
-	int fd = sl_io_open_out(w->io, w->tmp, 0640, !!(w->st->flags & SL_STORE_DIRECT), &w->direct);
-	if (fd < 0) {
-		w->tmp[0] = 0;
-		return sl_fail_errno(err, SL_E_IO, -fd, "cannot create a temp object file");
-	}
-	w->fd = fd;
-	w->w = sl_writer_new(w->io, fd, 0, w->direct);
-	int rc = 0;
-	if (w->len)
-		rc = sl_writer_write(w->w, w->buf, w->len, err);
-	free(w->buf);
-	w->buf = NULL;
-	w->len = w->cap = 0;
-	return rc;
-}
-
-int sl_objw_begin(sl_store *st, sl_io *io, unsigned slot, int nohash, uint64_t size_hint,
-		  sl_objw **out, sl_err *err)
-{
-	if (!st->slots || slot >= st->nslots)
-		return sl_fail(err, SL_E_STATE, "store not open for writing (slot %u)", slot);
-	sl_objw *w = sl_xcalloc(1, sizeof *w);
-	w->st = st;
-	w->io = io;
-	w->slot = slot;
-	w->nohash = nohash;
-	w->fd = -1;
-	if (!nohash)
-		w->h = sl_sha256_new();
-	*out = w;
-	if (size_hint > SL_STORE_PACK_MAX) {
-		int rc = spill(w, err);
-		if (rc < 0) {
-			sl_objw_abort(w);
-			*out = NULL;
-		}
-		return rc;
-	}
-	return 0;
-}
-
-static int buffer(sl_objw *w, const void *p, size_t n, sl_err *err)
-{
-	if (w->len + n > SL_STORE_PACK_MAX) {
-		int rc = spill(w, err);
-		return rc < 0 ? rc : sl_writer_write(w->w, p, n, err);
-	}
-	if (w->len + n > w->cap) {
-		size_t cap = w->cap ? w->cap : 16384;
-		while (cap < w->len + n)
-			cap *= 2;
-		w->buf = sl_xrealloc(w->buf, cap);
-		w->cap = cap;
-	}
-	memcpy(w->buf + w->len, p, n);
-	w->len += n;
-	return 0;
-}
-
-int sl_objw_write(sl_objw *w, const void *p, size_t n, sl_err *err)
-{
-	if (w->h)
-		sl_sha256_update(w->h, p, n);
-	w->size += n;
-	return w->w ? sl_writer_write(w->w, p, n, err) : buffer(w, p, n, err);
-}
-
-int sl_objw_put(sl_objw *w, sl_chunk *c, size_t off, size_t n, sl_err *err)
-{
-	if (w->h)
-		sl_sha256_update(w->h, c->data + off, n);
-	w->size += n;
-	return w->w ? sl_writer_put(w->w, c, off, n, err) : buffer(w, c->data + off, n, err);
-}
-
-static void le64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-/* A new pack id, recorded in the catalog (committed at once) before its
- * file exists: a writable open then knows every pack file a run made, and
- * can tell a pack that never got a committed object from one it must keep. */
-static int alloc_pack(sl_store *st, int64_t *id, sl_err *err)
-{
-	int rc = 0;
-	pthread_mutex_lock(&st->alloc_mu);
-	sqlite3_stmt *q = st->q_pack;
-	sqlite3_reset(q);
-	sqlite3_bind_int64(q, 1, st->next_pack);
-	if (sqlite3_step(q) == SQLITE_DONE)
-		*id = st->next_pack++;
-	else
-		rc = sl_fail(err, sqlite3_errcode(st->alloc_db) == SQLITE_FULL ? SL_E_NOSPC : SL_E_IO,
-			     "catalog: cannot record a new pack: %s", sqlite3_errmsg(st->alloc_db));
-	sqlite3_reset(q);
-	pthread_mutex_unlock(&st->alloc_mu);
-	return rc;
-}
-
-static int create_pack(sl_objw *w, int64_t id, sl_err *err)
-{
-	char path[4096];
-	sl_pack_path(w->st, id, path, sizeof path);
-	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-	if (fd < 0)
-		return sl_fail_errno(err, SL_E_IO, errno, "cannot create pack %lld", (long long)id);
-	uint8_t hdr[PACK_HDR];
-	memcpy(hdr, "SLPACK01", 8);
-	le64(hdr + 8, (uint64_t)id);
-	int rc = sl_io_pwrite(w->io, fd, hdr, sizeof hdr, 0);
-	if (rc < 0) {
-		close(fd);
-		unlink(path);
-		return sl_fail_errno(err, SL_E_IO, -rc, "cannot write pack %lld", (long long)id);
-	}
-	return fd;
-}
-
-/* Move the slot to a new pack; the old one stays open until a commit has
- * fsynced it. */
-static int roll_pack(sl_objw *w, sl_err *err)
+/* 1: the object exists (ref filled, fresh = 0); 0: the caller now owns the
+ * claim and must publish it; <0: a catalog error. */
+static int claim(sl_store_writer *w, const uint8_t d[32], struct sl_objref *ref, sl_err *err)
 {
 	sl_store *st = w->st;
-	struct slot *s = &st->slots[w->slot];
-	if (flush_pending(st, w->io, w->slot) < 0)
-		return slot_failure(s, err);
-	pthread_mutex_lock(&st->mu); /* the committer empties old_fds */
-	int full = s->pack_fd >= 0 && s->nold == (int)(sizeof s->old_fds / sizeof s->old_fds[0]);
-	pthread_mutex_unlock(&st->mu);
-	if (full)
-		return sl_fail(err, SL_E_STATE, "too many packs awaiting commit");
-	int64_t id = 0;
-	int rc = alloc_pack(st, &id, err);
-	int fd = rc < 0 ? rc : create_pack(w, id, err);
-	if (fd < 0)
-		return fd;
 	pthread_mutex_lock(&st->mu);
-	if (s->pack_fd >= 0)
-		s->old_fds[s->nold++] = s->pack_fd;
-	s->pack_fd = fd;
-	s->pack_id = id;
-	s->pack_end = s->pend_off = PACK_HDR;
-	s->dirty = 1;
-	sl_store_dirty_dir(st, "packs"); /* the new name must survive a crash */
+	for (;;) {
+		struct inrun *e = inrun_find(st, d);
+		if (e && e->done) {
+			*ref = e->ref;
+			pthread_mutex_unlock(&st->mu);
+			return 1;
+		}
+		if (!e)
+			break;
+		/* Another writer is placing these very bytes.  Publish ours
+		 * first: a writer waits only with nothing of its own pending,
+		 * so whoever it waits for is not waiting, and the wait ends. */
+		if (w->nclaims) {
+			pthread_mutex_unlock(&st->mu);
+			flush_claims(w);
+			pthread_mutex_lock(&st->mu);
+			continue;
+		}
+		pthread_cond_wait(&st->cv, &st->mu);
+	}
+	pthread_mutex_unlock(&st->mu);
+	int found = st->cops->object_get(w->rd, d, ref, err);
+	if (found != 0)
+		return found;
+	pthread_mutex_lock(&st->mu);
+	struct inrun *e = inrun_find(st, d);
+	if (e) { /* claimed meanwhile: go round again */
+		pthread_mutex_unlock(&st->mu);
+		return claim(w, d, ref, err);
+	}
+	e = sl_xcalloc(1, sizeof *e);
+	memcpy(e->digest, d, 32);
+	e->next = *bucket(st, d);
+	*bucket(st, d) = e;
 	pthread_mutex_unlock(&st->mu);
 	return 0;
 }
 
-#define PEND_MAX (8u << 20)
-
-/* Append the record to the slot's pending bytes; the claim is published
- * when they are flushed. */
-static int append_small(sl_objw *w, const uint8_t d[32], struct sl_objref *ref, sl_err *err)
-{
-	struct slot *s = &w->st->slots[w->slot];
-	uint64_t rec = sl_pack_record_end(REC_HDR, w->len);
-	int rc = 0;
-	if (s->pack_fd < 0 || s->pack_end + rec > PACK_ROLL)
-		rc = roll_pack(w, err);
-	else if (s->pend_len + rec > PEND_MAX && flush_pending(w->st, w->io, w->slot) < 0)
-		rc = slot_failure(s, err);
-	if (rc < 0)
-		return rc;
-	if (s->pend_len + rec > s->pend_cap) {
-		s->pend_cap = s->pend_len + rec > 65536 ? s->pend_len + rec : 65536;
-		s->pend = sl_xrealloc(s->pend, s->pend_cap);
-	}
-	uint8_t *h = s->pend + s->pend_len;
-	memcpy(h, "SLOB", 4);
-	memset(h + 4, 0, 4);
-	le64(h + 8, w->len);
-	memcpy(h + 16, d, 32);
-	if (w->len)
-		memcpy(h + REC_HDR, w->buf, w->len);
-	memset(h + REC_HDR + w->len, 0, rec - REC_HDR - w->len);
-	s->pend_len += rec;
-	ref->pack = s->pack_id;
-	ref->offset = s->pack_end + REC_HDR;
-	s->pack_end += rec;
-	return 0;
-}
-
-/* Remember the claim for publication at the next flush. */
-static void defer_publish(sl_objw *w, const uint8_t d[32], const struct sl_objref *ref)
+/* Remember a deferred claim for publication at the next flush. */
+static void defer_publish(sl_store_writer *w, const uint8_t d[32], const struct sl_objref *ref)
 {
 	sl_store *st = w->st;
-	struct slot *s = &st->slots[w->slot];
 	pthread_mutex_lock(&st->mu);
 	struct inrun *e = inrun_find(st, d);
 	e->ref = *ref;
 	pthread_mutex_unlock(&st->mu);
-	if (s->nclaims == s->claims_cap) {
-		s->claims_cap = s->claims_cap ? 2 * s->claims_cap : 64;
-		s->claims = sl_xrealloc(s->claims, s->claims_cap * sizeof *s->claims);
+	if (w->nclaims == w->claims_cap) {
+		w->claims_cap = w->claims_cap ? 2 * w->claims_cap : 64;
+		w->claims = sl_xrealloc(w->claims, w->claims_cap * sizeof *w->claims);
 	}
-	s->claims[s->nclaims++] = e;
+	w->claims[w->nclaims++] = e;
 }
 
-static int place_large(sl_objw *w, const uint8_t d[32], struct sl_objref *ref, sl_err *err)
-{
-	char final[4096], dir[4096];
-	sl_object_path(w->st, d, final, sizeof final);
-	snprintf(dir, sizeof dir, "%s", final);
-	*strrchr(dir, '/') = 0;
-	if (mkdir(dir, 0750) == 0) {
-		pthread_mutex_lock(&w->st->mu);
-		sl_store_dirty_dir(w->st, "objects");
-		pthread_mutex_unlock(&w->st->mu);
-	} else if (errno != EEXIST) {
-		return sl_fail_errno(err, SL_E_IO, errno, "cannot create an object folder");
-	}
-	if (rename(w->tmp, final) < 0)
-		return sl_fail_errno(err, SL_E_IO, errno, "cannot move an object into place");
-	w->tmp[0] = 0;
-	pthread_mutex_lock(&w->st->mu);
-	sl_store_dirty_dir(w->st, dir + strlen(w->st->dir) + 1);
-	pthread_mutex_unlock(&w->st->mu);
-	ref->pack = -1;
-	ref->offset = 0;
-	return 0;
-}
+/* ---- one object ---- */
 
-/* A size hint can send an object to a temp file that ends up small.  It
- * goes into a pack like any other small object: where an object lives
- * depends on its size alone.  (The temp file may be O_DIRECT: read it
- * through a plain descriptor.) */
-static int unspill(sl_objw *w, sl_err *err)
+int sl_objw_begin(sl_store_writer *w, int nohash, uint64_t size_hint, sl_objw **out, sl_err *err)
 {
-	int fd = open(w->tmp, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return sl_fail_errno(err, SL_E_IO, errno, "cannot reopen a temp object file");
-	w->buf = sl_xmalloc(w->size ? w->size : 1);
-	w->cap = w->size;
-	ssize_t got = sl_pread_all(fd, w->buf, w->size, 0);
-	close(fd);
-	if (got < 0 || (size_t)got != w->size)
-		return sl_fail_errno(err, SL_E_IO, got < 0 ? (int)-got : EIO,
-				     "cannot read back a temp object file");
-	w->len = w->size;
-	sl_writer_free(w->w);
-	w->w = NULL;
-	close(w->fd);
-	w->fd = -1;
-	unlink(w->tmp);
-	w->tmp[0] = 0;
-	return 0;
-}
-
-int sl_objw_finish(sl_objw *w, const uint8_t *digest_if_nohash, struct sl_objref *ref, sl_err *err)
-{
-	uint8_t d[32];
-	int rc = 0;
-	uint64_t end = 0;
-	if (w->w) {
-		rc = sl_writer_finish(w->w, &end, err);
-		if (rc == 0 && w->size <= SL_STORE_PACK_MAX)
-			rc = unspill(w, err);
-		/* The bytes must be durable before the name says they exist. */
-		else if (rc == 0 && (rc = sl_io_fsync(w->io, w->fd)) < 0)
-			rc = sl_fail_errno(err, SL_E_IO, -rc, "cannot fsync an object");
+	sl_objw *o = sl_xcalloc(1, sizeof *o);
+	o->w = w;
+	o->nohash = nohash;
+	if (!nohash)
+		o->h = sl_sha256_new();
+	int rc = w->st->bops->put_begin(w->bw, size_hint, &o->p, err);
+	if (rc < 0) {
+		sl_objw_abort(o);
+		o = NULL;
 	}
-	if (rc == 0) {
-		if (w->nohash)
-			memcpy(d, digest_if_nohash, 32);
-		else
-			sl_sha256_final(w->h, d);
-		memset(ref, 0, sizeof *ref);
-		if (!claim(w, d, ref)) {
-			memcpy(ref->digest, d, 32);
-			ref->size = w->size;
-			ref->fresh = 1;
-			if (w->w) {
-				rc = place_large(w, d, ref, err);
-				publish(w->st, d, ref, rc == 0);
-			} else {
-				rc = append_small(w, d, ref, err);
-				if (rc == 0)
-					defer_publish(w, d, ref);
-				else
-					publish(w->st, d, ref, 0);
-			}
-		}
-	}
-	sl_objw_abort(w);
+	*out = o;
 	return rc;
 }
 
-void sl_objw_abort(sl_objw *w)
+int sl_objw_write(sl_objw *o, const void *p, size_t n, sl_err *err)
 {
-	if (!w)
+	if (o->h)
+		sl_sha256_update(o->h, p, n);
+	o->size += n;
+	return o->w->st->bops->put_write(o->p, p, n, err);
+}
+
+int sl_objw_put(sl_objw *o, sl_chunk *c, size_t off, size_t n, sl_err *err)
+{
+	if (o->h)
+		sl_sha256_update(o->h, c->data + off, n);
+	o->size += n;
+	return o->w->st->bops->put_chunk(o->p, c, off, n, err);
+}
+
+int sl_objw_finish(sl_objw *o, const uint8_t *digest_if_nohash, struct sl_objref *ref, sl_err *err)
+{
+	sl_store_writer *w = o->w;
+	sl_store *st = w->st;
+	uint8_t d[32];
+	if (o->nohash)
+		memcpy(d, digest_if_nohash, 32);
+	else
+		sl_sha256_final(o->h, d);
+	memset(ref, 0, sizeof *ref);
+	int rc = claim(w, d, ref, err);
+	if (rc == 0) {
+		memcpy(ref->digest, d, 32);
+		ref->size = o->size;
+		ref->fresh = 1;
+		sl_bput *p = o->p;
+		o->p = NULL;
+		rc = st->bops->put_finish(p, d, ref, err);
+		if (rc == 0 && ref->deferred) {
+			defer_publish(w, d, ref);
+		} else {
+			pthread_mutex_lock(&st->mu);
+			publish_locked(st, d, ref, rc == 0);
+			pthread_mutex_unlock(&st->mu);
+		}
+	} else if (rc > 0) {
+		ref->fresh = 0;
+		rc = 0;
+	}
+	sl_objw_abort(o);
+	return rc;
+}
+
+void sl_objw_abort(sl_objw *o)
+{
+	if (!o)
 		return;
-	if (w->w)
-		sl_writer_free(w->w);
-	if (w->fd >= 0)
-		close(w->fd);
-	if (w->tmp[0])
-		unlink(w->tmp);
-	sl_sha256_free(w->h);
-	free(w->buf);
-	free(w);
+	if (o->p)
+		o->w->st->bops->put_abort(o->p);
+	sl_sha256_free(o->h);
+	free(o);
 }

@@ -1,7 +1,8 @@
 /*
- * store.c: opening a store: layout, lock, catalog schema, and the repair a
- * crash can require (temp files, uncommitted pack tails, torn or
- * uncommitted provenance).  docs/store-format.md describes the result.
+ * store.c: opening a store: its layout, lock and tmp/, the catalog, the
+ * object backend (with the catalog as the keeper of its rows) and this
+ * writer's provenance chain, and the repair a crash can require.
+ * docs/store-format.md describes the result.
  */
 #include "store_impl.h"
 #include <dirent.h>
@@ -15,75 +16,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char schema[] =
-	"PRAGMA journal_mode=WAL;"
-	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
-	"CREATE TABLE IF NOT EXISTS packs(id INTEGER PRIMARY KEY, committed_size INTEGER NOT NULL);"
-	"CREATE TABLE IF NOT EXISTS objects(digest BLOB PRIMARY KEY, size INTEGER NOT NULL,"
-	" pack INTEGER, offset INTEGER);"
-	"CREATE TABLE IF NOT EXISTS items(id INTEGER PRIMARY KEY, input_digest BLOB NOT NULL,"
-	" input_size INTEGER NOT NULL, format TEXT NOT NULL, options_fp TEXT NOT NULL,"
-	" prov_seq INTEGER NOT NULL, time TEXT NOT NULL,"
-	" UNIQUE(input_digest, format, options_fp));"
-	"CREATE TABLE IF NOT EXISTS item_objects(item_id INTEGER NOT NULL, digest BLOB NOT NULL,"
-	" role TEXT NOT NULL, media_type TEXT NOT NULL);"
-	"CREATE INDEX IF NOT EXISTS item_objects_item ON item_objects(item_id);"
-	"CREATE TABLE IF NOT EXISTS attrs(item_id INTEGER NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL);"
-	"CREATE INDEX IF NOT EXISTS attrs_kv ON attrs(key, value);"
-	"CREATE INDEX IF NOT EXISTS attrs_item ON attrs(item_id);"
-	"CREATE TABLE IF NOT EXISTS seen(path_key BLOB PRIMARY KEY, size INTEGER, mtime_ns INTEGER,"
-	" ctime_ns INTEGER, ino INTEGER, dev INTEGER, input_digest BLOB, item_id INTEGER);";
-
-int sl_store_sql(sqlite3 *db, const char *sql, sl_err *err)
-{
-	char *msg = NULL;
-	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		int full = sqlite3_errcode(db) == SQLITE_FULL;
-		int rc = sl_fail(err, full ? SL_E_NOSPC : SL_E_IO, "catalog: %s",
-				 msg ? msg : sqlite3_errmsg(db));
-		sqlite3_free(msg);
-		return rc;
-	}
-	return 0;
-}
-
-int sl_store_meta_get(sqlite3 *db, const char *key, char *out, size_t n)
-{
-	sqlite3_stmt *st;
-	int found = 0;
-	if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key=?", -1, &st, NULL) != SQLITE_OK)
-		return 0;
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		snprintf(out, n, "%s", (const char *)sqlite3_column_text(st, 0));
-		found = 1;
-	}
-	sqlite3_finalize(st);
-	return found;
-}
-
-int sl_store_bind_key(sl_store *st, const char *key_fp, sl_err *err)
-{
-	char have[80];
-	if (sl_store_meta_get(st->db, "key_fp", have, sizeof have)) {
-		if (strcmp(have, key_fp))
-			return sl_fail(err, SL_E_USAGE, "this store's pseudonyms were made with the key "
-				       "whose fingerprint is %s, not %s: use that key, or another store",
-				       have, key_fp);
-		return 0;
-	}
-	sqlite3_stmt *q;
-	if (sqlite3_prepare_v2(st->db, "INSERT INTO meta VALUES('key_fp', ?)", -1, &q, NULL) != SQLITE_OK)
-		return sl_fail(err, SL_E_STATE, "catalog: %s", sqlite3_errmsg(st->db));
-	sqlite3_bind_text(q, 1, key_fp, -1, SQLITE_STATIC);
-	int ok = sqlite3_step(q) == SQLITE_DONE;
-	sqlite3_finalize(q);
-	if (!ok)
-		return sl_fail(err, sqlite3_errcode(st->db) == SQLITE_FULL ? SL_E_NOSPC : SL_E_STATE,
-			       "catalog: %s", sqlite3_errmsg(st->db));
-	return 0;
-}
-
 static char *path2(const char *dir, const char *name)
 {
 	size_t n = strlen(dir) + strlen(name) + 2;
@@ -92,26 +24,68 @@ static char *path2(const char *dir, const char *name)
 	return p;
 }
 
-char *sl_store_path(const sl_store *st, const char *name) { return path2(st->dir, name); }
+const char *sl_store_tmp_dir(const sl_store *st) { return st->tmp_dir; }
 
-void sl_object_path(const sl_store *st, const uint8_t d[32], char *out, size_t n)
+void sl_item_id(const uint8_t input_digest[32], const char *format, const char *options_fp,
+		char out[33])
 {
-	char hex[65];
-	sl_hex(hex, d, 32);
-	snprintf(out, n, "%s/objects/%.2s/%s", st->dir, hex, hex);
+	sl_sha256 *h = sl_sha256_new();
+	uint8_t d[32];
+	sl_sha256_update(h, "sluice-item-1", 14);
+	sl_sha256_update(h, input_digest, 32);
+	sl_sha256_update(h, format, strlen(format) + 1);
+	sl_sha256_update(h, options_fp, strlen(options_fp) + 1);
+	sl_sha256_final(h, d);
+	sl_sha256_free(h);
+	sl_hex(out, d, 16);
 }
 
-void sl_pack_path(const sl_store *st, int64_t id, char *out, size_t n)
+int sl_store_bind_key(sl_store *st, const char *key_fp, sl_err *err)
 {
-	snprintf(out, n, "%s/packs/pack-%08lld.pack", st->dir, (long long)id);
+	char have[80];
+	int r = st->cops->meta_get(st->cat, "key_fp", have, sizeof have, err);
+	if (r < 0)
+		return r;
+	if (r == 1 && strcmp(have, key_fp))
+		return sl_fail(err, SL_E_USAGE, "this store's pseudonyms were made with the key "
+			       "whose fingerprint is %s, not %s: use that key, or another store",
+			       have, key_fp);
+	return r == 1 ? 0 : st->cops->meta_put_now(st->cat, "key_fp", key_fp, err);
 }
 
-static int mkdir_mode(const char *p)
+/* ---- the backend's env: its rows kept by the catalog ---- */
+
+static int env_rows(void *ctx, const char *prefix, int (*cb)(void *, const char *, int64_t),
+		    void *cbctx, sl_err *err)
 {
-	if (mkdir(p, 0750) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
+	sl_store *st = ctx;
+	return st->cops->rows(st->cat, prefix, cb, cbctx, err);
 }
+
+static int env_put_now(void *ctx, const char *key, int64_t value, sl_err *err)
+{
+	sl_store *st = ctx;
+	return st->cops->row_put_now(st->cat, key, value, err);
+}
+
+static int env_del_now(void *ctx, const char *key, sl_err *err)
+{
+	sl_store *st = ctx;
+	return st->cops->row_del_now(st->cat, key, err);
+}
+
+int sl_store_open_backend(sl_store *st, int flags, struct sl_backend_repair *rep, sl_err *err)
+{
+	if (st->b)
+		st->bops->close(st->b);
+	st->b = NULL;
+	st->env = (struct sl_backend_env){.ctx = st, .rows = env_rows, .put_now = env_put_now,
+		.del_now = env_del_now, .tmp_dir = st->tmp_dir};
+	struct sl_backend_repair dummy = {0};
+	return st->bops->open(&st->b, st->dir, flags, &st->env, rep ? rep : &dummy, err);
+}
+
+/* ---- layout ---- */
 
 static int check_format(const char *dir, sl_err *err)
 {
@@ -123,78 +97,11 @@ static int check_format(const char *dir, sl_err *err)
 		return sl_fail(err, SL_E_STATE, "not a sluice store (no FORMAT file)");
 	ssize_t n = read(fd, buf, sizeof buf - 1);
 	close(fd);
-	if (n < 0 || strncmp(buf, "sluice-store 1\n", 15))
+	if (n == 15 && !memcmp(buf, SL_STORE_FORMAT_V1, 15))
+		return sl_fail(err, SL_E_STATE, "this store has format version 1: run "
+			       "`sluice migrate --store DIR` once to upgrade it");
+	if (n != 15 || memcmp(buf, SL_STORE_FORMAT, 15))
 		return sl_fail(err, SL_E_STATE, "unsupported store format");
-	return 0;
-}
-
-static int open_db(sl_store *st, sqlite3 **db, int ro, sl_err *err)
-{
-	char *p = path2(st->dir, "catalog.db");
-	if (!ro) {
-		/* SQLite gives its -wal and -shm files the database's mode:
-		 * create it group-readable at most, whatever the umask. */
-		int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
-		if (fd >= 0) {
-			fchmod(fd, 0640);
-			close(fd);
-		}
-	}
-	int fl = ro ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-	int rc = sqlite3_open_v2(p, db, fl | SQLITE_OPEN_NOMUTEX, NULL);
-	free(p);
-	if (rc != SQLITE_OK)
-		return sl_fail(err, SL_E_STATE, "cannot open the catalog: %s", sqlite3_errmsg(*db));
-	sqlite3_busy_timeout(*db, 10000);
-	/* No memory map: mapped catalog pages count in the resident size, which
-	 * then grows with the catalog (a 100,000-item catalog is 60 MB), and
-	 * measured on 100,000 small inputs a map was no faster than the page
-	 * cache once lookups are batched in one read transaction.  The writer
-	 * checkpoints every 64 MiB of log rather than every 4 MiB: the items'
-	 * keys are digests, so a batch dirties pages all over the B-trees, and
-	 * a rarer checkpoint writes each page once for many batches. */
-	if (ro)
-		rc = sl_store_sql(*db, "PRAGMA cache_size=-8192", err);
-	else
-		rc = sl_store_sql(*db, "PRAGMA synchronous=FULL; PRAGMA cache_size=-32768;"
-				  " PRAGMA wal_autocheckpoint=16384", err);
-	return rc;
-}
-
-static int init_meta(sl_store *st, sl_err *err)
-{
-	int rc = sl_store_sql(st->db, schema, err);
-	if (rc < 0)
-		return rc;
-	char v[80];
-	if (!sl_store_meta_get(st->db, "store_id", v, sizeof v)) {
-		uint8_t id[16];
-		if (RAND_bytes(id, sizeof id) != 1)
-			return sl_fail(err, SL_E_STATE, "no randomness for a store id");
-		char hex[33], sql[512];
-		sl_hex(hex, id, 16);
-		snprintf(sql, sizeof sql,
-			 "INSERT INTO meta VALUES('format_version','1'),('store_id','%s'),"
-			 "('prov_size','0'),('prov_count','0'),"
-			 "('prov_head','%064d')", hex, 0);
-		if ((rc = sl_store_sql(st->db, sql, err)) < 0)
-			return rc;
-	}
-	return 0;
-}
-
-int sl_store_load_meta(sl_store *st, sl_err *err)
-{
-	char v[80];
-	if (!sl_store_meta_get(st->db, "store_id", st->id, sizeof st->id))
-		return sl_fail(err, SL_E_CORRUPT, "catalog has no store id");
-	if (!sl_store_meta_get(st->db, "prov_size", v, sizeof v))
-		return sl_fail(err, SL_E_CORRUPT, "catalog has no provenance size");
-	st->prov_size = strtoull(v, NULL, 10);
-	sl_store_meta_get(st->db, "prov_count", v, sizeof v);
-	st->prov_count = strtoull(v, NULL, 10);
-	if (!sl_store_meta_get(st->db, "prov_head", v, sizeof v) || sl_unhex(st->prov_head, v, 32) < 0)
-		return sl_fail(err, SL_E_CORRUPT, "catalog has no provenance head");
 	return 0;
 }
 
@@ -227,240 +134,77 @@ static uint64_t empty_dir(int fd, int depth)
 	return n;
 }
 
-static int clean_tmp(sl_store *st, struct sl_store_open_info *info)
+static int mkdir_mode(const char *p)
 {
-	char *t = path2(st->dir, "tmp");
-	int fd = open(t, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0)
-		info->removed_tmp += empty_dir(fd, 0);
-	free(t);
+	if (mkdir(p, 0750) < 0 && errno != EEXIST)
+		return -errno;
 	return 0;
-}
-
-static int64_t pack_id_of(const char *name)
-{
-	long long id;
-	char tail;
-	if (sscanf(name, "pack-%lld.pac%c", &id, &tail) == 2 && tail == 'k' &&
-	    strlen(name) == strlen("pack-00000000.pack"))
-		return id;
-	return -1;
-}
-
-/* The highest pack id named by a file in packs/ (0 if none). */
-static int64_t max_pack_file(sl_store *st)
-{
-	char *dir = sl_store_path(st, "packs");
-	DIR *d = opendir(dir);
-	free(dir);
-	int64_t maxid = 0;
-	struct dirent *de;
-	while (d && (de = readdir(d))) {
-		int64_t id = pack_id_of(de->d_name);
-		if (id > maxid)
-			maxid = id;
-	}
-	if (d)
-		closedir(d);
-	return maxid;
-}
-
-/* Cut one pack back to its committed end, or remove it when nothing in it
- * was ever committed.  A pack shorter than committed is damage: left for
- * verify to report. */
-static int repair_pack(sl_store *st, int64_t id, int64_t committed,
-		       struct sl_store_open_info *info, sl_err *err)
-{
-	char p[4096];
-	sl_pack_path(st, id, p, sizeof p);
-	if (committed == 0) {
-		if (unlink(p) == 0)
-			info->truncated_packs++;
-		else if (errno != ENOENT)
-			return sl_fail_errno(err, SL_E_IO, errno, "cannot remove pack %lld", (long long)id);
-		return 0;
-	}
-	int fd = open(p, O_WRONLY | O_CLOEXEC);
-	struct stat sb;
-	if (fd < 0 || fstat(fd, &sb) < 0 || sb.st_size <= committed) {
-		if (fd >= 0)
-			close(fd);
-		return 0;
-	}
-	int rc = 0;
-	if (ftruncate(fd, committed) < 0 || fsync(fd) < 0)
-		rc = sl_fail_errno(err, SL_E_IO, errno, "cannot repair pack %lld", (long long)id);
-	close(fd);
-	info->truncated_packs++;
-	return rc;
-}
-
-/* Every pack a run makes has a catalog row before its file exists, so the
- * rows say what to repair.  A file without a row was not made by sluice:
- * it is left alone, but its id is never reused. */
-static int repair_packs(sl_store *st, struct sl_store_open_info *info, sl_err *err)
-{
-	int64_t maxid = max_pack_file(st);
-	sqlite3_stmt *q;
-	if (sqlite3_prepare_v2(st->db, "SELECT id, committed_size FROM packs ORDER BY id", -1, &q,
-			       NULL) != SQLITE_OK)
-		return sl_fail(err, SL_E_STATE, "catalog: %s", sqlite3_errmsg(st->db));
-	int rc = 0, empty = 0;
-	while (rc == 0 && sqlite3_step(q) == SQLITE_ROW) {
-		int64_t id = sqlite3_column_int64(q, 0), committed = sqlite3_column_int64(q, 1);
-		if (id > maxid)
-			maxid = id;
-		empty += committed == 0;
-		rc = repair_pack(st, id, committed, info, err);
-	}
-	sqlite3_finalize(q);
-	st->next_pack = maxid + 1;
-	if (rc < 0 || !empty)
-		return rc;
-	/* The removals must be durable before the rows go, or a crash could
-	 * bring back a file no row names. */
-	char *dir = sl_store_path(st, "packs");
-	rc = sl_fsync_dir(dir);
-	free(dir);
-	if (rc < 0)
-		return sl_fail_errno(err, SL_E_IO, -rc, "cannot fsync the packs folder");
-	return sl_store_sql(st->db, "DELETE FROM packs WHERE committed_size=0", err);
-}
-
-static int repair_prov(sl_store *st, struct sl_store_open_info *info, sl_err *err)
-{
-	char *p = path2(st->dir, "provenance.jsonl");
-	st->prov_fd = open(p, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-	free(p);
-	if (st->prov_fd < 0)
-		return sl_fail_errno(err, SL_E_STATE, errno, "cannot open the provenance log");
-	struct stat sb;
-	fstat(st->prov_fd, &sb);
-	if ((uint64_t)sb.st_size > st->prov_size) {
-		/* A torn line or records of a batch the catalog never committed. */
-		if (ftruncate(st->prov_fd, (off_t)st->prov_size) < 0 || fsync(st->prov_fd) < 0)
-			return sl_fail_errno(err, SL_E_IO, errno, "cannot repair the provenance log");
-		info->repaired_prov = (int)((uint64_t)sb.st_size - st->prov_size);
-	}
-	/* A log shorter than committed is damage for verify to report, not
-	 * something to paper over: refuse to append to it. */
-	if ((uint64_t)sb.st_size < st->prov_size)
-		return sl_fail(err, SL_E_CORRUPT, "the provenance log is shorter than the catalog "
-			       "records (%llu < %llu bytes): run sluice verify",
-			       (unsigned long long)sb.st_size, (unsigned long long)st->prov_size);
-	return 0;
-}
-
-/* A second writing connection for pack ids: workers record them while the
- * committer's connection may be inside a transaction (SQLite serialises the
- * two; a pack is made once per GiB written, so the wait is rare). */
-static int open_alloc_db(sl_store *st, sl_err *err)
-{
-	int rc = open_db(st, &st->alloc_db, 0, err);
-	if (rc < 0)
-		return rc;
-	sqlite3_busy_timeout(st->alloc_db, 60000);
-	if (sqlite3_prepare_v2(st->alloc_db, "INSERT INTO packs(id, committed_size) VALUES(?, 0)",
-			       -1, &st->q_pack, NULL) != SQLITE_OK)
-		return sl_fail(err, SL_E_STATE, "catalog: %s", sqlite3_errmsg(st->alloc_db));
-	return 0;
-}
-
-static int open_writable(sl_store *st, unsigned slots, struct sl_store_open_info *info, sl_err *err)
-{
-	char *lp = path2(st->dir, "lock");
-	st->lock_fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
-	free(lp);
-	if (st->lock_fd < 0)
-		return sl_fail_errno(err, SL_E_STATE, errno, "cannot open the store lock");
-	if (flock(st->lock_fd, LOCK_EX | LOCK_NB) < 0)
-		return sl_fail(err, SL_E_STATE, "store is in use by another sluice process");
-	int rc = open_db(st, &st->db, 0, err);
-	if (rc == 0)
-		rc = init_meta(st, err);
-	if (rc == 0)
-		rc = sl_store_load_meta(st, err);
-	if (rc == 0)
-		rc = clean_tmp(st, info);
-	if (rc == 0)
-		rc = repair_packs(st, info, err);
-	if (rc == 0)
-		rc = repair_prov(st, info, err);
-	st->nslots = slots ? slots : 1;
-	st->slots = sl_xcalloc(st->nslots, sizeof *st->slots);
-	for (unsigned i = 0; rc == 0 && i < st->nslots; i++) {
-		struct slot *s = &st->slots[i];
-		s->pack_fd = -1;
-		rc = open_db(st, &s->rdb, 1, err);
-		if (rc == 0 && (sqlite3_prepare_v2(s->rdb, SL_SQL_SEEN, -1, &s->q_seen, NULL) ||
-				sqlite3_prepare_v2(s->rdb, SL_SQL_OBJECT, -1, &s->q_obj, NULL) ||
-				sqlite3_prepare_v2(s->rdb, SL_SQL_OUTPUTS, -1, &s->q_outs, NULL) ||
-				sqlite3_prepare_v2(s->rdb, "BEGIN", -1, &s->q_begin, NULL) ||
-				sqlite3_prepare_v2(s->rdb, "COMMIT", -1, &s->q_end, NULL)))
-			rc = sl_fail(err, SL_E_STATE, "catalog: %s", sqlite3_errmsg(s->rdb));
-	}
-	if (rc == 0 && sqlite3_prepare_v2(st->db, SL_SQL_ITEM, -1, &st->q_item, NULL))
-		rc = sl_fail(err, SL_E_STATE, "catalog: %s", sqlite3_errmsg(st->db));
-	if (rc == 0)
-		rc = open_alloc_db(st, err);
-	st->set = sl_xcalloc(4096, sizeof *st->set);
-	return rc;
-}
-
-static int create_layout(const char *dir)
-{
-	static const char *const sub[] = {"packs", "objects", "tmp"};
-	int rc = mkdir_mode(dir);
-	for (size_t i = 0; rc == 0 && i < 3; i++) {
-		char *p = path2(dir, sub[i]);
-		rc = mkdir_mode(p);
-		free(p);
-	}
-	return rc;
 }
 
 /* FORMAT is written last: a folder without it is not yet a store, so a
  * creation cut short (ENOSPC, a crash) is finished by the next run. */
-static int write_format(const char *dir)
+int sl_store_write_format(const char *dir)
 {
-	char *f = path2(dir, "FORMAT");
-	int rc = 0, fd = open(f, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-	if (fd >= 0) {
-		rc = sl_write_all(fd, "sluice-store 1\n", 15);
-		if (rc == 0 && fsync(fd) < 0)
-			rc = -errno;
-		close(fd);
-		if (rc < 0)
-			unlink(f);
-	} else if (errno != EEXIST) {
+	char *f = path2(dir, "FORMAT"), *t = path2(dir, "FORMAT.new");
+	int rc = 0, fd = open(t, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (fd < 0)
 		rc = -errno;
-	}
+	if (rc == 0)
+		rc = sl_write_all(fd, SL_STORE_FORMAT, 15);
+	if (rc == 0 && fsync(fd) < 0)
+		rc = -errno;
+	if (fd >= 0)
+		close(fd);
+	if (rc == 0 && rename(t, f) < 0)
+		rc = -errno;
+	if (rc < 0)
+		unlink(t);
 	free(f);
+	free(t);
 	return rc == 0 ? sl_fsync_dir(dir) : rc;
 }
 
-static int build_store(const char *dir, sl_err *err)
+static int build_store(const char *dir, const struct sl_backend_ops *bops, sl_err *err)
 {
-	int rc = create_layout(dir);
+	static const char *const sub[] = {"tmp", SL_PROV_DIR};
+	int rc = mkdir_mode(dir);
+	for (size_t i = 0; rc == 0 && i < 2; i++) {
+		char *p = path2(dir, sub[i]);
+		rc = mkdir_mode(p);
+		free(p);
+	}
 	if (rc < 0)
-		return sl_fail_errno(err, SL_E_STATE, -rc,
-				     "cannot create the store layout");
-	sl_store tmp = {.dir = (char *)dir};
-	rc = open_db(&tmp, &tmp.db, 0, err);
-	if (rc == 0)
-		rc = init_meta(&tmp, err);
-	if (tmp.db && sqlite3_close(tmp.db) != SQLITE_OK && rc == 0)
-		rc = sl_fail(err, SL_E_STATE, "cannot close the new catalog");
-	if (rc == 0 && (rc = write_format(dir)) < 0)
-		rc = sl_fail_errno(err, SL_E_STATE, -rc,
-				   "cannot create the store");
+		return sl_fail_errno(err, SL_E_STATE, -rc, "cannot create the store layout");
+	/* the catalog and the backend make their own parts */
+	sl_store tmp = {.dir = (char *)dir, .cops = &sl_catalog_sqlite, .bops = bops};
+	char *t = path2(dir, "tmp");
+	tmp.tmp_dir = t;
+	rc = tmp.cops->open(&tmp.cat, dir, SL_STORE_CREATE, err);
+	char id[80];
+	if (rc == 0 && (rc = tmp.cops->meta_get(tmp.cat, "store_id", id, sizeof id, err)) == 0) {
+		uint8_t raw[16];
+		if (RAND_bytes(raw, sizeof raw) != 1)
+			rc = sl_fail(err, SL_E_STATE, "no randomness for a store id");
+		sl_hex(id, raw, 16);
+		if (rc == 0)
+			rc = tmp.cops->meta_put_now(tmp.cat, "store_id", id, err);
+	}
+	if (rc >= 0)
+		rc = sl_store_open_backend(&tmp, SL_STORE_CREATE, NULL, err);
+	if (tmp.b)
+		tmp.bops->close(tmp.b);
+	if (tmp.cat)
+		tmp.cops->close(tmp.cat);
+	free(t);
+	if (rc == 0 && (rc = sl_store_write_format(dir)) < 0)
+		rc = sl_fail_errno(err, SL_E_STATE, -rc, "cannot create the store");
 	return rc;
 }
 
 static void remove_unfinished(const char *dir)
 {
-	static const char *const names[] = {"FORMAT", "catalog.db", "catalog.db-wal",
-					    "catalog.db-shm", "packs", "objects", "tmp"};
+	static const char *const names[] = {"FORMAT", "FORMAT.new", "catalog.db", "catalog.db-wal",
+					    "catalog.db-shm", "packs", "objects", "tmp", SL_PROV_DIR};
 	for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
 		char *p = path2(dir, names[i]);
 		if (unlink(p) < 0 && errno == EISDIR)
@@ -473,7 +217,7 @@ static void remove_unfinished(const char *dir)
 /* A new store is built beside its final name and renamed into place, so
  * the name never shows a half-made store; a folder that exists already is
  * completed in place. */
-static int create_store(const char *dir, sl_err *err)
+static int create_store(const char *dir, const struct sl_backend_ops *bops, sl_err *err)
 {
 	char *f = path2(dir, "FORMAT");
 	int have = access(f, F_OK) == 0;
@@ -482,11 +226,11 @@ static int create_store(const char *dir, sl_err *err)
 		return 0;
 	struct stat sb;
 	if (stat(dir, &sb) == 0)
-		return build_store(dir, err);
+		return build_store(dir, bops, err);
 	char *tmp = sl_xmalloc(strlen(dir) + 32);
 	sprintf(tmp, "%s.new-%ld", dir, (long)getpid());
 	remove_unfinished(tmp);
-	int rc = build_store(tmp, err);
+	int rc = build_store(tmp, bops, err);
 	if (rc == 0 && rename(tmp, dir) < 0 && errno != EEXIST && errno != ENOTEMPTY)
 		rc = sl_fail_errno(err, SL_E_STATE, errno, "cannot create the store");
 	if (rc == 0) {
@@ -503,35 +247,77 @@ static int create_store(const char *dir, sl_err *err)
 	return rc;
 }
 
-int sl_store_open(sl_store **out, const char *dir, int flags, unsigned slots,
+/* ---- open ---- */
+
+static int open_writable(sl_store *st, const char *writer, struct sl_store_open_info *info,
+			 sl_err *err)
+{
+	char *lp = path2(st->dir, "lock");
+	st->lock_fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	free(lp);
+	if (st->lock_fd < 0)
+		return sl_fail_errno(err, SL_E_STATE, errno, "cannot open the store lock");
+	if (flock(st->lock_fd, LOCK_EX | LOCK_NB) < 0)
+		return sl_fail(err, SL_E_STATE, "store is in use by another sluice process");
+	int rc = st->cops->open(&st->cat, st->dir, 0, err);
+	if (rc == 0)
+		rc = st->cops->reader_new(st->cat, &st->rd, err);
+	int fd = rc == 0 ? open(st->tmp_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+	if (fd >= 0) /* half-written objects, scratch files and views of a crashed run */
+		info->removed_tmp += (int)empty_dir(fd, 0);
+	struct sl_backend_repair rep = {0};
+	if (rc == 0)
+		rc = sl_store_open_backend(st, st->flags, &rep, err);
+	info->truncated_packs = (int)rep.truncated;
+	if (rc == 0)
+		rc = st->cops->chain_get(st->cat, writer, &st->chain, err);
+	if (rc == 0)
+		rc = sl_prov_open(&st->prov, st->dir, &st->chain, &info->repaired_prov, err);
+	st->set = sl_xcalloc(4096, sizeof *st->set);
+	return rc;
+}
+
+int sl_store_open(sl_store **out, const char *dir, const struct sl_store_opts *o,
 		  struct sl_store_open_info *info, sl_err *err)
 {
+	struct sl_store_opts none = {0};
 	struct sl_store_open_info dummy;
+	if (!o)
+		o = &none;
 	if (!info)
 		info = &dummy;
 	memset(info, 0, sizeof *info);
 	*out = NULL;
+	const char *writer = o->writer ? o->writer : "main";
+	if (!sl_prov_writer_ok(writer))
+		return sl_fail(err, SL_E_USAGE, "writer name '%s': use 1 to %d of a-z, 0-9, _ and -",
+			       writer, SL_WRITER_MAX);
 	sl_store *st = sl_xcalloc(1, sizeof *st);
 	st->dir = sl_xstrdup(dir);
-	st->flags = flags;
-	st->lock_fd = st->prov_fd = -1;
+	st->tmp_dir = path2(dir, "tmp");
+	st->flags = o->flags & ~SL_STORE_CREATE;
+	st->lock_fd = -1;
+	st->bops = o->backend ? o->backend : &sl_backend_local;
+	st->cops = &sl_catalog_sqlite;
 	pthread_mutex_init(&st->mu, NULL);
-	pthread_mutex_init(&st->alloc_mu, NULL);
 	pthread_cond_init(&st->cv, NULL);
 	int rc = 0;
 	struct stat sb;
-	if (stat(dir, &sb) < 0 && !(flags & SL_STORE_CREATE))
+	int ro = !!(o->flags & SL_STORE_READONLY);
+	if (stat(dir, &sb) < 0 && !(o->flags & SL_STORE_CREATE))
 		rc = sl_fail(err, SL_E_STATE, "no store here");
-	else if ((flags & SL_STORE_CREATE) && !(flags & SL_STORE_READONLY))
-		rc = create_store(dir, err);
+	else if ((o->flags & SL_STORE_CREATE) && !ro)
+		rc = create_store(dir, st->bops, err);
 	if (rc == 0)
 		rc = check_format(dir, err);
-	if (rc == 0 && (flags & SL_STORE_READONLY)) {
-		rc = open_db(st, &st->db, 1, err);
+	if (rc == 0 && ro) {
+		rc = st->cops->open(&st->cat, dir, SL_STORE_READONLY, err);
 		if (rc == 0)
-			rc = sl_store_load_meta(st, err);
+			rc = st->cops->reader_new(st->cat, &st->rd, err);
+		if (rc == 0)
+			rc = sl_store_open_backend(st, SL_STORE_READONLY, NULL, err);
 	} else if (rc == 0) {
-		rc = open_writable(st, slots, info, err);
+		rc = open_writable(st, writer, info, err);
 	}
 	if (rc < 0) {
 		sl_store_close(st);
@@ -545,22 +331,6 @@ void sl_store_close(sl_store *st)
 {
 	if (!st)
 		return;
-	for (unsigned i = 0; i < st->nslots; i++) {
-		struct slot *s = &st->slots[i];
-		if (s->pack_fd >= 0)
-			close(s->pack_fd);
-		for (int j = 0; j < s->nold; j++)
-			close(s->old_fds[j]);
-		free(s->pend);
-		free(s->claims);
-		sqlite3_finalize(s->q_seen);
-		sqlite3_finalize(s->q_obj);
-		sqlite3_finalize(s->q_outs);
-		sqlite3_finalize(s->q_begin);
-		sqlite3_finalize(s->q_end);
-		sqlite3_close(s->rdb);
-	}
-	free(st->slots);
 	if (st->set) {
 		for (int i = 0; i < 4096; i++)
 			for (struct inrun *e = st->set[i], *n; e; e = n) {
@@ -569,20 +339,18 @@ void sl_store_close(sl_store *st)
 			}
 		free(st->set);
 	}
-	for (size_t i = 0; i < st->ndirty_dirs; i++)
-		free(st->dirty_dirs[i]);
-	free(st->dirty_dirs);
-	sqlite3_finalize(st->q_item);
-	sqlite3_close(st->db);
-	sqlite3_finalize(st->q_pack);
-	sqlite3_close(st->alloc_db);
-	if (st->prov_fd >= 0)
-		close(st->prov_fd);
+	if (st->b)
+		st->bops->close(st->b);
+	if (st->rd)
+		st->cops->reader_free(st->rd);
+	if (st->cat)
+		st->cops->close(st->cat);
+	sl_prov_close(st->prov);
 	if (st->lock_fd >= 0)
 		close(st->lock_fd);
 	pthread_mutex_destroy(&st->mu);
-	pthread_mutex_destroy(&st->alloc_mu);
 	pthread_cond_destroy(&st->cv);
+	free(st->tmp_dir);
 	free(st->dir);
 	free(st);
 }

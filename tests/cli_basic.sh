@@ -59,7 +59,7 @@ for l in open("rep.jsonl"):
     assert r["format"] == "opaque" and r["size"] == len(data), r
     assert r["input"] == d, ("input digest", r)
     assert [o["digest"] for o in r["outputs"]] == [d], ("opaque output is the input's bytes", r)
-    assert isinstance(r["item"], int), r
+    assert isinstance(r["item"], str) and len(r["item"]) == 32, r
 PY
 pass "ingest: exit 0, --json summary adds up, one report line per input with digests"
 
@@ -88,7 +88,8 @@ for dp, _, fs in os.walk("src"):
         want.add(hashlib.sha256(open(os.path.join(dp, f), "rb").read()).hexdigest())
 assert len(rows) == int(sys.argv[1]), len(rows)
 assert {r["input"] for r in rows} == want, "ls --json inputs are not the inputs' digests"
-assert sorted(r["item"] for r in rows) == list(range(1, len(rows) + 1)), "item ids 1..N"
+ids = [r["item"] for r in rows]
+assert ids == sorted(ids) and len(set(ids)) == len(ids), "ls lists items once each, in id order"
 for r in rows:
     assert r["format"] == "opaque" and r["outputs"][0]["digest"] == r["input"], r
 PY
@@ -114,6 +115,10 @@ for i, l in enumerate(lines, 1):
         assert k in r, k
     assert len(r["inputs"][0]["path_hmac"]) == 64
     assert r["inputs"][0]["digest"] == items[r["item"]]["input"], "record names its item"
+    assert r["writer"] == "main", r["writer"]
+    want = hashlib.sha256(b"sluice-item-1\0" + bytes.fromhex(r["inputs"][0]["digest"]) +
+                          r["format"].encode() + b"\0" + r["options_fp"].encode() + b"\0")
+    assert r["item"] == want.hexdigest()[:32], "an item's id is derived from its input, format and options"
     prev = hashlib.sha256(l).hexdigest()
 PY
 grep -qF 'src/ref' log.jsonl && fail "a source path is in the provenance log"
@@ -150,13 +155,13 @@ else:
 PY
 expect_problem d2 "flipped byte in a pack"
 damaged d3
-sed -i '2s/"seq":2/"seq":2 /' d3/provenance.jsonl
+sed -i '2s/"seq":2/"seq":2 /' d3/prov/main.jsonl
 expect_problem d3 "edited provenance record"
 damaged d4
 rm "d4/objects/${large#d1/objects/}"
 expect_problem d4 "missing object file"
 damaged d5
-head -n -1 d5/provenance.jsonl > p && cat p > d5/provenance.jsonl
+head -n -1 d5/prov/main.jsonl > p && cat p > d5/prov/main.jsonl
 expect_problem d5 "last provenance record dropped"
 verify_ok st
 pass "verify: passes on a sound store, fails naming the problem on damage"

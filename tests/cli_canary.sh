@@ -2,7 +2,7 @@
 # folders and files after patients: plant canaries in the paths of inputs
 # (ingested, rejected and odd ones alike) and in the content of a rejected
 # input, then search every byte of the store (catalog.db and its -wal,
-# provenance.jsonl, packs, objects, everything) for them and for the
+# provenance (prov/), packs, objects, everything) for them and for the
 # absolute source path.  The operator report, outside the store, does name
 # the paths.  A report path inside the store is refused.
 source "$TESTS/lib.sh"
@@ -64,8 +64,8 @@ import os, subprocess, sys, time
 S, ref = sys.argv[1], sys.argv[2]
 p = subprocess.Popen([S, "ingest", "--store", "st", "--key-file", "key", "--opaque", ref, "--threads", "1",
                       "--batch", "64", ref], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-start = os.path.getsize("st/provenance.jsonl")
-while p.poll() is None and os.path.getsize("st/provenance.jsonl") == start:
+start = os.path.getsize("st/prov/main.jsonl")
+while p.poll() is None and os.path.getsize("st/prov/main.jsonl") == start:
     time.sleep(0.001)
 alive = p.poll() is None
 p.kill(); p.wait()

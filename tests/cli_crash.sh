@@ -34,9 +34,9 @@ def listdir(p):
     except OSError: return []
 def packs(): return sum(size("st/packs/" + f) for f in listdir("st/packs"))
 test = {
-    "tmp":   lambda: listdir("st/tmp") and size("st/provenance.jsonl") == 0,
-    "packs": lambda: packs() > 1e6 and size("st/provenance.jsonl") == 0,
-    "prov":  lambda: size("st/provenance.jsonl") > 0,
+    "tmp":   lambda: listdir("st/tmp") and size("st/prov/main.jsonl") == 0,
+    "packs": lambda: packs() > 1e6 and size("st/prov/main.jsonl") == 0,
+    "prov":  lambda: size("st/prov/main.jsonl") > 0,
 }[cond]
 out = open("run.out", "wb"); err = open("run.err", "wb")
 p = subprocess.Popen(argv, stdout=out, stderr=err)
@@ -44,7 +44,7 @@ t0 = time.time()
 while p.poll() is None and not test():
     time.sleep(0.001)
 alive = p.poll() is None
-state = f"tmp={len(listdir('st/tmp'))} packs={packs()} provenance={size('st/provenance.jsonl')}"
+state = f"tmp={len(listdir('st/tmp'))} packs={packs()} provenance={size('st/prov/main.jsonl')}"
 p.send_signal(getattr(signal, "SIG" + sig))
 rc = p.wait()
 open("run.rc", "w").write(str(rc))

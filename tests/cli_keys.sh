@@ -47,7 +47,7 @@ for dp, _, fs in os.walk("st"):
         data = open(os.path.join(dp, f), "rb").read()
         assert key not in data and key.hex().encode() not in data, os.path.join(dp, f)
 PY
-grep -qF "\"key_fp\":\"" st/provenance.jsonl || fail "provenance does not name the key's fingerprint"
+grep -qF "\"key_fp\":\"" st/prov/main.jsonl || fail "provenance does not name the key's fingerprint"
 pass "the key is never written into the store (raw or hex); its fingerprint is"
 
 # each record names the fingerprint of the key that made it (the one keygen printed)

@@ -30,7 +30,7 @@ for how in "--io uring" "--io io_uring"; do
 done
 assert_exit 2 env SLUICE_IO=uring "$SLUICE" ingest --store st2 --key-file key --opaque src src
 assert_contains "$OUT" "io_uring" "SLUICE_IO=uring where io_uring is blocked"
-[[ ! -e st2/provenance.jsonl ]] || [[ $(items st2) == 0 ]] || fail "a refused run stored something"
+[[ ! -e st2/prov/main.jsonl ]] || [[ $(items st2) == 0 ]] || fail "a refused run stored something"
 pass "forced io_uring where it is blocked: exit 2, message names io_uring"
 
 unset SLUICE_NO_URING

@@ -31,6 +31,10 @@ enum {
 	 * must open itself (references are gigabytes and indexed: handing the
 	 * content over in memory would be wrong). */
 	SL_FORMAT_REFERENCE = 2,
+	/* The format for inputs the operator declares non-sensitive (paths
+	 * under `--opaque`, and the `--reference` file): the engine hands it
+	 * those inputs without sniffing them.  One format carries it. */
+	SL_FORMAT_DECLARED = 4,
 };
 
 /* An option a format takes, given as `--NAME VALUE` on the command line. */
@@ -155,6 +159,8 @@ int sl_transform_memory(const struct sl_format *f, const void *data, size_t len,
 /* The registry (ingest/formats.c). */
 extern const struct sl_format *const sl_formats[];
 const struct sl_format *sl_format_by_name(const char *name);
+/* The first format carrying flag (SL_FORMAT_DECLARED), or NULL. */
+const struct sl_format *sl_format_flagged(unsigned flag);
 /* The best format for this head, never NULL: the reject-unknown format
  * answers when no other does. */
 const struct sl_format *sl_format_sniff(const uint8_t *head, size_t len, uint64_t size);

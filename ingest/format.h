@@ -46,6 +46,13 @@ struct sl_format_option {
 			         (formats never open files) */
 };
 
+/* The file name extension `sluice export` gives an output of this media
+ * type (".vcf.gz"). */
+struct sl_format_extension {
+	const char *media_type;
+	const char *extension;
+};
+
 struct sl_format {
 	const char *name;     /* short, stable: goes into catalog and provenance */
 	const char *version;  /* bump when output bytes change */
@@ -78,6 +85,15 @@ struct sl_format {
 	 * returning 0 with nothing added makes the index an ordinary file. */
 	const char *const *bundle_suffixes;
 	int (*bundle)(sl_bundle *b, sl_err *err);
+	/* What `sluice export` needs to lay out this format's outputs as
+	 * SUBJECT/FOLDER/NAME.EXT: each output's extension by media type
+	 * (ends with a NULL media_type; may be NULL; ".bin" for one not
+	 * listed), the catalog attribute whose value names the folder (NULL
+	 * or absent: the format's name) and the one whose value names the
+	 * files (NULL or absent: the object's digest). */
+	const struct sl_format_extension *extensions;
+	const char *export_folder;
+	const char *export_name;
 };
 
 /* ---- input ---- */

@@ -512,6 +512,11 @@ static int dicom_transform(sl_input *in, sl_sink *out, const struct sl_deid_ctx 
 	return rc;
 }
 
+static const struct sl_format_extension extensions[] = {
+	{"application/dicom", ".dcm"},
+	{NULL, NULL},
+};
+
 const struct sl_format sl_format_dicom = {
 	.name = "dicom",
 	.version = "1",
@@ -521,4 +526,7 @@ const struct sl_format sl_format_dicom = {
 	.release = dicom_release,
 	.sniff = dicom_sniff,
 	.transform = dicom_transform,
+	.extensions = extensions,
+	.export_folder = "study",
+	.export_name = "instance",
 };

@@ -53,6 +53,15 @@ struct sl_format_extension {
 	const char *extension;
 };
 
+/* A library a format links, for `sluice --version` and the "software" of
+ * every provenance record: its name ("htslib") and a function returning
+ * its version at run time ("1.16"), called once per process.  Two formats
+ * may name the same library: it is listed once. */
+struct sl_format_library {
+	const char *name;
+	const char *(*version)(void);
+};
+
 struct sl_format {
 	const char *name;     /* short, stable: goes into catalog and provenance */
 	const char *version;  /* bump when output bytes change */
@@ -94,6 +103,8 @@ struct sl_format {
 	const struct sl_format_extension *extensions;
 	const char *export_folder;
 	const char *export_name;
+	/* The libraries the format links (ends with a NULL name; may be NULL). */
+	const struct sl_format_library *libraries;
 };
 
 /* ---- input ---- */

@@ -517,6 +517,17 @@ static const struct sl_format_extension extensions[] = {
 	{NULL, NULL},
 };
 
+/* zlib inflates and deflates the deflated transfer syntax. */
+static const char *libz_version(void)
+{
+	return zlibVersion();
+}
+
+static const struct sl_format_library libraries[] = {
+	{"zlib", libz_version},
+	{NULL, NULL},
+};
+
 const struct sl_format sl_format_dicom = {
 	.name = "dicom",
 	.version = "1",
@@ -529,4 +540,5 @@ const struct sl_format sl_format_dicom = {
 	.extensions = extensions,
 	.export_folder = "study",
 	.export_name = "instance",
+	.libraries = libraries,
 };

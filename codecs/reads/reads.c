@@ -911,4 +911,5 @@ const struct sl_format sl_format_reads = {
 	.extensions = extensions,
 	.export_folder = "sample",
 	.export_name = "name",
+	.libraries = sl_hts_libraries,
 };

@@ -419,4 +419,5 @@ const struct sl_format sl_format_slide = {
 	.bundle = slide_bundle,
 	.extensions = extensions,
 	.export_folder = "slide",
+	.libraries = slide_libraries,
 };

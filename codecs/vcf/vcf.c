@@ -689,4 +689,5 @@ const struct sl_format sl_format_vcf = {
 	.extensions = extensions,
 	.export_folder = "sample",
 	.export_name = "name",
+	.libraries = sl_hts_libraries,
 };

@@ -26,10 +26,16 @@ static int opaque_transform(sl_input *in, sl_sink *out, const struct sl_deid_ctx
 	return sl_sink_end(out, err);
 }
 
+static const struct sl_format_extension extensions[] = {
+	{"application/octet-stream", ".bin"},
+	{NULL, NULL},
+};
+
 const struct sl_format sl_format_opaque = {
 	.name = "opaque",
 	.version = "1",
-	.flags = SL_FORMAT_IDENTITY,
+	.flags = SL_FORMAT_IDENTITY | SL_FORMAT_DECLARED,
 	.sniff = opaque_sniff,
 	.transform = opaque_transform,
+	.extensions = extensions,
 };

@@ -1,6 +1,7 @@
 /* commands.c: the subcommands that read a store (verify, export, cat, ls,
  * log) and keygen.  They open the store read-only: no lock, no repair. */
 #include "cli.h"
+#include "format.h"
 #include "../deid/deid.h"
 #include "../store/store.h"
 #include <errno.h>
@@ -287,18 +288,13 @@ struct export_ctx {
 	int failed;
 };
 
-static const char *extension(const char *media_type)
+/* The extension a format declares for an output's media type; ".bin" for
+ * one it does not (or an item of a format no longer in the table). */
+static const char *extension(const struct sl_format *f, const char *media_type)
 {
-	static const struct { const char *mt, *ext; } map[] = {
-		{"application/dicom", ".dcm"}, {"image/tiff", ".tiff"},
-		/* an index is named after the file it indexes, as htslib looks for it */
-		{"application/vcf+bgzip", ".vcf.gz"}, {"application/x-tabix", ".vcf.gz.tbi"},
-		{"application/x-csi", ".vcf.gz.csi"}, {"application/cram", ".cram"},
-		{"application/x-crai", ".cram.crai"}, {"application/octet-stream", ".bin"},
-	};
-	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-		if (!strcmp(media_type, map[i].mt))
-			return map[i].ext;
+	for (const struct sl_format_extension *x = f ? f->extensions : NULL; x && x->media_type; x++)
+		if (!strcmp(media_type, x->media_type))
+			return x->extension;
 	return ".bin";
 }
 
@@ -334,15 +330,10 @@ static int mkdirs(char *path)
 static int export_one(void *ctx, const struct sl_item_view *v)
 {
 	struct export_ctx *x = ctx;
+	const struct sl_format *f = sl_format_by_name(v->format);
 	const char *subject = attr(v, "subject");
-	const char *group = attr(v, "study");
-	if (!group)
-		group = attr(v, "slide");
-	if (!group)
-		group = attr(v, "sample");
-	const char *name = attr(v, "name");
-	if (!name)
-		name = attr(v, "instance");
+	const char *group = f && f->export_folder ? attr(v, f->export_folder) : NULL;
+	const char *name = f && f->export_name ? attr(v, f->export_name) : NULL;
 	for (size_t i = 0; i < v->nouts; i++) {
 		char hex[65];
 		sl_hex(hex, v->outs[i].ref.digest, 32);
@@ -358,7 +349,7 @@ static int export_one(void *ctx, const struct sl_item_view *v)
 		else
 			sl_buf_add(&p, hex, 16);
 		size_t stem = p.len;
-		sl_buf_puts(&p, extension(v->outs[i].media_type));
+		sl_buf_puts(&p, extension(f, v->outs[i].media_type));
 		int fd = mkdirs(p.data) < 0 ? -1 :
 			 open(p.data, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
 		if (fd < 0 && errno == EEXIST) {
@@ -366,7 +357,7 @@ static int export_one(void *ctx, const struct sl_item_view *v)
 			 * both kept, told apart by digest */
 			if (name) {
 				p.len = stem;
-				sl_buf_printf(&p, "-%.16s%s", hex, extension(v->outs[i].media_type));
+				sl_buf_printf(&p, "-%.16s%s", hex, extension(f, v->outs[i].media_type));
 			}
 			fd = open(p.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 		}

@@ -31,6 +31,10 @@ enum {
 	 * must open itself (references are gigabytes and indexed: handing the
 	 * content over in memory would be wrong). */
 	SL_FORMAT_REFERENCE = 2,
+	/* The format for inputs the operator declares non-sensitive (paths
+	 * under `--opaque`, and the `--reference` file): the engine hands it
+	 * those inputs without sniffing them.  One format carries it. */
+	SL_FORMAT_DECLARED = 4,
 };
 
 /* An option a format takes, given as `--NAME VALUE` on the command line. */
@@ -40,6 +44,22 @@ struct sl_format_option {
 	const char *help;
 	int is_file;          /* VALUE names a file: the format gets its content
 			         (formats never open files) */
+};
+
+/* The file name extension `sluice export` gives an output of this media
+ * type (".vcf.gz"). */
+struct sl_format_extension {
+	const char *media_type;
+	const char *extension;
+};
+
+/* A library a format links, for `sluice --version` and the "software" of
+ * every provenance record: its name ("htslib") and a function returning
+ * its version at run time ("1.16"), called once per process.  Two formats
+ * may name the same library: it is listed once. */
+struct sl_format_library {
+	const char *name;
+	const char *(*version)(void);
 };
 
 struct sl_format {
@@ -74,6 +94,17 @@ struct sl_format {
 	 * returning 0 with nothing added makes the index an ordinary file. */
 	const char *const *bundle_suffixes;
 	int (*bundle)(sl_bundle *b, sl_err *err);
+	/* What `sluice export` needs to lay out this format's outputs as
+	 * SUBJECT/FOLDER/NAME.EXT: each output's extension by media type
+	 * (ends with a NULL media_type; may be NULL; ".bin" for one not
+	 * listed), the catalog attribute whose value names the folder (NULL
+	 * or absent: the format's name) and the one whose value names the
+	 * files (NULL or absent: the object's digest). */
+	const struct sl_format_extension *extensions;
+	const char *export_folder;
+	const char *export_name;
+	/* The libraries the format links (ends with a NULL name; may be NULL). */
+	const struct sl_format_library *libraries;
 };
 
 /* ---- input ---- */
@@ -155,6 +186,8 @@ int sl_transform_memory(const struct sl_format *f, const void *data, size_t len,
 /* The registry (ingest/formats.c). */
 extern const struct sl_format *const sl_formats[];
 const struct sl_format *sl_format_by_name(const char *name);
+/* The first format carrying flag (SL_FORMAT_DECLARED), or NULL. */
+const struct sl_format *sl_format_flagged(unsigned flag);
 /* The best format for this head, never NULL: the reject-unknown format
  * answers when no other does. */
 const struct sl_format *sl_format_sniff(const uint8_t *head, size_t len, uint64_t size);

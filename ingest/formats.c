@@ -1,22 +1,24 @@
-/* formats.c: the table of formats.  Adding a format is one module in
- * codecs/ and one line here. */
+/* formats.c: the table of formats, the one place that names them.  Adding
+ * a format is one module in codecs/ and one line in SL_FORMATS: its name
+ * after sl_format_, in the order sniffing ties are broken. */
 #include "format.h"
 #include <string.h>
 
-extern const struct sl_format sl_format_dicom;
-extern const struct sl_format sl_format_opaque;
-extern const struct sl_format sl_format_reads;
-extern const struct sl_format sl_format_slide;
-extern const struct sl_format sl_format_unknown;
-extern const struct sl_format sl_format_vcf;
+#define SL_FORMATS(X) \
+	X(dicom)      \
+	X(vcf)        \
+	X(reads)      \
+	X(slide)      \
+	X(opaque)     \
+	X(unknown)
+
+#define SL_FORMAT_DECLARE(n) extern const struct sl_format sl_format_##n;
+#define SL_FORMAT_ENTRY(n) &sl_format_##n,
+
+SL_FORMATS(SL_FORMAT_DECLARE)
 
 const struct sl_format *const sl_formats[] = {
-	&sl_format_dicom,
-	&sl_format_vcf,
-	&sl_format_reads,
-	&sl_format_slide,
-	&sl_format_opaque,
-	&sl_format_unknown,
+	SL_FORMATS(SL_FORMAT_ENTRY)
 	NULL,
 };
 
@@ -24,6 +26,14 @@ const struct sl_format *sl_format_by_name(const char *name)
 {
 	for (size_t i = 0; sl_formats[i]; i++)
 		if (!strcmp(sl_formats[i]->name, name))
+			return sl_formats[i];
+	return NULL;
+}
+
+const struct sl_format *sl_format_flagged(unsigned flag)
+{
+	for (size_t i = 0; sl_formats[i]; i++)
+		if (sl_formats[i]->flags & flag)
 			return sl_formats[i];
 	return NULL;
 }

@@ -72,8 +72,9 @@ void sl_result_free(struct result *r)
 static const struct sl_format *choose_format(struct engine *e, const char *path,
 					     const sl_chunk *head, uint64_t size)
 {
-	if (sl_path_under(path, e->o->opaque, e->o->nopaque))
-		return sl_format_by_name("opaque");
+	const struct sl_format *declared = sl_format_flagged(SL_FORMAT_DECLARED);
+	if (declared && sl_path_under(path, e->o->opaque, e->o->nopaque))
+		return declared;
 	return sl_format_sniff(head->data, head->len, size);
 }
 

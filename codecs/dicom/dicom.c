@@ -512,6 +512,22 @@ static int dicom_transform(sl_input *in, sl_sink *out, const struct sl_deid_ctx 
 	return rc;
 }
 
+static const struct sl_format_extension extensions[] = {
+	{"application/dicom", ".dcm"},
+	{NULL, NULL},
+};
+
+/* zlib inflates and deflates the deflated transfer syntax. */
+static const char *libz_version(void)
+{
+	return zlibVersion();
+}
+
+static const struct sl_format_library libraries[] = {
+	{"zlib", libz_version},
+	{NULL, NULL},
+};
+
 const struct sl_format sl_format_dicom = {
 	.name = "dicom",
 	.version = "1",
@@ -521,4 +537,8 @@ const struct sl_format sl_format_dicom = {
 	.release = dicom_release,
 	.sniff = dicom_sniff,
 	.transform = dicom_transform,
+	.extensions = extensions,
+	.export_folder = "study",
+	.export_name = "instance",
+	.libraries = libraries,
 };

@@ -14,6 +14,7 @@
 #include <htslib/hts.h>
 #include <htslib/hts_log.h>
 #include <openssl/evp.h>
+#include <zlib.h>
 
 /* ---- settings ---- */
 
@@ -29,6 +30,19 @@ void sl_hts_setup(void)
 	setenv("REF_PATH", "/dev/null/sluice-no-reference-lookup/%s", 1);
 	setenv("REF_CACHE", "/dev/null/sluice-no-reference-cache/%s", 1);
 }
+
+/* ---- libraries ---- */
+
+static const char *libz_version(void)
+{
+	return zlibVersion();
+}
+
+const struct sl_format_library sl_hts_libraries[] = {
+	{"htslib", hts_version},
+	{"zlib", libz_version},
+	{NULL, NULL},
+};
 
 /* ---- input ---- */
 

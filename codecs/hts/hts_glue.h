@@ -97,6 +97,12 @@ void sl_hts_pool_init(struct sl_hts_pool *p);
 htsThreadPool *sl_hts_pool_get(struct sl_hts_pool *p, int dflt);
 void sl_hts_pool_free(struct sl_hts_pool *p);
 
+/* ---- libraries ---- */
+
+/* What a genomics format links (htslib, and zlib under it), for its
+ * struct sl_format's libraries. */
+extern const struct sl_format_library sl_hts_libraries[];
+
 /* ---- scratch ---- */
 
 /* "/proc/self/fd/N": the only name htslib is given for a file it must

@@ -891,6 +891,13 @@ static int reads_transform(sl_input *in, sl_sink *out, const struct sl_deid_ctx 
 	return rc;
 }
 
+/* An index is named after the file it indexes, as htslib looks for it. */
+static const struct sl_format_extension extensions[] = {
+	{"application/cram", ".cram"},
+	{"application/x-crai", ".cram.crai"},
+	{NULL, NULL},
+};
+
 const struct sl_format sl_format_reads = {
 	.name = "reads",
 	.version = READS_VERSION,
@@ -901,4 +908,8 @@ const struct sl_format sl_format_reads = {
 	.release = reads_release,
 	.sniff = reads_sniff,
 	.transform = reads_transform,
+	.extensions = extensions,
+	.export_folder = "sample",
+	.export_name = "name",
+	.libraries = sl_hts_libraries,
 };

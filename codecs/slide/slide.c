@@ -401,6 +401,11 @@ static int slide_transform(sl_input *in, sl_sink *out, const struct sl_deid_ctx 
 
 static const char *const bundle_suffixes[] = {".mrxs", ".vms", ".vmu", NULL};
 
+static const struct sl_format_extension extensions[] = {
+	{"image/tiff", ".tiff"},
+	{NULL, NULL},
+};
+
 const struct sl_format sl_format_slide = {
 	.name = "slide",
 	.version = "2",
@@ -412,4 +417,7 @@ const struct sl_format sl_format_slide = {
 	.transform = slide_transform,
 	.bundle_suffixes = bundle_suffixes,
 	.bundle = slide_bundle,
+	.extensions = extensions,
+	.export_folder = "slide",
+	.libraries = slide_libraries,
 };

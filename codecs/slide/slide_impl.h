@@ -21,6 +21,7 @@
  *             the slides only OpenSlide reads (NDPI, SCN, Philips, BIF,
  *             Sakura): told by their marks, opened through sl_input_fd,
  *             level 0 decoded by OpenSlide and re-encoded, the rest built
+ *   libs.c    the libraries linked and their versions, for provenance
  *
  * Bounds on hostile input are here, in one place.
  */
@@ -53,6 +54,9 @@ static inline uint64_t slide_uint(const uint8_t *p, int n, int little)
 		v |= (uint64_t)p[little ? i : n - 1 - i] << (8 * i);
 	return v;
 }
+
+/* The libraries the format links, with their versions (libs.c). */
+extern const struct sl_format_library slide_libraries[];
 
 /* The format's options (slide.c). */
 struct slide_conf {

@@ -668,6 +668,14 @@ static int vcf_transform(sl_input *in, sl_sink *out, const struct sl_deid_ctx *c
 	return rc;
 }
 
+/* An index is named after the file it indexes, as htslib looks for it. */
+static const struct sl_format_extension extensions[] = {
+	{"application/vcf+bgzip", ".vcf.gz"},
+	{"application/x-tabix", ".vcf.gz.tbi"},
+	{"application/x-csi", ".vcf.gz.csi"},
+	{NULL, NULL},
+};
+
 const struct sl_format sl_format_vcf = {
 	.name = "vcf",
 	.version = "2",
@@ -678,4 +686,8 @@ const struct sl_format sl_format_vcf = {
 	.release = vcf_release,
 	.sniff = vcf_sniff,
 	.transform = vcf_transform,
+	.extensions = extensions,
+	.export_folder = "sample",
+	.export_name = "name",
+	.libraries = sl_hts_libraries,
 };

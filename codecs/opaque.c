@@ -4,7 +4,7 @@
  * byte; the engine hashes it once and writes it by reference.  Never chosen
  * by sniffing: only the operator can make a path opaque.
  */
-#include "../ingest/format.h"
+#include "format.h"
 
 static int opaque_sniff(const uint8_t *head, size_t len, uint64_t size)
 {

@@ -2,7 +2,7 @@
  * unknown.c: the default for inputs no format recognises.  Unknown data is
  * rejected, never stored as-is: it may carry identifiers nobody has checked.
  */
-#include "../ingest/format.h"
+#include "format.h"
 
 static int unknown_sniff(const uint8_t *head, size_t len, uint64_t size)
 {

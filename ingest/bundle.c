@@ -6,7 +6,7 @@
  * files named are claimed: the walker does not emit them again.
  */
 #include "discover.h"
-#include "format.h"
+#include "../codecs/format.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>

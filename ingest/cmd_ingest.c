@@ -1,7 +1,7 @@
 /* cmd_ingest.c: `sluice ingest`: options, the run, the summary. */
 #include "cli.h"
 #include "engine.h"
-#include "format.h"
+#include "../codecs/format.h"
 #include "../common/io/io.h"
 #include <getopt.h>
 #include <stdarg.h>

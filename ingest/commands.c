@@ -1,7 +1,7 @@
 /* commands.c: the subcommands that read a store (verify, export, cat, ls,
  * log) and keygen.  They open the store read-only: no lock, no repair. */
 #include "cli.h"
-#include "format.h"
+#include "../codecs/format.h"
 #include "../deid/deid.h"
 #include "../store/store.h"
 #include <errno.h>

@@ -149,18 +149,18 @@ static void report_line(FILE *f, const struct result *r)
 	line_start(&b, r->path, r);
 	line_input(&b, r, 1, r->size, r->have_digest ? r->input_digest : NULL);
 	sl_buf_puts(&b, ",\"outputs\":[");
-	for (size_t i = 0; r->status != R_REJECT && r->status != R_SKIP && i < r->nouts; i++) {
+	for (size_t i = 0; r->status != R_REJECT && r->status != R_SKIP && i < r->out.nouts; i++) {
 		sl_buf_puts(&b, i ? ",{\"digest\":\"" : "{\"digest\":\"");
-		sl_buf_hex(&b, r->outs[i].ref.digest, 32);
+		sl_buf_hex(&b, r->out.outs[i].ref.digest, 32);
 		sl_buf_puts(&b, "\",\"role\":");
-		sl_buf_json_str(&b, r->outs[i].role);
+		sl_buf_json_str(&b, r->out.outs[i].role);
 		sl_buf_puts(&b, "}");
 	}
 	sl_buf_puts(&b, "]");
 	line_end(&b, r);
 	/* a multi-file input's other files: its outcome, and which index */
 	for (size_t i = 0; i < r->ncomp; i++) {
-		const struct companion *c = &r->comp[i];
+		const struct sl_companion *c = &r->comp[i];
 		line_start(&b, c->path, r);
 		sl_buf_puts(&b, ",\"part_of\":");
 		sl_buf_json_str(&b, r->path);
@@ -182,9 +182,9 @@ static void finish_result(struct committer *c, struct result *r)
 		bytes += r->comp[i].st.size;
 	if (r->status == R_COMMIT) {
 		s->ingested += files;
-		for (size_t i = 0; i < r->nouts; i++)
-			if (r->outs[i].ref.fresh)
-				s->bytes_stored += r->outs[i].ref.size;
+		for (size_t i = 0; i < r->out.nouts; i++)
+			if (r->out.outs[i].ref.fresh)
+				s->bytes_stored += r->out.outs[i].ref.size;
 	} else if (r->status == R_PRESENT) {
 		s->present += files;
 	} else {

@@ -6,21 +6,13 @@
 #include <pthread.h>
 #include "engine.h"
 #include "discover.h"
-#include "format.h"
+#include "../codecs/contract.h"
 #include "../common/io/io.h"
 #include "queue.h"
 #include "../deid/deid.h"
 #include "../store/store.h"
 
 enum { R_COMMIT, R_PRESENT, R_REJECT, R_SKIP };
-
-/* A file of a multi-file input besides its index (format.h, bundle). */
-struct companion {
-	char *path;
-	int fd;                 /* while the worker has it */
-	struct sl_seen st;      /* at open; st.input_digest once hashed */
-	int opened, hashed;
-};
 
 /* One input's outcome on its way to the committer and the report. */
 struct result {
@@ -32,13 +24,9 @@ struct result {
 	int have_digest;
 	const struct sl_format *fmt;
 	struct sl_item item;
-	struct sl_item_output *outs;
-	size_t nouts;
-	char **attrs;           /* key, value pairs, owned */
-	size_t nattrs;
-	sl_buf facts;           /* JSON members */
+	struct sl_sink_out out; /* what the format made */
 	struct sl_item_input *ins; /* item.inputs: the index, then the companions */
-	struct companion *comp; /* a multi-file input's other files, reported */
+	struct sl_companion *comp; /* a multi-file input's other files, reported */
 	size_t ncomp;           /* with it, one line each; */
 	uint8_t index_digest[32]; /* its index's own digest (input_digest covers all) */
 };
@@ -70,42 +58,6 @@ struct worker {
 	sl_sha256 *h;
 	pthread_t thread;
 };
-
-struct sl_input {
-	sl_io *io;
-	int fd;
-	uint64_t size;           /* at open */
-	uint64_t consumed;
-	sl_chunk *head;
-	sl_reader *rd;
-	sl_sha256 *h;
-	int eof;
-	uint8_t digest[32];      /* valid once eof */
-	const uint8_t *mem;      /* sl_transform_memory: the input's bytes */
-	size_t mem_chunk;        /* and the chunk size it is served in */
-	int memfd;               /* sl_input_fd of an input in memory, or -1 */
-	struct companion *comp;  /* a multi-file input's other files */
-	size_t ncomp;
-	const char *tmp_dir;     /* where sl_input_view makes its folder */
-	char *view;              /* that folder, and what is in it (removed */
-	sl_buf view_made;        /* in reverse order): NUL-separated names */
-};
-
-struct sl_sink {
-	struct worker *w;
-	struct result *r;
-	sl_input *in;
-	int identity;
-	sl_objw *ow;
-	const char *role, *media;
-	sl_buf *mem;             /* sl_transform_memory: objects go here */
-	int mem_open;
-};
-
-/* Reads the rest of the input (its digest is then known). */
-int sl_input_drain(sl_input *in, sl_err *err);
-/* Removes sl_input_view's folder and what is in it. */
-void sl_input_view_remove(sl_input *in);
 
 void *sl_worker_main(void *arg);
 void sl_engine_stop(struct engine *e, const char *why);

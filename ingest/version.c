@@ -3,7 +3,7 @@
  * engine names the libraries it links itself; each format names its own
  * (struct sl_format's libraries), a library two formats share listed once. */
 #include "engine.h"
-#include "format.h"
+#include "../codecs/format.h"
 #include <openssl/crypto.h>
 #include <pthread.h>
 #include <sqlite3.h>

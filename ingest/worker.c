@@ -27,7 +27,7 @@ struct result *sl_result_new(const char *path)
 {
 	struct result *r = sl_xcalloc(1, sizeof *r);
 	r->path = sl_xstrdup(path);
-	sl_buf_init(&r->facts);
+	sl_buf_init(&r->out.facts);
 	return r;
 }
 
@@ -55,11 +55,7 @@ void sl_result_free(struct result *r)
 		return;
 	free(r->path);
 	free(r->reason);
-	free(r->outs);
-	for (size_t i = 0; i < 2 * r->nattrs; i++)
-		free(r->attrs[i]);
-	free(r->attrs);
-	sl_buf_free(&r->facts);
+	sl_sink_out_free(&r->out);
 	free(r->ins);
 	for (size_t i = 0; i < r->ncomp; i++)
 		free(r->comp[i].path);
@@ -95,7 +91,7 @@ static void item_inputs(struct engine *e, struct result *r, const uint8_t path_k
 	r->ins[0].size = r->size;
 	memcpy(r->ins[0].path_hmac, path_key, 32);
 	for (size_t i = 0; i < r->ncomp; i++) {
-		const struct companion *c = &r->comp[i];
+		const struct sl_companion *c = &r->comp[i];
 		memcpy(r->ins[1 + i].digest, c->st.input_digest, 32);
 		r->ins[1 + i].size = c->st.size;
 		sl_key_hmac(e->key, "path", c->path, strlen(c->path), r->ins[1 + i].path_hmac);
@@ -124,11 +120,11 @@ static void fill_item(struct engine *e, struct result *r, const struct sl_io_fil
 	item_inputs(e, r, path_key);
 	it->inputs = r->ins;
 	it->ninputs = 1 + r->ncomp;
-	it->outs = r->outs;
-	it->nouts = r->nouts;
-	it->attrs = (const char **)r->attrs;
-	it->nattrs = r->nattrs;
-	it->facts = r->facts.data;
+	it->outs = r->out.outs;
+	it->nouts = r->out.nouts;
+	it->attrs = (const char **)r->out.attrs;
+	it->nattrs = r->out.nattrs;
+	it->facts = r->out.facts.data;
 	it->software = sl_versions_json();
 	it->key_fp = sl_key_fingerprint(e->key);
 	it->subject_map = e->smap ? sl_subject_map_digest(e->smap) : NULL;
@@ -162,7 +158,7 @@ static int hash_companions(struct worker *w, struct result *r, const uint8_t ind
 	sl_chunk *buf = sl_chunk_get(w->io);
 	int rc = 0;
 	for (size_t i = 0; rc == 0 && i < r->ncomp; i++) {
-		struct companion *c = &r->comp[i];
+		struct sl_companion *c = &r->comp[i];
 		sl_sha256_reset(w->h);
 		uint64_t off = 0;
 		ssize_t k;
@@ -206,7 +202,8 @@ static void process_one(struct worker *w, struct result *r, struct sl_io_file *f
 	sl_input in = {.io = w->io, .fd = f->fd, .size = f->size, .head = f->head, .h = w->h,
 		       .memfd = -1, .comp = r->comp, .ncomp = r->ncomp, .tmp_dir = e->tmp_dir};
 	f->head = NULL;
-	sl_sink sk = {.w = w, .r = r, .in = &in, .identity = !!(r->fmt->flags & SL_FORMAT_IDENTITY)};
+	sl_sink sk = {.sw = w->sw, .tmp_dir = e->tmp_dir, .out = &r->out, .in = &in,
+		      .identity = !!(r->fmt->flags & SL_FORMAT_IDENTITY)};
 	int rc = r->fmt->transform(&in, &sk, &e->dctx, e->fmt_conf[format_index(r->fmt)], &err);
 	sl_input_view_remove(&in);
 	if (rc >= 0)
@@ -253,7 +250,7 @@ static void reject_errno(struct result *r, const struct sl_io_file *f)
 static int open_companions(struct engine *e, struct result *r)
 {
 	for (size_t i = 0; i < r->ncomp; i++) {
-		struct companion *c = &r->comp[i];
+		struct sl_companion *c = &r->comp[i];
 		c->fd = open(c->path, O_RDONLY | O_CLOEXEC | (e->o->follow_symlinks ? 0 : O_NOFOLLOW));
 		struct stat st;
 		if (c->fd < 0 || fstat(c->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -321,9 +318,9 @@ static int triage(struct worker *w, struct result *r, struct sl_io_file *f,
 		memcpy(r->input_digest, s.input_digest, 32);
 		r->have_digest = 1;
 		/* The report still says where the outputs are. */
-		int no = s.item_id[0] ? sl_store_item_outputs(w->sw, s.item_id, &r->outs, &err) : -1;
+		int no = s.item_id[0] ? sl_store_item_outputs(w->sw, s.item_id, &r->out.outs, &err) : -1;
 		if (no > 0) {
-			r->nouts = (size_t)no;
+			r->out.nouts = (size_t)no;
 			memcpy(r->item.item_id, s.item_id, sizeof s.item_id);
 		}
 		return 0;
@@ -344,8 +341,8 @@ static void flush_batch(struct worker *w, struct result **r, unsigned m)
 	for (unsigned i = 0; i < m; i++) {
 		if (r[i]->status != R_COMMIT)
 			continue;
-		for (size_t j = 0; j < r[i]->nouts; j++)
-			if (r[i]->outs[j].ref.fresh && r[i]->outs[j].ref.deferred) {
+		for (size_t j = 0; j < r[i]->out.nouts; j++)
+			if (r[i]->out.outs[j].ref.fresh && r[i]->out.outs[j].ref.deferred) {
 				sl_result_reject(r[i], err.msg);
 				break;
 			}
@@ -421,34 +418,4 @@ void *sl_worker_main(void *arg)
 		sl_queue_close(&e->results);
 	pthread_mutex_unlock(&e->workers_mu);
 	return NULL;
-}
-
-int sl_transform_memory(const struct sl_format *f, const void *data, size_t len,
-			const struct sl_deid_ctx *ctx, const void *conf, size_t chunk,
-			sl_buf *out, sl_buf *facts, sl_err *err)
-{
-	struct sl_io_opts o = {.mode = SL_IO_POSIX};
-	sl_io *io;
-	int rc = sl_io_new(&io, &o, err);
-	if (rc < 0)
-		return rc;
-	sl_sha256 *h = sl_sha256_new();
-	sl_input in = {.io = io, .fd = -1, .size = len, .h = h, .mem = data, .memfd = -1};
-	sl_chunk *c = sl_chunk_get(io);
-	/* small chunks put element boundaries across chunks, as large files do */
-	in.mem_chunk = chunk && chunk < c->cap ? chunk : c->cap;
-	sl_chunk_put(c);
-	struct result *r = sl_result_new("");
-	sl_sink sk = {.r = r, .in = &in, .mem = out};
-	rc = f->transform(&in, &sk, ctx, conf, err);
-	if (rc >= 0)
-		rc = sl_input_drain(&in, err);
-	if (facts && r->facts.data)
-		sl_buf_puts(facts, r->facts.data);
-	if (in.memfd >= 0)
-		close(in.memfd);
-	sl_result_free(r);
-	sl_sha256_free(h);
-	sl_io_free(io);
-	return rc;
 }

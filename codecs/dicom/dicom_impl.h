@@ -9,7 +9,7 @@
 #ifndef SL_DCM_IMPL_H
 #define SL_DCM_IMPL_H
 
-#include "../../ingest/format.h"
+#include "../format.h"
 #include "../../deid/deid.h"
 #include "table.h"
 #include <zlib.h>

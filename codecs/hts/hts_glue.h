@@ -13,7 +13,7 @@
 #include <htslib/faidx.h>
 #include <htslib/hfile.h>
 #include <htslib/thread_pool.h>
-#include "../../ingest/format.h"
+#include "../format.h"
 
 /* Once per process, from configure (the main thread, before workers):
  * htslib logging off (its messages can quote input values; formats return

@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <htslib/sam.h>
 #include "../../common/sl_common.h"
-#include "../../ingest/format.h"
+#include "../format.h"
 
 /* Reads in (contig, position, strand, input order) order: unplaced reads
  * last, forward before reverse at one position, the order of `samtools

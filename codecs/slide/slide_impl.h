@@ -28,7 +28,7 @@
 #ifndef SL_SLIDE_IMPL_H
 #define SL_SLIDE_IMPL_H
 
-#include "ingest/format.h"
+#include "codecs/format.h"
 #include "deid/deid.h"
 #include <stdint.h>
 #include <stddef.h>

@@ -2,7 +2,7 @@
  * and write back any bytes, served in small chunks so that element
  * boundaries fall everywhere.  Built with ASan and UBSan, it looks for
  * crashes, hangs, leaks and undefined behaviour; a rejection must say why. */
-#include "ingest/format.h"
+#include "codecs/format.h"
 #include "deid/deid.h"
 #include <stdlib.h>
 #include <string.h>

@@ -5,7 +5,7 @@
  * looks for crashes, hangs, leaks and undefined behaviour; a rejection must
  * say why.  The reference is made here with the formula that
  * make_genomics_seeds.py uses, so the seeds' REF bases match it. */
-#include "ingest/format.h"
+#include "codecs/format.h"
 #include "deid/deid.h"
 #include <stdio.h>
 #include <stdlib.h>

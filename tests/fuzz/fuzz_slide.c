@@ -6,7 +6,7 @@
  * looks for crashes, hangs, leaks and undefined behaviour; a rejection must
  * say why. */
 #include "ingest/discover.h"
-#include "ingest/format.h"
+#include "codecs/format.h"
 #include "deid/deid.h"
 #include <stdio.h>
 #include <stdlib.h>

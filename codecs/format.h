@@ -1,7 +1,7 @@
 /*
  * format.h: how a format plugs into the engine.  A format is one module in
  * codecs/ exporting one const struct sl_format (the way OpenSlide has one
- * file per vendor); ingest/formats.c lists them.  A format reads its input
+ * file per vendor); codecs/formats.c lists them.  A format reads its input
  * through sl_input and writes objects, catalog attributes and provenance
  * facts through sl_sink.  It never opens files or schedules I/O, and it never
  * sees the input's path (paths name patients in PACS exports).
@@ -183,7 +183,7 @@ int sl_transform_memory(const struct sl_format *f, const void *data, size_t len,
 			const struct sl_deid_ctx *ctx, const void *conf, size_t chunk,
 			sl_buf *out, sl_buf *facts, sl_err *err);
 
-/* The registry (ingest/formats.c). */
+/* The registry (codecs/formats.c). */
 extern const struct sl_format *const sl_formats[];
 const struct sl_format *sl_format_by_name(const char *name);
 /* The first format carrying flag (SL_FORMAT_DECLARED), or NULL. */

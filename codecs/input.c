@@ -4,8 +4,9 @@
  * multi-file input and the private folder that names them; the objects,
  * attributes and facts a format hands back, and its scratch files.
  */
-#include "engine_impl.h"
+#include "contract.h"
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,7 +226,7 @@ int sl_sink_begin(sl_sink *s, const char *role, const char *media_type, sl_err *
 		s->mem_open = 1;
 		return 0;
 	}
-	return sl_objw_begin(s->w->sw, s->identity,
+	return sl_objw_begin(s->sw, s->identity,
 			     s->identity ? s->in->size : 0, &s->ow, err);
 }
 
@@ -259,7 +260,7 @@ int sl_sink_end(sl_sink *s, sl_err *err)
 		return sl_fail(err, SL_E_STATE, "format error: end without begin");
 	if (s->identity && !s->in->eof)
 		return sl_fail(err, SL_E_STATE, "format error: identity object ended before the input");
-	struct result *r = s->r;
+	struct sl_sink_out *r = s->out;
 	r->outs = sl_xrealloc(r->outs, (r->nouts + 1) * sizeof *r->outs);
 	struct sl_item_output *o = &r->outs[r->nouts];
 	int rc = sl_objw_finish(s->ow, s->identity ? s->in->digest : NULL, &o->ref, err);
@@ -274,7 +275,7 @@ int sl_sink_end(sl_sink *s, sl_err *err)
 
 void sl_sink_attr(sl_sink *s, const char *key, const char *value)
 {
-	struct result *r = s->r;
+	struct sl_sink_out *r = s->out;
 	r->attrs = sl_xrealloc(r->attrs, (r->nattrs + 1) * 2 * sizeof *r->attrs);
 	r->attrs[2 * r->nattrs] = sl_xstrdup(key);
 	r->attrs[2 * r->nattrs + 1] = sl_xstrdup(value);
@@ -283,7 +284,7 @@ void sl_sink_attr(sl_sink *s, const char *key, const char *value)
 
 void sl_sink_fact(sl_sink *s, const char *key, const char *json_value)
 {
-	sl_buf *b = &s->r->facts;
+	sl_buf *b = &s->out->facts;
 	if (b->len)
 		sl_buf_puts(b, ",");
 	sl_buf_json_str(b, key);
@@ -302,7 +303,7 @@ int sl_scratch_open(sl_sink *s, sl_err *err)
 	}
 	sl_buf dir;
 	sl_buf_init(&dir);
-	sl_buf_puts(&dir, s->w->e->tmp_dir);
+	sl_buf_puts(&dir, s->tmp_dir);
 	fd = open(dir.data, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
 		/* no O_TMPFILE here: a named file, unlinked at once */
@@ -314,4 +315,46 @@ int sl_scratch_open(sl_sink *s, sl_err *err)
 	int e = errno;
 	sl_buf_free(&dir);
 	return fd >= 0 ? fd : sl_fail_errno(err, SL_E_IO, e, "cannot create a scratch file in the store");
+}
+
+void sl_sink_out_free(struct sl_sink_out *o)
+{
+	free(o->outs);
+	for (size_t i = 0; i < 2 * o->nattrs; i++)
+		free(o->attrs[i]);
+	free(o->attrs);
+	sl_buf_free(&o->facts);
+}
+
+/* ---- a format on bytes in memory (tests, fuzzing, tools) ---- */
+
+int sl_transform_memory(const struct sl_format *f, const void *data, size_t len,
+			const struct sl_deid_ctx *ctx, const void *conf, size_t chunk,
+			sl_buf *out, sl_buf *facts, sl_err *err)
+{
+	struct sl_io_opts o = {.mode = SL_IO_POSIX};
+	sl_io *io;
+	int rc = sl_io_new(&io, &o, err);
+	if (rc < 0)
+		return rc;
+	sl_sha256 *h = sl_sha256_new();
+	sl_input in = {.io = io, .fd = -1, .size = len, .h = h, .mem = data, .memfd = -1};
+	sl_chunk *c = sl_chunk_get(io);
+	/* small chunks put element boundaries across chunks, as large files do */
+	in.mem_chunk = chunk && chunk < c->cap ? chunk : c->cap;
+	sl_chunk_put(c);
+	struct sl_sink_out res = {0};
+	sl_buf_init(&res.facts);
+	sl_sink sk = {.out = &res, .in = &in, .mem = out};
+	rc = f->transform(&in, &sk, ctx, conf, err);
+	if (rc >= 0)
+		rc = sl_input_drain(&in, err);
+	if (facts && res.facts.data)
+		sl_buf_puts(facts, res.facts.data);
+	if (in.memfd >= 0)
+		close(in.memfd);
+	sl_sink_out_free(&res);
+	sl_sha256_free(h);
+	sl_io_free(io);
+	return rc;
 }

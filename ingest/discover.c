@@ -6,6 +6,7 @@
  * directories above catches loops.
  */
 #include "discover.h"
+#include "source.h"
 #include "../common/sl_common.h"
 #include <dirent.h>
 #include <errno.h>
@@ -300,5 +301,21 @@ void sl_task_free(struct sl_task *t)
 	for (size_t i = 0; i < t->ncompanions; i++)
 		free(t->companions[i]);
 	free(t->companions);
+	free(t->data);
+	free(t->key);
 	free(t);
+}
+
+struct sl_task *sl_task_memory(const char *name, void *data, size_t len, const void *key,
+			       size_t keylen)
+{
+	struct sl_task *t = sl_xcalloc(1, sizeof *t);
+	t->path = sl_xstrdup(name);
+	t->data = data;
+	t->len = len;
+	t->in_memory = 1;
+	t->key = sl_xmalloc(keylen + 1);
+	memcpy(t->key, key, keylen);
+	t->keylen = keylen;
+	return t;
 }

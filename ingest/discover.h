@@ -20,6 +20,12 @@ struct sl_task {
 	const struct sl_format *fmt;
 	char **companions;
 	size_t ncompanions;
+	/* An input in memory (source.h): its bytes and the source's key. */
+	uint8_t *data;
+	size_t len;
+	int in_memory;
+	char *key;
+	size_t keylen;
 };
 
 struct sl_discover_opts {

@@ -7,6 +7,7 @@
  * rejected.
  */
 #include "engine_impl.h"
+#include "source.h"
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -268,10 +269,26 @@ struct disc_arg {
 	volatile uint64_t found;
 };
 
+/* The files source (source.h): SRC arguments walked by discover.c. */
+static uint64_t files_run(const void *conf, sl_queue *q, volatile int *stop)
+{
+	(void)stop; /* the discover options carry it */
+	return sl_discover(conf, q);
+}
+
+static const struct sl_source_ops files_source = {.name = "files", .run = files_run};
+
 static void *discover_main(void *arg)
 {
 	struct disc_arg *d = arg;
-	d->found = sl_discover(&d->dopts, &d->e->tasks);
+	const struct sl_ingest_opts *o = d->e->o;
+	struct sl_source files = {&files_source, &d->dopts};
+	const struct sl_source *src = o->nsources ? o->sources : &files;
+	size_t n = o->nsources ? o->nsources : 1;
+	uint64_t found = 0;
+	for (size_t i = 0; i < n && !d->e->stop; i++)
+		found += src[i].ops->run(src[i].conf, &d->e->tasks, &d->e->stop);
+	d->found = found;
 	sl_queue_close(&d->e->tasks);
 	return NULL;
 }

@@ -8,6 +8,7 @@
 #include "../common/sl_common.h"
 
 struct sl_backend_ops;
+struct sl_source;
 
 struct sl_ingest_opts {
 	const char *store_dir;
@@ -31,6 +32,9 @@ struct sl_ingest_opts {
 	 * (NULL: the local one; tests plug in others). */
 	const char *writer;
 	const struct sl_backend_ops *backend;
+	/* Where inputs come from (source.h); none: the files source over srcs. */
+	const struct sl_source *sources;
+	size_t nsources;
 	/* Format options in command-line order: name, value, name, value... */
 	const char *const *fmt_opts;
 	size_t nfmt_opts;        /* pairs */

@@ -66,12 +66,12 @@ void sl_result_free(struct result *r)
 /* ---- one input ---- */
 
 static const struct sl_format *choose_format(struct engine *e, const char *path,
-					     const sl_chunk *head, uint64_t size)
+					     const uint8_t *head, size_t len, uint64_t size)
 {
 	const struct sl_format *declared = sl_format_flagged(SL_FORMAT_DECLARED);
 	if (declared && sl_path_under(path, e->o->opaque, e->o->nopaque))
 		return declared;
-	return sl_format_sniff(head->data, head->len, size);
+	return sl_format_sniff(head, len, size);
 }
 
 static size_t format_index(const struct sl_format *f)
@@ -191,25 +191,37 @@ static int hash_companions(struct worker *w, struct result *r, const uint8_t ind
 	return 0;
 }
 
+/* One input, from a file the batch opened or from bytes in memory (mem). */
 static void process_one(struct worker *w, struct result *r, struct sl_io_file *f,
-			const uint8_t path_key[32], const uint8_t seen_key[32])
+			const uint8_t *mem, const uint8_t path_key[32], const uint8_t seen_key[32])
 {
 	struct engine *e = w->e;
 	sl_err err = {0};
-	if (!r->fmt) /* a multi-file input's was chosen by its index's name */
-		r->fmt = choose_format(e, r->path, f->head, f->size);
 	sl_sha256_reset(w->h);
 	sl_input in = {.io = w->io, .fd = f->fd, .size = f->size, .head = f->head, .h = w->h,
 		       .memfd = -1, .comp = r->comp, .ncomp = r->ncomp, .tmp_dir = e->tmp_dir};
 	f->head = NULL;
+	if (mem) {
+		sl_chunk *c = sl_chunk_get(w->io);
+		in.mem = mem;
+		in.mem_chunk = c->cap;
+		sl_chunk_put(c);
+	}
+	if (!r->fmt && mem) /* a multi-file input's was chosen by its index's name */
+		r->fmt = choose_format(e, NULL, mem, f->size < in.mem_chunk ? f->size : in.mem_chunk,
+				       f->size);
+	else if (!r->fmt)
+		r->fmt = choose_format(e, r->path, in.head->data, in.head->len, f->size);
 	sl_sink sk = {.sw = w->sw, .tmp_dir = e->tmp_dir, .out = &r->out, .in = &in,
 		      .identity = !!(r->fmt->flags & SL_FORMAT_IDENTITY)};
 	int rc = r->fmt->transform(&in, &sk, &e->dctx, e->fmt_conf[format_index(r->fmt)], &err);
 	sl_input_view_remove(&in);
 	if (rc >= 0)
 		rc = sl_input_drain(&in, &err);
-	if (rc >= 0)
+	if (rc >= 0 && !mem)
 		rc = check_unchanged(f, &in, &err);
+	if (in.memfd >= 0)
+		close(in.memfd);
 	memcpy(r->index_digest, in.digest, 32);
 	if (rc >= 0 && r->ncomp)
 		rc = hash_companions(w, r, in.digest, &err);
@@ -267,6 +279,38 @@ static int open_companions(struct engine *e, struct result *r)
 	return 0;
 }
 
+/* An input the cache knows, unchanged: already present without being
+ * read (the report still says where its outputs are), or a cache that
+ * cannot be read: 1, decided.  0: read it. */
+static int seen_present(struct worker *w, struct result *r, const uint8_t seen_key[32],
+			const struct sl_io_file *f)
+{
+	struct sl_seen s;
+	sl_err err = {0};
+	int found = sl_store_seen_get(w->sw, seen_key, &s, &err);
+	if (found < 0) {
+		/* not knowing is not "not found": reading it again could store
+		 * a second copy of what the catalog cannot tell us about */
+		sl_result_reject(r, err.msg);
+		return 1;
+	}
+	if (found == 1 && s.size == f->size && s.mtime_ns == f->mtime_ns &&
+	    s.ctime_ns == f->ctime_ns && s.ino == f->ino && s.dev == f->dev) {
+		r->status = R_PRESENT;
+		r->reason = sl_xstrdup("unchanged since last ingest (not read)");
+		memcpy(r->input_digest, s.input_digest, 32);
+		r->have_digest = 1;
+		/* The report still says where the outputs are. */
+		int no = s.item_id[0] ? sl_store_item_outputs(w->sw, s.item_id, &r->out.outs, &err) : -1;
+		if (no > 0) {
+			r->out.nouts = (size_t)no;
+			memcpy(r->item.item_id, s.item_id, sizeof s.item_id);
+		}
+		return 1;
+	}
+	return 0;
+}
+
 /* Decide what can be decided from the stat alone. Returns 1 if the input
  * needs reading. */
 static int triage(struct worker *w, struct result *r, struct sl_io_file *f,
@@ -302,30 +346,7 @@ static int triage(struct worker *w, struct result *r, struct sl_io_file *f,
 	}
 	sl_key_hmac(e->key, "seen", b.data, b.len, seen_key);
 	sl_buf_free(&b);
-	struct sl_seen s;
-	sl_err err = {0};
-	int found = sl_store_seen_get(w->sw, seen_key, &s, &err);
-	if (found < 0) {
-		/* not knowing is not "not found": reading it again could store
-		 * a second copy of what the catalog cannot tell us about */
-		sl_result_reject(r, err.msg);
-		return 0;
-	}
-	if (found == 1 && s.size == f->size && s.mtime_ns == f->mtime_ns &&
-	    s.ctime_ns == f->ctime_ns && s.ino == f->ino && s.dev == f->dev) {
-		r->status = R_PRESENT;
-		r->reason = sl_xstrdup("unchanged since last ingest (not read)");
-		memcpy(r->input_digest, s.input_digest, 32);
-		r->have_digest = 1;
-		/* The report still says where the outputs are. */
-		int no = s.item_id[0] ? sl_store_item_outputs(w->sw, s.item_id, &r->out.outs, &err) : -1;
-		if (no > 0) {
-			r->out.nouts = (size_t)no;
-			memcpy(r->item.item_id, s.item_id, sizeof s.item_id);
-		}
-		return 0;
-	}
-	return 1;
+	return !seen_present(w, r, seen_key, f);
 }
 
 /* The batch's small objects reach their pack in one write, before any item
@@ -349,6 +370,36 @@ static void flush_batch(struct worker *w, struct result **r, unsigned m)
 	}
 }
 
+/* An input a source handed over in memory: the cache is keyed by the
+ * source's idempotency key (with the run's options), its stamp is the
+ * size; its name reaches provenance only as a keyed hash. */
+static void process_memory(struct worker *w, struct result *r, const struct sl_task *t)
+{
+	struct engine *e = w->e;
+	struct sl_io_file f = {.fd = -1, .size = t->len};
+	uint8_t pk[32], sk[32];
+	r->size = t->len;
+	if (!t->len) {
+		sl_result_reject(r, "empty input (0 bytes)");
+		return;
+	}
+	sl_key_hmac(e->key, "path", t->path, strlen(t->path), pk);
+	sl_buf b;
+	sl_buf_init(&b);
+	sl_buf_add(&b, e->run_fp, 32);
+	sl_buf_add(&b, "source-key", 11);
+	sl_buf_add(&b, t->key, t->keylen);
+	sl_key_hmac(e->key, "seen", b.data, b.len, sk);
+	sl_buf_free(&b);
+	sl_store_read_begin(w->sw);
+	int done = seen_present(w, r, sk, &f);
+	if (!done && e->stop)
+		sl_result_reject(r, e->stop_reason);
+	else if (!done)
+		process_one(w, r, &f, t->data, pk, sk);
+	sl_store_read_end(w->sw);
+}
+
 static void process_batch(struct worker *w, struct sl_task **t, unsigned n)
 {
 	struct engine *e = w->e;
@@ -359,8 +410,13 @@ static void process_batch(struct worker *w, struct sl_task **t, unsigned n)
 	for (unsigned i = 0; i < n; i++) {
 		struct result *res = sl_result_new(t[i]->path);
 		sl_result_companions(res, t[i]);
-		if (t[i]->reject) {
-			sl_result_reject(res, t[i]->reject);
+		if (t[i]->reject || t[i]->in_memory) {
+			if (t[i]->reject)
+				sl_result_reject(res, t[i]->reject);
+			else
+				process_memory(w, res, t[i]);
+			if (res->status == R_COMMIT)
+				flush_batch(w, &res, 1);
 			sl_queue_push(&e->results, res);
 			continue;
 		}
@@ -386,7 +442,7 @@ static void process_batch(struct worker *w, struct sl_task **t, unsigned n)
 			else if (e->stop)
 				sl_result_reject(r[i], e->stop_reason);
 			else
-				process_one(w, r[i], &f[i], pk[i], sk[i]);
+				process_one(w, r[i], &f[i], NULL, pk[i], sk[i]);
 		}
 		sl_chunk_put(f[i].head);
 		if (f[i].fd >= 0)

@@ -7,11 +7,16 @@
  * accounted for, every output cats back to the right bytes (whole and
  * ranged), the provenance chain links, verify passes on a sound store and
  * names damage, a re-run finds everything already present, and both
- * backends give the same items and object digests.
+ * backends give the same items and object digests.  The sources seam the
+ * same way: a test-only source handing the engine VCFs in memory gives the
+ * items and objects the same bytes give as files, and its idempotency keys
+ * make a re-run find them already present.
  */
 #include "unit.h"
 #include "deid/deid.h"
 #include "ingest/engine.h"
+#include "ingest/discover.h"
+#include "ingest/source.h"
 #include "store/backend.h"
 #include <fcntl.h>
 #include <pthread.h>
@@ -200,6 +205,17 @@ struct seen_items {
 	size_t n;
 };
 
+/* An item's first output (a VCF's index comes second). */
+static int collect_all(void *ctx, const struct sl_item_view *v)
+{
+	struct seen_items *s = ctx;
+	REQUIRE(s->n < 64 && v->nouts >= 1);
+	snprintf(s->ids[s->n], 33, "%s", v->id);
+	memcpy(s->outs[s->n], v->outs[0].ref.digest, 32);
+	s->sizes[s->n++] = v->outs[0].ref.size;
+	return 0;
+}
+
 static int collect(void *ctx, const struct sl_item_view *v)
 {
 	struct seen_items *s = ctx;
@@ -323,6 +339,112 @@ static void run(const char *dir, const char *name, const struct sl_backend_ops *
 	sl_ingest_summary_free(&sum);
 }
 
+/* ---- the sources seam: VCFs in memory and as files ---- */
+
+#define NVCF 3
+
+static char vcf_text[NVCF][512];
+
+static void make_vcfs(const char *dir)
+{
+	char p[1100], ref[1001];
+	uint32_t x = 777;
+	for (int i = 0; i < 1000; i++)
+		ref[i] = "ACGT"[(x = x * 1103515245u + 12345u) >> 30];
+	ref[1000] = 0;
+	snprintf(p, sizeof p, "%s/vcf", dir);
+	mkdir(p, 0755);
+	snprintf(p, sizeof p, "%s/ref.fa", dir);
+	sl_buf b;
+	sl_buf_init(&b);
+	sl_buf_printf(&b, ">chr1\n%s\n", ref);
+	write_file(p, (const uint8_t *)b.data, b.len);
+	snprintf(p, sizeof p, "%s/ref.fa.fai", dir);
+	const char *fai = "chr1\t1000\t6\t1000\t1001\n";
+	write_file(p, (const uint8_t *)fai, strlen(fai));
+	sl_buf_free(&b);
+	for (int i = 0; i < NVCF; i++) {
+		int pos = 100 + 50 * i;
+		snprintf(vcf_text[i], sizeof vcf_text[i],
+			 "##fileformat=VCFv4.2\n##contig=<ID=chr1,length=1000>\n"
+			 "##FORMAT=<ID=GT,Number=1,Type=String,Description=\"Genotype\">\n"
+			 "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS%d\n"
+			 "chr1\t%d\t.\t%c\t%c\t.\tPASS\t.\tGT\t0/1\n", i, pos, ref[pos - 1],
+			 ref[pos - 1] == 'A' ? 'C' : 'A');
+		snprintf(p, sizeof p, "%s/vcf/v%d.vcf", dir, i);
+		write_file(p, (const uint8_t *)vcf_text[i], strlen(vcf_text[i]));
+	}
+}
+
+static uint64_t mem_source_run(const void *conf, sl_queue *q, volatile int *stop)
+{
+	for (int i = 0; i < NVCF; i++) {
+		char name[32], key[32];
+		snprintf(name, sizeof name, "memory/%d", i);
+		snprintf(key, sizeof key, "instance-%d", i);
+		size_t n = strlen(vcf_text[i]);
+		sl_queue_push(q, sl_task_memory(name, sl_xstrdup(vcf_text[i]), n, key, strlen(key)));
+	}
+	/* bytes no format knows: rejected, and accounted */
+	sl_queue_push(q, sl_task_memory("memory/junk", sl_xstrdup("junk junk junk"), 14, "j", 1));
+	return NVCF + 1;
+}
+
+static const struct sl_source_ops mem_source_ops = {.name = "memory", .run = mem_source_run};
+
+static void ingest_vcfs(const char *dir, const char *store, const struct sl_source *src,
+			struct sl_ingest_summary *sum)
+{
+	char key[1100], vcfs[1100], ref[1100];
+	snprintf(key, sizeof key, "%s/key", dir);
+	snprintf(vcfs, sizeof vcfs, "%s/vcf", dir);
+	snprintf(ref, sizeof ref, "%s/ref.fa", dir);
+	const char *srcs[] = {vcfs};
+	struct sl_ingest_opts o = {.store_dir = store, .key_file = key, .srcs = srcs, .nsrcs = 1,
+		.threads = 2, .io_mode = SL_IO_POSIX, .reference = ref, .sources = src,
+		.nsources = src ? 1 : 0};
+	sl_err err = {0};
+	CHECK_RC(sl_ingest(&o, sum, &err), &err);
+}
+
+static void test_sources(const char *dir)
+{
+	make_vcfs(dir);
+	char files[1100], inmem[1100];
+	snprintf(files, sizeof files, "%s/store-vcf-files", dir);
+	snprintf(inmem, sizeof inmem, "%s/store-vcf-memory", dir);
+	struct sl_source src = {&mem_source_ops, NULL};
+	struct sl_ingest_summary sum;
+	ingest_vcfs(dir, files, NULL, &sum);
+	CHECK(sum.discovered == NVCF && sum.ingested == NVCF);
+	sl_ingest_summary_free(&sum);
+	ingest_vcfs(dir, inmem, &src, &sum);
+	CHECK(sum.discovered == NVCF + 1 && sum.ingested == NVCF && sum.rejected == 1);
+	sl_ingest_summary_free(&sum);
+	/* the same items and objects, whatever brought the bytes */
+	struct seen_items a = {0}, b = {0};
+	sl_store *st;
+	sl_err err = {0};
+	struct sl_store_opts ro = {.flags = SL_STORE_READONLY};
+	REQUIRE(sl_store_open(&st, files, &ro, NULL, &err) == 0);
+	CHECK_RC(sl_store_items(st, "format", "vcf", collect_all, &a, &err), &err);
+	sl_store_close(st);
+	REQUIRE(sl_store_open(&st, inmem, &ro, NULL, &err) == 0);
+	CHECK_RC(sl_store_items(st, "format", "vcf", collect_all, &b, &err), &err);
+	sl_store_close(st);
+	CHECK(a.n == NVCF && b.n == NVCF);
+	for (size_t i = 0; i < a.n && i < b.n; i++) {
+		CHECK(!strcmp(a.ids[i], b.ids[i]));
+		CHECK(!memcmp(a.outs[i], b.outs[i], 32));
+	}
+	struct sl_verify_stats vs;
+	CHECK(verify(inmem, NULL, &vs) == 0);
+	/* again: the source's keys say every one is already there, unread */
+	ingest_vcfs(dir, inmem, &src, &sum);
+	CHECK(sum.ingested == 0 && sum.present == NVCF && sum.rejected == 1);
+	sl_ingest_summary_free(&sum);
+}
+
 int main(void)
 {
 	char *dir = sl_xstrdup(unit_tmpdir("backends"));
@@ -356,6 +478,7 @@ int main(void)
 	CHECK(strstr(last_problem, "missing") != NULL);
 	mem.v[5].size++;
 	CHECK(verify(store, &mem_backend, &vs) == 0);
+	test_sources(dir);
 	free(dir);
 	return UNIT_DONE();
 }

@@ -59,3 +59,12 @@ int sl_fail_errno(sl_err *e, int code, int errnum, const char *fmt, ...)
 	va_end(ap);
 	return rc;
 }
+
+int sl_err_take(sl_err *kept, sl_err *out)
+{
+	int rc = -kept->code;
+	if (out && kept->code)
+		*out = *kept;
+	memset(kept, 0, sizeof *kept);
+	return rc;
+}

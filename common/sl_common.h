@@ -42,6 +42,10 @@ int sl_fail(sl_err *e, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Same, appending ": strerror(errnum)" and mapping ENOSPC/EDQUOT to SL_E_NOSPC,
  * ENOMEM to SL_E_NOMEM and everything else to `code`. */
+/* Hand out an error kept for later (a failure met on the way, reported at
+ * the next flush): *out gets it, *kept is cleared; its negative code, or 0
+ * when none was kept.  out may be NULL. */
+int sl_err_take(sl_err *kept, sl_err *out);
 int sl_fail_errno(sl_err *e, int code, int errnum, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 const char *sl_code_name(int code);

@@ -388,13 +388,7 @@ static int write_pending(sl_bwriter *w)
 static int local_flush(sl_bwriter *w, sl_err *err)
 {
 	write_pending(w);
-	if (!w->ferr.code)
-		return 0;
-	if (err)
-		*err = w->ferr;
-	int rc = -w->ferr.code;
-	memset(&w->ferr, 0, sizeof w->ferr);
-	return rc;
+	return sl_err_take(&w->ferr, err);
 }
 
 static int kept_failure(const sl_bwriter *w, sl_err *err)

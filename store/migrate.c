@@ -152,18 +152,9 @@ static int upgrade_catalog(const char *dir, sl_err *err)
 
 int sl_store_migrate(const char *dir, int *from, sl_err *err)
 {
-	char *f = path2(dir, "FORMAT");
-	char buf[32] = {0};
-	int fd = open(f, O_RDONLY | O_CLOEXEC);
-	free(f);
-	if (fd < 0)
-		return sl_fail(err, SL_E_STATE, "not a sluice store (no FORMAT file)");
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	*from = n == 15 && !memcmp(buf, SL_STORE_FORMAT, 15) ? 2
-	      : n == 15 && !memcmp(buf, SL_STORE_FORMAT_V1, 15) ? 1 : 0;
-	if (*from == 0)
-		return sl_fail(err, SL_E_STATE, "unsupported store format");
+	*from = sl_store_format_version(dir, err);
+	if (*from < 0)
+		return *from;
 	if (*from == 2)
 		return 0;
 	char *lp = path2(dir, "lock");

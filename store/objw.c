@@ -131,13 +131,7 @@ static void flush_claims(sl_store_writer *w)
 int sl_store_flush(sl_store_writer *w, sl_err *err)
 {
 	flush_claims(w);
-	if (!w->ferr.code)
-		return 0;
-	if (err)
-		*err = w->ferr;
-	int rc = -w->ferr.code;
-	memset(&w->ferr, 0, sizeof w->ferr);
-	return rc;
+	return sl_err_take(&w->ferr, err);
 }
 
 /* 1: the object exists (ref filled, fresh = 0); 0: the caller now owns the

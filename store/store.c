@@ -87,7 +87,7 @@ int sl_store_open_backend(sl_store *st, int flags, struct sl_backend_repair *rep
 
 /* ---- layout ---- */
 
-static int check_format(const char *dir, sl_err *err)
+int sl_store_format_version(const char *dir, sl_err *err)
 {
 	char *f = path2(dir, "FORMAT");
 	char buf[32] = {0};
@@ -97,12 +97,20 @@ static int check_format(const char *dir, sl_err *err)
 		return sl_fail(err, SL_E_STATE, "not a sluice store (no FORMAT file)");
 	ssize_t n = read(fd, buf, sizeof buf - 1);
 	close(fd);
+	if (n == 15 && !memcmp(buf, SL_STORE_FORMAT, 15))
+		return 2;
 	if (n == 15 && !memcmp(buf, SL_STORE_FORMAT_V1, 15))
+		return 1;
+	return sl_fail(err, SL_E_STATE, "unsupported store format");
+}
+
+static int check_format(const char *dir, sl_err *err)
+{
+	int v = sl_store_format_version(dir, err);
+	if (v == 1)
 		return sl_fail(err, SL_E_STATE, "this store has format version 1: run "
 			       "`sluice migrate --store DIR` once to upgrade it");
-	if (n != 15 || memcmp(buf, SL_STORE_FORMAT, 15))
-		return sl_fail(err, SL_E_STATE, "unsupported store format");
-	return 0;
+	return v < 0 ? v : 0;
 }
 
 /* Remove what is in folder fd, folders too (an ingest's views, a few

@@ -49,6 +49,8 @@ struct sl_store {
 
 /* Forget in-run entries once the catalog has them. */
 void sl_store_inrun_forget(sl_store *st, const uint8_t d[32]);
+/* The version FORMAT names (1 or 2), or <0. */
+int sl_store_format_version(const char *dir, sl_err *err);
 /* FORMAT, written (temp, fsync, rename, fsync dir) as the current version. */
 int sl_store_write_format(const char *dir);
 /* Open the backend with the store as its env (read-only or writable). */

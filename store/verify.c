@@ -29,7 +29,6 @@ struct vctx {
 	uint8_t *buf;
 	struct chain_items *chains;
 	size_t nchains;
-	uint64_t before;      /* problems before the chain being walked */
 };
 
 static void problem(void *ctx, const char *msg)
@@ -86,13 +85,6 @@ static int check_object(void *ctx, const struct sl_objref *ref)
 	return 0;
 }
 
-static void record_seen(void *ctx, uint64_t seq, const char *item)
-{
-	struct chain_items *c = ctx;
-	if (seq <= c->count)
-		snprintf(c->item[seq - 1], 33, "%s", item);
-}
-
 struct walk {
 	struct vctx *v;
 	struct chain_items *c;
@@ -103,9 +95,12 @@ static void walk_problem(void *ctx, const char *msg)
 	problem(((struct walk *)ctx)->v, msg);
 }
 
+/* The item each record names, by seq, for check_item. */
 static void walk_seen(void *ctx, uint64_t seq, const char *item)
 {
-	record_seen(((struct walk *)ctx)->c, seq, item);
+	struct chain_items *c = ((struct walk *)ctx)->c;
+	if (seq <= c->count)
+		snprintf(c->item[seq - 1], 33, "%s", item);
 }
 
 static int check_chain(void *ctx, const struct sl_chain *ch)

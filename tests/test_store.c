@@ -1,265 +1,147 @@
-/* test_store.c: the store on both I/O backends: small and large objects,
- * dedup, commit and read-back, verify against each kind of damage, crash
- * repair of torn tails, the writer lock and file modes. */
+/*
+ * test_store.c: the store through its public header: objects either side
+ * of the local backend's pack limit, whole and ranged reads, two threads
+ * writing the same bytes at once (each object placed once), items and
+ * their derived ids, two writers' chains, a crash before the catalog
+ * commit (pack tail and chain tail cut back at the next open), and damage
+ * to a chain found by verify.  The CLI tests check the same through the
+ * binary; test_backends.c runs the engine on a second backend.
+ */
 #include "unit.h"
 #include "store/store.h"
 #include <fcntl.h>
 #include <pthread.h>
-#include <signal.h>
-#include <sqlite3.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-struct probs {
-	int n;
-	char last[600];
-};
-
+static unsigned problems;
 static void on_problem(void *ctx, const char *p)
 {
-	struct probs *pr = ctx;
-	pr->n++;
-	snprintf(pr->last, sizeof pr->last, "%s", p);
-	fprintf(stderr, "  verify: %s\n", p);
+	problems++;
+	if (ctx)
+		snprintf(ctx, 600, "%s", p);
 }
 
-static int verify_problems(const char *dir, char *last)
+static unsigned verify(const char *dir, char *last, struct sl_verify_stats *vs)
 {
 	sl_store *st;
 	sl_err err = {0};
-	REQUIRE(sl_store_open(&st, dir, SL_STORE_READONLY, 1, NULL, &err) == 0);
-	struct sl_verify_stats vs;
-	struct probs pr = {0};
-	CHECK_RC(sl_store_verify(st, on_problem, &pr, &vs, &err), &err);
+	struct sl_store_opts o = {.flags = SL_STORE_READONLY};
+	REQUIRE(sl_store_open(&st, dir, &o, NULL, &err) == 0);
+	problems = 0;
+	CHECK_RC(sl_store_verify(st, on_problem, last, vs, &err), &err);
 	sl_store_close(st);
-	if (last)
-		strcpy(last, pr.last);
-	CHECK((uint64_t)pr.n == vs.problems);
-	return pr.n;
+	return problems;
 }
 
-static int write_obj(sl_store *st, sl_io *io, const uint8_t *p, size_t n, struct sl_objref *ref)
+static sl_store *open_rw(const char *dir, const char *writer, struct sl_store_open_info *info)
 {
-	sl_objw *w;
+	sl_store *st;
 	sl_err err = {0};
-	CHECK_RC(sl_objw_begin(st, io, 0, 0, 0, &w, &err), &err);
-	/* odd-sized pieces, some by reference through chunks */
-	size_t off = 0;
-	int i = 0;
-	while (off < n) {
-		size_t k = n - off < 70001 ? n - off : 70001;
-		if (i++ % 2) {
-			sl_chunk *c = sl_chunk_get(io);
-			memcpy(c->data, p + off, k);
-			c->len = k;
-			CHECK_RC(sl_objw_put(w, c, 0, k, &err), &err);
-			sl_chunk_put(c);
-		} else {
-			CHECK_RC(sl_objw_write(w, p + off, k, &err), &err);
-		}
-		off += k;
+	struct sl_store_opts o = {.flags = SL_STORE_CREATE, .writer = writer};
+	int rc = sl_store_open(&st, dir, &o, info, &err);
+	if (rc < 0)
+		fprintf(stderr, "open: %s\n", err.msg);
+	REQUIRE(rc == 0);
+	return st;
+}
+
+static void fill(uint8_t *p, size_t n, uint32_t seed)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint8_t)((seed = seed * 1103515245u + 12345u) >> 16);
+}
+
+static struct sl_objref put(sl_store_writer *w, const uint8_t *p, size_t n)
+{
+	sl_objw *o;
+	sl_err err = {0};
+	struct sl_objref ref = {0};
+	CHECK_RC(sl_objw_begin(w, 0, 0, &o, &err), &err);
+	CHECK_RC(sl_objw_write(o, p, n, &err), &err);
+	CHECK_RC(sl_objw_finish(o, NULL, &ref, &err), &err);
+	return ref;
+}
+
+/* One item per object, committed in one batch. */
+static void commit(sl_store *st, const struct sl_objref *refs, size_t n, uint8_t tag)
+{
+	struct sl_item *items = sl_xcalloc(n, sizeof *items), **batch = sl_xcalloc(n, sizeof *batch);
+	struct sl_item_output *outs = sl_xcalloc(n, sizeof *outs);
+	struct sl_item_input *ins = sl_xcalloc(n, sizeof *ins);
+	for (size_t i = 0; i < n; i++) {
+		outs[i] = (struct sl_item_output){refs[i], "primary", "application/octet-stream"};
+		memcpy(ins[i].digest, refs[i].digest, 32);
+		ins[i].size = refs[i].size;
+		items[i] = (struct sl_item){.format = "opaque", .format_version = "1",
+			.options_fp = "fp", .policy = "{}", .inputs = &ins[i], .ninputs = 1,
+			.outs = &outs[i], .nouts = 1, .key_fp = "k"};
+		memcpy(items[i].input_digest, refs[i].digest, 32);
+		items[i].seen_key[0] = tag;
+		items[i].seen_key[1] = (uint8_t)i;
+		batch[i] = &items[i];
 	}
-	int rc = sl_objw_finish(w, NULL, ref, &err);
-	CHECK_RC(rc, &err);
-	return rc;
-}
-
-struct found {
-	int n;
-	int64_t ids[8];
-};
-
-static int collect(void *ctx, const struct sl_item_view *v)
-{
-	struct found *f = ctx;
-	if (f->n < 8)
-		f->ids[f->n] = v->id;
-	f->n++;
-	return 0;
-}
-
-static void file_flip(const char *path, off_t off)
-{
-	int fd = open(path, O_RDWR);
-	REQUIRE(fd >= 0);
-	uint8_t b;
-	REQUIRE(pread(fd, &b, 1, off) == 1);
-	b ^= 0x40;
-	REQUIRE(pwrite(fd, &b, 1, off) == 1);
-	close(fd);
-}
-
-static void copy_tree(const char *from, const char *to)
-{
-	char cmd[8400];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -a '%s' '%s'", to, from, to);
-	REQUIRE(system(cmd) == 0);
-}
-
-static void run(int mode, const char *base)
-{
-	char dir[4096];
-	snprintf(dir, sizeof dir, "%s/store-%d", base, mode);
 	sl_err err = {0};
-	sl_io *io;
-	struct sl_io_opts o = {.mode = mode};
-	REQUIRE(sl_io_new(&io, &o, &err) == 0);
-	sl_store *st;
-	struct sl_store_open_info info;
-	REQUIRE(sl_store_open(&st, dir, SL_STORE_CREATE, 1, &info, &err) == 0);
-
-	/* a second writer is refused while the first holds the lock */
-	sl_store *st2;
-	CHECK(sl_store_open(&st2, dir, SL_STORE_CREATE, 1, NULL, &err) == -SL_E_STATE);
-	CHECK(strstr(err.msg, "in use") != NULL);
-
-	size_t small_n = 5000, large_n = (5u << 20) + 12345;
-	uint8_t *small = malloc(small_n), *large = malloc(large_n);
-	for (size_t i = 0; i < small_n; i++)
-		small[i] = (uint8_t)(i * 7 + mode);
-	for (size_t i = 0; i < large_n; i++)
-		large[i] = (uint8_t)(i * 13 + (i >> 12) + mode);
-	struct sl_objref rs, rl, rd;
-	write_obj(st, io, small, small_n, &rs);
-	write_obj(st, io, large, large_n, &rl);
-	write_obj(st, io, small, small_n, &rd); /* same bytes again */
-	CHECK(rs.fresh == 1 && rs.pack > 0 && rs.size == small_n);
-	CHECK(rl.fresh == 1 && rl.pack == -1 && rl.size == large_n);
-	CHECK(rd.fresh == 0 && !memcmp(rd.digest, rs.digest, 32) && rd.offset == rs.offset);
-	uint8_t want[32];
-	sl_sha256_once(large, large_n, want);
-	CHECK(!memcmp(rl.digest, want, 32));
-
-	struct sl_item_output outs1[] = {{rs, "primary", "application/octet-stream"}};
-	struct sl_item_output outs2[] = {{rl, "primary", "application/dicom"},
-					 {rs, "index", "application/x-tabix"}};
-	const char *attrs1[] = {"subject", "S1", "kind", "opaque"};
-	const char *attrs2[] = {"subject", "S2", "kind", "test"};
-	struct sl_item a = {.input_size = small_n, .format = "opaque", .options_fp = "fp1",
-			    .outs = outs1, .nouts = 1, .attrs = attrs1, .nattrs = 2,
-			    .prov_body = "\"inputs\":[]"};
-	struct sl_item b = a, c = a;
-	memcpy(a.input_digest, rs.digest, 32);
-	memset(a.path_key, 1, 32);
-	memcpy(b.input_digest, rl.digest, 32);
-	memset(b.path_key, 2, 32);
-	b.outs = outs2, b.nouts = 2, b.attrs = attrs2;
-	c = a; /* same input, format and options as a: already present */
-	memset(c.path_key, 3, 32);
-	struct sl_item *batch[] = {&a, &b, &c};
-	CHECK_RC(sl_store_commit(st, batch, 3, &err), &err);
-	CHECK(a.outcome_new == 1 && b.outcome_new == 1 && c.outcome_new == 0);
-	CHECK(a.item_id == 1 && b.item_id == 2);
-	struct sl_seen seen;
-	uint8_t k3[32];
-	memset(k3, 3, 32);
-	CHECK(sl_store_seen_get(st, 0, k3, &seen) == 1 && !memcmp(seen.input_digest, rs.digest, 32));
-	sl_store_close(st);
-
-	/* read back */
-	REQUIRE(sl_store_open(&st, dir, SL_STORE_READONLY, 1, NULL, &err) == 0);
-	struct found f = {0};
-	CHECK_RC(sl_store_items(st, "subject", "S2", collect, &f, &err), &err);
-	CHECK(f.n == 1 && f.ids[0] == 2);
-	f.n = 0;
-	CHECK_RC(sl_store_items(st, NULL, NULL, collect, &f, &err), &err);
-	CHECK(f.n == 2);
-	char out[4096];
-	snprintf(out, sizeof out, "%s/cat-%d", base, mode);
-	int ofd = open(out, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	CHECK_RC(sl_store_cat(st, rl.digest, ofd, &err), &err);
-	uint8_t *back = malloc(large_n);
-	CHECK(pread(ofd, back, large_n, 0) == (ssize_t)large_n && !memcmp(back, large, large_n));
-	close(ofd);
-	uint8_t nothing[32] = {0};
-	CHECK(sl_store_cat(st, nothing, 1, &err) == -SL_E_STATE);
-	sl_store_close(st);
-	CHECK(verify_problems(dir, NULL) == 0);
-
-	/* file modes: group-readable at most, whatever the umask */
-	char cmd[4200];
-	snprintf(cmd, sizeof cmd, "test -z \"$(find '%s' -perm /027)\"", dir);
-	CHECK(system(cmd) == 0);
-
-	/* damage, each on a fresh copy: verify must name it */
-	char bad[4096], p[4600], hex[65], last[600];
-	snprintf(bad, sizeof bad, "%s/bad-%d", base, mode);
-	sl_hex(hex, rl.digest, 32);
-
-	copy_tree(dir, bad);
-	snprintf(p, sizeof p, "%s/packs/pack-%08lld.pack", bad, (long long)rs.pack);
-	file_flip(p, (off_t)rs.offset + 10);
-	CHECK(verify_problems(bad, last) == 1 && strstr(last, "does not match its digest"));
-
-	copy_tree(dir, bad);
-	snprintf(p, sizeof p, "%s/objects/%.2s/%s", bad, hex, hex);
-	file_flip(p, 4096 * 100);
-	CHECK(verify_problems(bad, last) == 1 && strstr(last, "does not match its digest"));
-
-	copy_tree(dir, bad);
-	unlink(p);
-	CHECK(verify_problems(bad, last) >= 1 && strstr(last, "missing file"));
-
-	copy_tree(dir, bad);
-	snprintf(p, sizeof p, "%s/provenance.jsonl", bad);
-	file_flip(p, 95); /* in the first record's time: the second's prev breaks */
-	CHECK(verify_problems(bad, last) == 1 && strstr(last, "line 2: chain broken"));
-
-	copy_tree(dir, bad);
-	struct stat sb;
-	stat(p, &sb);
-	CHECK(truncate(p, sb.st_size - 30) == 0);
-	CHECK(verify_problems(bad, last) >= 1);
-	/* ... and a writer refuses to append to a log shorter than committed */
-	CHECK(sl_store_open(&st, bad, 0, 1, NULL, &err) == -SL_E_CORRUPT);
-
-	/* crash repair: a torn provenance line and a garbage pack tail are
-	 * cut back on the next writable open; verify is then clean */
-	copy_tree(dir, bad);
-	int fd = open(p, O_WRONLY | O_APPEND);
-	CHECK(write(fd, "{\"seq\":3,\"prev\":\"ab", 19) == 19);
-	close(fd);
-	char pk[4600];
-	snprintf(pk, sizeof pk, "%s/packs/pack-%08lld.pack", bad, (long long)rs.pack);
-	fd = open(pk, O_WRONLY | O_APPEND);
-	CHECK(write(fd, "SLOBgarbage", 11) == 11);
-	close(fd);
-	snprintf(pk, sizeof pk, "%s/tmp/obj-leftover", bad);
-	fd = open(pk, O_WRONLY | O_CREAT, 0600);
-	close(fd);
-	/* a multi-file input's view left by a crash: a folder, a folder in it,
-	 * links (ingest/worker.c, sl_input_view) */
-	snprintf(pk, sizeof pk, "%s/tmp/view-leftover", bad);
-	CHECK(mkdir(pk, 0700) == 0);
-	snprintf(pk, sizeof pk, "%s/tmp/view-leftover/s", bad);
-	CHECK(mkdir(pk, 0700) == 0);
-	snprintf(pk, sizeof pk, "%s/tmp/view-leftover/s/c1", bad);
-	CHECK(symlink("/proc/self/fd/9", pk) == 0);
-	snprintf(pk, sizeof pk, "%s/tmp/view-leftover/s.mrxs", bad);
-	CHECK(symlink("/proc/self/fd/8", pk) == 0);
-	/* uncommitted tails are what a running writer leaves too: not damage */
-	CHECK(verify_problems(bad, NULL) == 0);
-	REQUIRE(sl_store_open(&st, bad, 0, 1, &info, &err) == 0);
-	CHECK(info.repaired_prov == 19 && info.truncated_packs == 1 && info.removed_tmp == 5);
-	snprintf(pk, sizeof pk, "%s/tmp", bad);
-	CHECK(rmdir(pk) == 0); /* empty: nothing was left behind */
-	CHECK(mkdir(pk, 0750) == 0);
-	sl_store_close(st);
-	CHECK(verify_problems(bad, NULL) == 0);
-
-	free(small);
-	free(large);
-	free(back);
-	sl_io_free(io);
+	CHECK_RC(sl_store_commit(st, batch, n, &err), &err);
+	for (size_t i = 0; i < n; i++) {
+		char want[33];
+		sl_item_id(refs[i].digest, "opaque", "fp", want);
+		CHECK(!strcmp(items[i].item_id, want));
+	}
+	free(items);
+	free(batch);
+	free(outs);
+	free(ins);
 }
 
-/* Two writers storing the same objects in opposite orders, flushing every
- * 16 as the engine does: each object is stored once, nobody deadlocks
- * (a writer publishes its own pending objects before it waits). */
+/* ---- sizes, reads ---- */
+
+static void test_sizes(const char *base)
+{
+	char dir[1100];
+	snprintf(dir, sizeof dir, "%s/sizes", base);
+	sl_store *st = open_rw(dir, NULL, NULL);
+	sl_io *io;
+	sl_err err = {0};
+	struct sl_io_opts io_o = {.mode = SL_IO_POSIX};
+	REQUIRE(sl_io_new(&io, &io_o, &err) == 0);
+	sl_store_writer *w;
+	REQUIRE(sl_store_writer_new(st, io, &w, &err) == 0);
+	static const size_t sizes[] = {0, 1, 4096, 4194304, 4194305, 6000000};
+	enum { N = sizeof sizes / sizeof sizes[0] };
+	uint8_t *buf = sl_xmalloc(6000000);
+	fill(buf, 6000000, 99);
+	struct sl_objref refs[N];
+	for (size_t i = 0; i < N; i++) {
+		refs[i] = put(w, buf + i, sizes[i]);
+		CHECK(refs[i].fresh && refs[i].size == sizes[i]);
+		/* where it lies depends on its size alone: packs up to 4 MiB */
+		CHECK(refs[i].deferred == (sizes[i] <= 4194304));
+	}
+	struct sl_objref again = put(w, buf + 2, 4096);
+	CHECK(!again.fresh && !memcmp(again.digest, refs[2].digest, 32));
+	CHECK_RC(sl_store_flush(w, &err), &err);
+	commit(st, refs, N, 1);
+	sl_store_writer_free(w);
+	for (size_t i = 0; i < N; i++) {
+		uint8_t part[100];
+		uint64_t off = sizes[i] > 150 ? sizes[i] - 150 : 0;
+		int64_t got = sl_store_read(st, refs[i].digest, off, part, sizeof part, &err);
+		CHECK(got == (int64_t)(sizes[i] - off < 100 ? sizes[i] - off : 100));
+		CHECK(got >= 0 && !memcmp(part, buf + i + off, (size_t)got));
+	}
+	sl_store_close(st);
+	sl_io_free(io);
+	struct sl_verify_stats vs;
+	CHECK(verify(dir, NULL, &vs) == 0);
+	CHECK(vs.objects == N && vs.items == N && vs.records == N && vs.chains == 1);
+	free(buf);
+}
+
+/* ---- two threads, the same bytes ---- */
+
 struct racer {
 	sl_store *st;
-	unsigned slot;
 	int reverse;
 	struct sl_objref refs[200];
 };
@@ -271,263 +153,140 @@ static void *race(void *arg)
 	sl_err err = {0};
 	struct sl_io_opts o = {.mode = SL_IO_POSIX};
 	REQUIRE(sl_io_new(&io, &o, &err) == 0);
+	sl_store_writer *w;
+	REQUIRE(sl_store_writer_new(rc->st, io, &w, &err) == 0);
 	for (int k = 0; k < 200; k++) {
 		int i = rc->reverse ? 199 - k : k;
 		uint8_t buf[300];
 		memset(buf, i, sizeof buf);
-		sl_objw *w;
-		CHECK_RC(sl_objw_begin(rc->st, io, rc->slot, 0, 0, &w, &err), &err);
-		CHECK_RC(sl_objw_write(w, buf, 100 + (size_t)i, &err), &err);
-		CHECK_RC(sl_objw_finish(w, NULL, &rc->refs[i], &err), &err);
+		rc->refs[i] = put(w, buf, 100 + (size_t)i);
 		if (k % 16 == 15)
-			CHECK_RC(sl_store_flush(rc->st, io, rc->slot, &err), &err);
+			CHECK_RC(sl_store_flush(w, &err), &err);
 	}
-	CHECK_RC(sl_store_flush(rc->st, io, rc->slot, &err), &err);
+	CHECK_RC(sl_store_flush(w, &err), &err);
+	sl_store_writer_free(w);
 	sl_io_free(io);
 	return NULL;
 }
 
 static void test_race(const char *base)
 {
-	char dir[4096];
+	char dir[1100];
 	snprintf(dir, sizeof dir, "%s/race", base);
-	sl_store *st;
-	sl_err err = {0};
-	REQUIRE(sl_store_open(&st, dir, SL_STORE_CREATE, 2, NULL, &err) == 0);
+	sl_store *st = open_rw(dir, NULL, NULL);
 	static struct racer a, b;
-	a = (struct racer){.st = st, .slot = 0};
-	b = (struct racer){.st = st, .slot = 1, .reverse = 1};
+	a = (struct racer){.st = st};
+	b = (struct racer){.st = st, .reverse = 1};
 	pthread_t ta, tb;
-	pthread_create(&ta, NULL, race, &a);
-	pthread_create(&tb, NULL, race, &b);
+	REQUIRE(pthread_create(&ta, NULL, race, &a) == 0);
+	REQUIRE(pthread_create(&tb, NULL, race, &b) == 0);
 	pthread_join(ta, NULL);
 	pthread_join(tb, NULL);
 	int fresh = 0;
-	struct sl_item items[200], *batch[200];
-	struct sl_item_output outs[200];
 	for (int i = 0; i < 200; i++) {
 		CHECK(!memcmp(a.refs[i].digest, b.refs[i].digest, 32));
-		CHECK(a.refs[i].pack == b.refs[i].pack && a.refs[i].offset == b.refs[i].offset);
+		CHECK(a.refs[i].loc.a == b.refs[i].loc.a && a.refs[i].loc.b == b.refs[i].loc.b);
 		fresh += a.refs[i].fresh + b.refs[i].fresh;
-		outs[i] = (struct sl_item_output){a.refs[i], "primary", "application/octet-stream"};
-		items[i] = (struct sl_item){.format = "opaque", .options_fp = "fp", .outs = &outs[i],
-					    .nouts = 1, .prov_body = "\"inputs\":[]"};
-		memcpy(items[i].input_digest, a.refs[i].digest, 32);
-		items[i].path_key[0] = (uint8_t)i;
-		batch[i] = &items[i];
 	}
-	CHECK(fresh == 200); /* each object written by exactly one of them */
-	CHECK_RC(sl_store_commit(st, batch, 200, &err), &err);
+	CHECK(fresh == 200); /* each object placed by exactly one of them */
+	commit(st, a.refs, 200, 2);
 	sl_store_close(st);
-	CHECK(verify_problems(dir, NULL) == 0);
+	struct sl_verify_stats vs;
+	CHECK(verify(dir, NULL, &vs) == 0);
+	CHECK(vs.objects == 200 && vs.unreferenced == 0);
 }
 
-/* One statement on a store's catalog, behind the store's back. */
-static int64_t sql_int(const char *dir, const char *sql)
-{
-	char p[4200];
-	snprintf(p, sizeof p, "%s/catalog.db", dir);
-	sqlite3 *db;
-	REQUIRE(sqlite3_open(p, &db) == SQLITE_OK);
-	sqlite3_stmt *q;
-	REQUIRE(sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK);
-	int64_t v = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int64(q, 0) : -1;
-	sqlite3_finalize(q);
-	sqlite3_close(db);
-	return v;
-}
+/* ---- writers, a crash, damage ---- */
 
-static struct sl_objref put_bytes(sl_store *st, sl_io *io, uint64_t hint, uint8_t fill, size_t n,
-				  int *rc)
+static off_t file_size(const char *dir, const char *name)
 {
-	struct sl_objref ref = {0};
-	sl_objw *w;
-	sl_err err = {0};
-	uint8_t *p = malloc(n);
-	memset(p, fill, n);
-	REQUIRE(sl_objw_begin(st, io, 0, 0, hint, &w, &err) == 0);
-	*rc = sl_objw_write(w, p, n, &err);
-	if (*rc == 0)
-		*rc = sl_objw_finish(w, NULL, &ref, &err);
-	else
-		sl_objw_abort(w);
-	free(p);
-	return ref;
-}
-
-static void commit_one(sl_store *st, const struct sl_objref *ref, uint8_t key)
-{
-	sl_err err = {0};
-	struct sl_item_output out = {*ref, "primary", "application/octet-stream"};
-	struct sl_item it = {.format = "opaque", .options_fp = "fp", .outs = &out, .nouts = 1,
-			     .prov_body = "\"inputs\":[]"};
-	memcpy(it.input_digest, ref->digest, 32);
-	memset(it.path_key, key, 32);
-	struct sl_item *batch[] = {&it};
-	CHECK_RC(sl_store_commit(st, batch, 1, &err), &err);
-	CHECK(it.outcome_new == 1);
-}
-
-/* A pack append that fails (here: the file size limit) loses every object
- * gathered since the last flush, including ones whose finish() returned 0:
- * the worker's own flush must still report it, and the space is reused. */
-static void test_flush_failure(const char *base)
-{
-	char dir[4096], pk[4300];
-	snprintf(dir, sizeof dir, "%s/flushfail", base);
-	sl_err err = {0};
-	sl_io *io;
-	struct sl_io_opts o = {.mode = SL_IO_POSIX};
-	REQUIRE(sl_io_new(&io, &o, &err) == 0);
-	sl_store *st;
-	REQUIRE(sl_store_open(&st, dir, SL_STORE_CREATE, 1, NULL, &err) == 0);
-	int rc;
-	struct sl_objref a = put_bytes(st, io, 0, 'a', 1000, &rc);
-	CHECK(rc == 0 && sl_store_flush(st, io, 0, &err) == 0);
-	/* a new pack's id is in the catalog before anything is committed */
-	CHECK(sql_int(dir, "SELECT committed_size FROM packs WHERE id=1") == 0);
-	snprintf(pk, sizeof pk, "%s/packs/pack-%08lld.pack", dir, (long long)a.pack);
+	char p[1200];
 	struct stat sb;
-	REQUIRE(stat(pk, &sb) == 0);
-
-	struct rlimit old, lim;
-	getrlimit(RLIMIT_FSIZE, &old);
-	lim = old;
-	lim.rlim_cur = (rlim_t)sb.st_size;
-	signal(SIGXFSZ, SIG_IGN);
-	REQUIRE(setrlimit(RLIMIT_FSIZE, &lim) == 0);
-	struct sl_objref b1 = put_bytes(st, io, 0, 'b', 3u << 20, &rc);
-	CHECK(rc == 0);
-	put_bytes(st, io, 0, 'c', 3u << 20, &rc);
-	CHECK(rc == 0);
-	put_bytes(st, io, 0, 'd', 3u << 20, &rc); /* 9 MiB gathered: written, and refused */
-	CHECK(rc < 0);
-	REQUIRE(setrlimit(RLIMIT_FSIZE, &old) == 0);
-	CHECK(sl_store_flush(st, io, 0, &err) < 0);
-	CHECK(sl_store_flush(st, io, 0, &err) == 0); /* reported once */
-
-	/* the lost bytes are not "already stored": written again, fresh */
-	struct sl_objref b2 = put_bytes(st, io, 0, 'b', 3u << 20, &rc);
-	CHECK(rc == 0 && b2.fresh == 1 && b2.offset == b1.offset);
-	CHECK(sl_store_flush(st, io, 0, &err) == 0);
-	commit_one(st, &a, 1);
-	commit_one(st, &b2, 2);
-	sl_store_close(st);
-	sl_io_free(io);
-	CHECK(verify_problems(dir, NULL) == 0);
+	snprintf(p, sizeof p, "%s/%s", dir, name);
+	return stat(p, &sb) == 0 ? sb.st_size : -1;
 }
 
-/* A size hint past the pack threshold spills to a temp file at once; an
- * object that turns out small still goes into a pack. */
-static void test_hint_small(const char *base)
+static void test_writers_and_crash(const char *base)
 {
-	char dir[4096];
-	snprintf(dir, sizeof dir, "%s/hint", base);
-	sl_err err = {0};
+	char dir[1100];
+	snprintf(dir, sizeof dir, "%s/writers", base);
 	sl_io *io;
-	struct sl_io_opts o = {.mode = SL_IO_POSIX};
-	REQUIRE(sl_io_new(&io, &o, &err) == 0);
-	sl_store *st;
-	REQUIRE(sl_store_open(&st, dir, SL_STORE_CREATE | SL_STORE_DIRECT, 1, NULL, &err) == 0);
-	int rc;
-	struct sl_objref r = put_bytes(st, io, 8u << 20, 'h', 5000, &rc);
-	CHECK(rc == 0 && r.pack > 0 && r.size == 5000 && r.fresh == 1);
-	CHECK(sl_store_flush(st, io, 0, &err) == 0);
-	commit_one(st, &r, 1);
-	sl_store_close(st);
-	sl_io_free(io);
-	char cmd[8400];
-	snprintf(cmd, sizeof cmd, "test -z \"$(find '%s/tmp' '%s/objects' -mindepth 1)\"", dir, dir);
-	CHECK(system(cmd) == 0);
-	CHECK(verify_problems(dir, NULL) == 0);
-}
-
-/* A crash after objects were written but before any commit: the pack that
- * never got a committed object is removed on reopen.  A pack file the
- * catalog never named is not ours: left alone, its id never reused. */
-static void test_crash_before_commit(const char *base)
-{
-	char dir[4096], copy[4096], p[4300];
-	snprintf(dir, sizeof dir, "%s/precommit", base);
-	snprintf(copy, sizeof copy, "%s/precommit-crash", base);
 	sl_err err = {0};
-	sl_io *io;
-	struct sl_io_opts o = {.mode = SL_IO_POSIX};
-	REQUIRE(sl_io_new(&io, &o, &err) == 0);
-	sl_store *st;
-	REQUIRE(sl_store_open(&st, dir, SL_STORE_CREATE, 1, NULL, &err) == 0);
-	int rc;
-	struct sl_objref r = put_bytes(st, io, 0, 'x', 777, &rc);
-	CHECK(rc == 0 && sl_store_flush(st, io, 0, &err) == 0);
-	copy_tree(dir, copy); /* the state a kill -9 would leave */
-	sl_store_close(st);
+	struct sl_io_opts io_o = {.mode = SL_IO_POSIX};
+	REQUIRE(sl_io_new(&io, &io_o, &err) == 0);
+	uint8_t buf[3000];
+	const char *writers[] = {"a", "b"};
+	for (int k = 0; k < 2; k++) {
+		sl_store *st = open_rw(dir, writers[k], NULL);
+		sl_store_writer *w;
+		REQUIRE(sl_store_writer_new(st, io, &w, &err) == 0);
+		struct sl_objref refs[3];
+		for (int i = 0; i < 3; i++) {
+			fill(buf, sizeof buf, (uint32_t)(10 * k + i + 1));
+			refs[i] = put(w, buf, sizeof buf);
+		}
+		CHECK_RC(sl_store_flush(w, &err), &err);
+		commit(st, refs, 3, (uint8_t)(10 + k));
+		sl_store_writer_free(w);
+		sl_store_close(st);
+	}
+	struct sl_verify_stats vs;
+	CHECK(verify(dir, NULL, &vs) == 0);
+	CHECK(vs.chains == 2 && vs.records == 6 && vs.items == 6);
 
-	snprintf(p, sizeof p, "%s/packs/pack-00000099.pack", copy);
-	int fd = open(p, O_WRONLY | O_CREAT, 0600);
-	REQUIRE(fd >= 0 && write(fd, "not ours", 8) == 8);
+	/* a crash before the commit: bytes in a pack and lines in b's chain
+	 * that the catalog never recorded */
+	off_t chain = file_size(dir, "prov/b.jsonl");
+	sl_store *st = open_rw(dir, "b", NULL);
+	sl_store_writer *w;
+	REQUIRE(sl_store_writer_new(st, io, &w, &err) == 0);
+	fill(buf, sizeof buf, 77);
+	put(w, buf, sizeof buf);
+	CHECK_RC(sl_store_flush(w, &err), &err);
+	sl_store_writer_free(w);
+	sl_store_close(st);
+	char p[1200];
+	snprintf(p, sizeof p, "%s/prov/b.jsonl", dir);
+	int fd = open(p, O_WRONLY | O_APPEND);
+	REQUIRE(fd >= 0 && write(fd, "{\"seq\":4,\"torn", 14) == 14);
 	close(fd);
+	CHECK(verify(dir, NULL, &vs) == 0); /* past the committed ends: not damage */
 	struct sl_store_open_info info;
-	REQUIRE(sl_store_open(&st, copy, 0, 1, &info, &err) == 0);
-	CHECK(info.truncated_packs == 1);
-	CHECK(sql_int(copy, "SELECT COUNT(*) FROM packs") == 0);
-	snprintf(p, sizeof p, "%s/packs/pack-%08lld.pack", copy, (long long)r.pack);
-	CHECK(access(p, F_OK) < 0);
-	struct sl_objref r2 = put_bytes(st, io, 0, 'x', 777, &rc);
-	CHECK(rc == 0 && r2.fresh == 1 && r2.pack == 100);
-	CHECK(sl_store_flush(st, io, 0, &err) == 0);
-	commit_one(st, &r2, 1);
+	st = open_rw(dir, "b", &info);
 	sl_store_close(st);
-	snprintf(p, sizeof p, "%s/packs/pack-00000099.pack", copy);
-	CHECK(access(p, F_OK) == 0);
-	CHECK(verify_problems(copy, NULL) == 0);
+	CHECK(info.repaired_prov == 14);
+	CHECK(info.truncated_packs >= 1);
+	CHECK(file_size(dir, "prov/b.jsonl") == chain);
+	CHECK(verify(dir, NULL, &vs) == 0 && vs.unreferenced == 0);
+
+	/* one byte of a's chain changed: verify names chain a */
+	snprintf(p, sizeof p, "%s/prov/a.jsonl", dir);
+	fd = open(p, O_RDWR);
+	char c;
+	REQUIRE(fd >= 0 && pread(fd, &c, 1, 200) == 1);
+	c ^= 1;
+	REQUIRE(pwrite(fd, &c, 1, 200) == 1);
+	close(fd);
+	char last[600] = "";
+	CHECK(verify(dir, last, &vs) >= 1);
+	CHECK(strstr(last, "provenance a") != NULL);
 	sl_io_free(io);
-}
-
-/* Catalog damage verify must name: an item whose provenance record names
- * another item, an object past its pack's committed end. */
-static void test_catalog_damage(const char *base)
-{
-	char dir[4096], bad[4096], last[600], sql[200];
-	snprintf(dir, sizeof dir, "%s/catdmg", base);
-	snprintf(bad, sizeof bad, "%s/catdmg-bad", base);
-	sl_err err = {0};
-	sl_io *io;
-	struct sl_io_opts o = {.mode = SL_IO_POSIX};
-	REQUIRE(sl_io_new(&io, &o, &err) == 0);
-	sl_store *st;
-	REQUIRE(sl_store_open(&st, dir, SL_STORE_CREATE, 1, NULL, &err) == 0);
-	int rc;
-	struct sl_objref r1 = put_bytes(st, io, 0, '1', 100, &rc);
-	struct sl_objref r2 = put_bytes(st, io, 0, '2', 100, &rc);
-	CHECK(sl_store_flush(st, io, 0, &err) == 0);
-	commit_one(st, &r1, 1);
-	commit_one(st, &r2, 2);
-	sl_store_close(st);
-	sl_io_free(io);
-	CHECK(verify_problems(dir, NULL) == 0);
-
-	copy_tree(dir, bad);
-	sql_int(bad, "UPDATE items SET prov_seq=3-prov_seq");
-	CHECK(verify_problems(bad, last) == 2 && strstr(last, "names another item"));
-
-	copy_tree(dir, bad);
-	snprintf(sql, sizeof sql, "UPDATE packs SET committed_size=%llu", /* r2's record start */
-		 (unsigned long long)r2.offset - 48);
-	sql_int(bad, sql);
-	CHECK(verify_problems(bad, last) == 1 && strstr(last, "beyond the committed end"));
 }
 
 int main(void)
 {
-	const char *base = unit_tmpdir("test_store");
-	umask(0); /* the store's modes must not depend on the caller's umask */
-	run(SL_IO_POSIX, base);
-	if (sl_io_uring_available())
-		run(SL_IO_URING, base);
+	char *base = sl_xstrdup(unit_tmpdir("store"));
+	test_sizes(base);
 	test_race(base);
-	test_flush_failure(base);
-	test_hint_small(base);
-	test_crash_before_commit(base);
-	test_catalog_damage(base);
+	test_writers_and_crash(base);
+	/* the same item in two stores has the same id */
+	char a[33], b[33];
+	uint8_t d[32] = {1, 2, 3};
+	sl_item_id(d, "dicom", "fp", a);
+	sl_item_id(d, "dicom", "fp", b);
+	CHECK(!strcmp(a, b) && strlen(a) == 32);
+	sl_item_id(d, "dicom", "fq", b);
+	CHECK(strcmp(a, b));
+	free(base);
 	return UNIT_DONE();
 }

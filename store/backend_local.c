@@ -518,6 +518,8 @@ static int local_put_begin(sl_bwriter *w, uint64_t size_hint, sl_bput **out, sl_
 
 static int buffer(sl_bput *p, const void *data, size_t n, sl_err *err)
 {
+	if (n == 0) /* an empty object: nothing to copy, and no buffer yet */
+		return 0;
 	if (p->len + n > LOCAL_PACK_MAX) {
 		int rc = spill(p, err);
 		return rc < 0 ? rc : sl_writer_write(p->wr, data, n, err);

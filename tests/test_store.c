@@ -283,6 +283,11 @@ static void run(int mode, const char *base)
 	struct sl_store_opts ow = {.writer = "B/1"};
 	CHECK(sl_store_open(&st2, dir, &ow, NULL, &err) == -SL_E_USAGE);
 
+	/* one store, one pseudonym domain: the first key binds it */
+	CHECK_RC(sl_store_bind_key(st, "ab12", &err), &err);
+	CHECK_RC(sl_store_bind_key(st, "ab12", &err), &err);
+	CHECK(sl_store_bind_key(st, "cd34", &err) == -SL_E_USAGE && strstr(err.msg, "ab12"));
+
 	sl_store_writer *w = new_writer(st, io);
 	size_t small_n = 5000, large_n = (5u << 20) + 12345;
 	uint8_t *small = malloc(small_n), *large = malloc(large_n);
@@ -670,8 +675,16 @@ static void test_hint_small(const char *base)
 	int rc;
 	struct sl_objref r = put_bytes(w, 8u << 20, 'h', 5000, &rc);
 	CHECK(rc == 0 && r.loc.a > 0 && r.size == 5000 && r.fresh == 1 && r.deferred == 1);
+	/* an empty object: a record of its own, read back as nothing */
+	struct sl_objref e = put_bytes(w, 0, 'e', 0, &rc);
+	uint8_t want[32];
+	sl_sha256_once("", 0, want);
+	CHECK(rc == 0 && e.size == 0 && e.fresh == 1 && e.loc.a > 0 && !memcmp(e.digest, want, 32));
 	CHECK(sl_store_flush(w, &err) == 0);
 	commit_one(st, &r, 1, NULL);
+	commit_one(st, &e, 2, NULL);
+	uint8_t b1[8];
+	CHECK(sl_store_read(st, e.digest, 0, b1, sizeof b1, &err) == 0);
 	sl_store_writer_free(w);
 	sl_store_close(st);
 	sl_io_free(io);

@@ -8,6 +8,7 @@
  */
 #include "catalog.h"
 #include "backend.h"
+#include "prov.h"
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -265,7 +266,9 @@ static int chain_row(sqlite3_stmt *q, struct sl_chain *ch)
 	ch->size = (uint64_t)sqlite3_column_int64(q, 1);
 	ch->count = (uint64_t)sqlite3_column_int64(q, 2);
 	const char *h = (const char *)sqlite3_column_text(q, 3);
-	return h && strlen(h) == 64 && sl_unhex(ch->head, h, 32) == 0 ? 0 : -1;
+	/* the writer names a file: a damaged row must not name another */
+	return sl_prov_writer_ok(ch->writer) && h && strlen(h) == 64 &&
+	       sl_unhex(ch->head, h, 32) == 0 ? 0 : -1;
 }
 
 static int cat_chain_get(sl_catalog *c, const char *writer, struct sl_chain *out, sl_err *err)
@@ -331,11 +334,15 @@ static const char *const stmts[] = {
 };
 enum { Q_ITEM, Q_OBJ, Q_OUT, Q_ATTR, Q_SEEN, Q_ROW, Q_CHAIN, NSTMT };
 
+/* Run a bound statement once.  A failure leaves the statement unreset so
+ * that its error stays the connection's: every caller stops at the first
+ * one, and cat_commit reports it (SQLITE_FULL as out of space). */
 static int step(sqlite3_stmt *q)
 {
-	int ok = sqlite3_step(q) == SQLITE_DONE;
+	if (sqlite3_step(q) != SQLITE_DONE)
+		return 0;
 	sqlite3_reset(q);
-	return ok;
+	return 1;
 }
 
 static int exec_item(sqlite3_stmt **q, const struct sl_item *it, const char *writer,
@@ -350,7 +357,7 @@ static int exec_item(sqlite3_stmt **q, const struct sl_item *it, const char *wri
 	sqlite3_bind_text(q[Q_ITEM], 6, writer, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q[Q_ITEM], 7, (int64_t)seq);
 	sqlite3_bind_text(q[Q_ITEM], 8, time, -1, SQLITE_STATIC);
-	ok &= step(q[Q_ITEM]);
+	ok = ok && step(q[Q_ITEM]);
 	for (size_t j = 0; j < it->nouts; j++) {
 		const struct sl_item_output *o = &it->outs[j];
 		sqlite3_bind_blob(q[Q_OBJ], 1, o->ref.digest, 32, SQLITE_STATIC);
@@ -360,18 +367,18 @@ static int exec_item(sqlite3_stmt **q, const struct sl_item *it, const char *wri
 		else
 			sqlite3_bind_int64(q[Q_OBJ], 3, o->ref.loc.a);
 		sqlite3_bind_int64(q[Q_OBJ], 4, (int64_t)o->ref.loc.b);
-		ok &= step(q[Q_OBJ]);
+		ok = ok && step(q[Q_OBJ]);
 		sqlite3_bind_text(q[Q_OUT], 1, it->item_id, -1, SQLITE_STATIC);
 		sqlite3_bind_blob(q[Q_OUT], 2, o->ref.digest, 32, SQLITE_STATIC);
 		sqlite3_bind_text(q[Q_OUT], 3, o->role, -1, SQLITE_STATIC);
 		sqlite3_bind_text(q[Q_OUT], 4, o->media_type, -1, SQLITE_STATIC);
-		ok &= step(q[Q_OUT]);
+		ok = ok && step(q[Q_OUT]);
 	}
 	for (size_t j = 0; j < it->nattrs; j++) {
 		sqlite3_bind_text(q[Q_ATTR], 1, it->item_id, -1, SQLITE_STATIC);
 		sqlite3_bind_text(q[Q_ATTR], 2, it->attrs[2 * j], -1, SQLITE_STATIC);
 		sqlite3_bind_text(q[Q_ATTR], 3, it->attrs[2 * j + 1], -1, SQLITE_STATIC);
-		ok &= step(q[Q_ATTR]);
+		ok = ok && step(q[Q_ATTR]);
 	}
 	return ok;
 }
@@ -394,13 +401,13 @@ static int exec_batch(sqlite3_stmt **q, const struct sl_cat_batch *b)
 	int ok = 1;
 	for (size_t i = 0; ok && i < b->n; i++) {
 		if (b->items[i]->outcome_new)
-			ok &= exec_item(q, b->items[i], b->writer, b->time, b->seqs[i]);
-		ok &= exec_seen(q[Q_SEEN], b->items[i]);
+			ok = exec_item(q, b->items[i], b->writer, b->time, b->seqs[i]);
+		ok = ok && exec_seen(q[Q_SEEN], b->items[i]);
 	}
 	for (size_t i = 0; ok && b->rows && i < b->rows->n; i++) {
 		sqlite3_bind_text(q[Q_ROW], 1, b->rows->v[i].key, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(q[Q_ROW], 2, b->rows->v[i].value);
-		ok &= step(q[Q_ROW]);
+		ok = step(q[Q_ROW]);
 	}
 	if (ok && b->chain) {
 		char hex[65];
@@ -409,7 +416,7 @@ static int exec_batch(sqlite3_stmt **q, const struct sl_cat_batch *b)
 		sqlite3_bind_int64(q[Q_CHAIN], 2, (int64_t)b->chain->size);
 		sqlite3_bind_int64(q[Q_CHAIN], 3, (int64_t)b->chain->count);
 		sqlite3_bind_text(q[Q_CHAIN], 4, hex, -1, SQLITE_TRANSIENT);
-		ok &= step(q[Q_CHAIN]);
+		ok = step(q[Q_CHAIN]);
 	}
 	return ok;
 }
@@ -642,6 +649,7 @@ static int cat_items(sl_catalog *c, const char *key, const char *value,
 		int rc = db_fail(c->db, err);
 		sqlite3_finalize(q);
 		sqlite3_finalize(qa);
+		sqlite3_finalize(qo);
 		return rc;
 	}
 	if (key) {

@@ -74,15 +74,14 @@ static int env_del_now(void *ctx, const char *key, sl_err *err)
 	return st->cops->row_del_now(st->cat, key, err);
 }
 
-int sl_store_open_backend(sl_store *st, int flags, struct sl_backend_repair *rep, sl_err *err)
+int sl_store_open_backend(sl_store *st, int flags, struct sl_backend_repair *rep,
+			  sl_backend **out, sl_err *err)
 {
-	if (st->b)
-		st->bops->close(st->b);
-	st->b = NULL;
 	st->env = (struct sl_backend_env){.ctx = st, .rows = env_rows, .put_now = env_put_now,
 		.del_now = env_del_now, .tmp_dir = st->tmp_dir};
 	struct sl_backend_repair dummy = {0};
-	return st->bops->open(&st->b, st->dir, flags, &st->env, rep ? rep : &dummy, err);
+	*out = NULL;
+	return st->bops->open(out, st->dir, flags, &st->env, rep ? rep : &dummy, err);
 }
 
 /* ---- layout ---- */
@@ -198,7 +197,7 @@ static int build_store(const char *dir, const struct sl_backend_ops *bops, sl_er
 			rc = tmp.cops->meta_put_now(tmp.cat, "store_id", id, err);
 	}
 	if (rc >= 0)
-		rc = sl_store_open_backend(&tmp, SL_STORE_CREATE, NULL, err);
+		rc = sl_store_open_backend(&tmp, SL_STORE_CREATE, NULL, &tmp.b, err);
 	if (tmp.b)
 		tmp.bops->close(tmp.b);
 	if (tmp.cat)
@@ -275,7 +274,7 @@ static int open_writable(sl_store *st, const char *writer, struct sl_store_open_
 		info->removed_tmp += (int)empty_dir(fd, 0);
 	struct sl_backend_repair rep = {0};
 	if (rc == 0)
-		rc = sl_store_open_backend(st, st->flags, &rep, err);
+		rc = sl_store_open_backend(st, st->flags, &rep, &st->b, err);
 	info->truncated_packs = (int)rep.truncated;
 	if (rc == 0)
 		rc = st->cops->chain_get(st->cat, writer, &st->chain, err);
@@ -323,7 +322,7 @@ int sl_store_open(sl_store **out, const char *dir, const struct sl_store_opts *o
 		if (rc == 0)
 			rc = st->cops->reader_new(st->cat, &st->rd, err);
 		if (rc == 0)
-			rc = sl_store_open_backend(st, SL_STORE_READONLY, NULL, err);
+			rc = sl_store_open_backend(st, SL_STORE_READONLY, NULL, &st->b, err);
 	} else if (rc == 0) {
 		rc = open_writable(st, writer, info, err);
 	}

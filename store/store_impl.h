@@ -53,6 +53,8 @@ void sl_store_inrun_forget(sl_store *st, const uint8_t d[32]);
 int sl_store_format_version(const char *dir, sl_err *err);
 /* FORMAT, written (temp, fsync, rename, fsync dir) as the current version. */
 int sl_store_write_format(const char *dir);
-/* Open the backend with the store as its env (read-only or writable). */
-int sl_store_open_backend(sl_store *st, int flags, struct sl_backend_repair *rep, sl_err *err);
+/* Open a backend of the store's kind into *out, with the store (its
+ * catalog) as its env, read-only or writable. */
+int sl_store_open_backend(sl_store *st, int flags, struct sl_backend_repair *rep,
+			  sl_backend **out, sl_err *err);
 #endif

@@ -23,6 +23,7 @@ struct chain_items {
 
 struct vctx {
 	sl_store *st;
+	sl_backend *b;        /* the backend as this snapshot's rows have it */
 	void (*cb)(void *, const char *);
 	void *ctx;
 	struct sl_verify_stats *s;
@@ -62,13 +63,13 @@ static int check_object(void *ctx, const struct sl_objref *ref)
 	sl_hex(hex, ref->digest, 32);
 	v->s->objects++;
 	v->s->bytes += ref->size;
-	if (st->bops->has(st->b, ref, problem, v) != 1)
+	if (st->bops->has(v->b, ref, problem, v) != 1)
 		return 0;
 	sl_sha256 *h = sl_sha256_new();
 	sl_err e = {0};
 	int bad = 0;
 	for (uint64_t off = 0; off < ref->size;) {
-		int64_t got = st->bops->get(st->b, ref, off, v->buf, BUFSZ, &e);
+		int64_t got = st->bops->get(v->b, ref, off, v->buf, BUFSZ, &e);
 		if (got <= 0) {
 			problemf(v, "%s", got < 0 ? e.msg : "object ends early");
 			bad = 1;
@@ -169,9 +170,10 @@ int sl_store_verify(sl_store *st, void (*cb)(void *ctx, const char *problem), vo
 	memset(stats, 0, sizeof *stats);
 	struct vctx v = {.st = st, .cb = cb, .ctx = ctx, .s = stats};
 	int rc = st->cops->snapshot_begin(st->cat, err);
-	/* the backend's rows as this snapshot has them: reopened inside it */
+	/* the backend's rows as this snapshot has them: a read-only backend
+	 * of its own, opened inside it (the store's, maybe writing, untouched) */
 	if (rc == 0)
-		rc = sl_store_open_backend(st, SL_STORE_READONLY, NULL, err);
+		rc = sl_store_open_backend(st, SL_STORE_READONLY, NULL, &v.b, err);
 	if (rc < 0) {
 		st->cops->snapshot_end(st->cat);
 		return rc;
@@ -180,15 +182,16 @@ int sl_store_verify(sl_store *st, void (*cb)(void *ctx, const char *problem), vo
 	st->cops->check(st->cat, problem, &v);
 	rc = st->cops->objects(st->cat, check_object, &v, err);
 	if (rc == 0)
-		st->bops->check(st->b, problem, &v);
+		st->bops->check(v.b, problem, &v);
 	if (rc == 0)
 		rc = st->cops->chains(st->cat, check_chain, &v, err);
 	if (rc == 0)
 		rc = st->cops->item_records(st->cat, check_item, &v, err);
 	struct unref u = {&v, err};
 	if (rc == 0)
-		rc = st->bops->list(st->b, count_unreferenced, &u, err);
+		rc = st->bops->list(v.b, count_unreferenced, &u, err);
 	st->cops->snapshot_end(st->cat);
+	st->bops->close(v.b);
 	for (size_t i = 0; i < v.nchains; i++)
 		free(v.chains[i].item);
 	free(v.chains);

@@ -1017,6 +1017,65 @@ static void test_two_writers(const char *base)
 	sl_io_free(io);
 }
 
+/* Verify on a store open for writing checks it with a backend of its own:
+ * the writer's objects written before it are still flushed, made durable
+ * and recorded by the next commit. */
+static void test_verify_while_writing(const char *base)
+{
+	char dir[4096];
+	snprintf(dir, sizeof dir, "%s/verify-rw", base);
+	sl_store *st = open_store(dir, SL_STORE_CREATE, NULL, NULL);
+	sl_io *io = new_io(SL_IO_POSIX);
+	sl_store_writer *w = new_writer(st, io);
+	int rc;
+	struct sl_objref a = put_bytes(w, 0, 0x5a, 3000, &rc);
+	sl_err err = {0};
+	CHECK_RC(sl_store_flush(w, &err), &err);
+	struct sl_verify_stats vs;
+	struct probs pr = {0};
+	CHECK_RC(sl_store_verify(st, on_problem, &pr, &vs, &err), &err);
+	CHECK(vs.problems == 0 && vs.objects == 0);
+	struct sl_objref b = put_bytes(w, 0, 0x5b, 3000, &rc);
+	CHECK(rc == 0);
+	CHECK_RC(sl_store_flush(w, &err), &err);
+	commit_one(st, &a, 1, NULL);
+	commit_one(st, &b, 2, NULL);
+	sl_store_writer_free(w);
+	sl_store_close(st);
+	sl_io_free(io);
+	CHECK(verify_problems(dir, NULL) == 0);
+}
+
+/* A catalog statement that fails mid-batch is what the error says, not a
+ * later statement's "not an error"; nothing of the batch is recorded. */
+static void test_commit_error(const char *base)
+{
+	char dir[4096];
+	snprintf(dir, sizeof dir, "%s/commit-error", base);
+	sl_store *st = open_store(dir, SL_STORE_CREATE, NULL, NULL);
+	sl_io *io = new_io(SL_IO_POSIX);
+	sl_store_writer *w = new_writer(st, io);
+	int rc;
+	struct sl_objref a = put_bytes(w, 0, 0x6a, 2000, &rc);
+	sl_err err = {0};
+	CHECK_RC(sl_store_flush(w, &err), &err);
+	struct one_item x;
+	one_item(&x, &a, 3, "opaque", "fp");
+	const char *attrs[] = {"subject", NULL}; /* NOT NULL in attrs.value */
+	x.it.attrs = attrs;
+	x.it.nattrs = 1;
+	struct sl_item *batch[] = {&x.it};
+	CHECK(sl_store_commit(st, batch, 1, &err) < 0);
+	CHECK(strstr(err.msg, "NOT NULL") != NULL);
+	CHECK(x.it.outcome_new == 0);
+	sl_store_writer_free(w);
+	sl_store_close(st);
+	sl_io_free(io);
+	struct sl_verify_stats vs;
+	struct probs pr = {0};
+	CHECK(verify_full(dir, &pr, &vs) == 0 && vs.items == 0 && vs.records == 0);
+}
+
 int main(void)
 {
 	const char *base = unit_tmpdir("test_store");
@@ -1032,5 +1091,7 @@ int main(void)
 	test_catalog_damage(base);
 	test_item_ids(base);
 	test_two_writers(base);
+	test_verify_while_writing(base);
+	test_commit_error(base);
 	return UNIT_DONE();
 }

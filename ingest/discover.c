@@ -26,6 +26,11 @@ struct walk {
 	struct sl_claims claims; /* multi-file inputs' companions, emitted with them */
 };
 
+static int stopped(const struct sl_discover_opts *o)
+{
+	return sl_source_stopped(o->stop);
+}
+
 static void flush(struct walk *w)
 {
 	sl_queue_push_many(w->q, (void *const *)w->out, w->nout);
@@ -140,7 +145,7 @@ static void child_path(sl_buf *b, const char *dir, const char *name)
 static void find_bundles(struct walk *w, const char *path, struct dent *ents, size_t n,
 			 sl_buf *child)
 {
-	for (size_t i = 0; i < n && !*w->o->stop; i++) {
+	for (size_t i = 0; i < n && !stopped(w->o); i++) {
 		if (ents[i].type != DT_REG && ents[i].type != DT_UNKNOWN)
 			continue;
 		if (!sl_bundle_named(ents[i].name))
@@ -203,7 +208,7 @@ static void walk_dir(struct walk *w, const char *path, const struct stat *st)
 	for (size_t i = 0; i < n; i++) {
 		if (ents[i].bundle) {
 			emit_task(w, ents[i].bundle);
-		} else if (!*w->o->stop) {
+		} else if (!stopped(w->o)) {
 			child_path(&child, path, ents[i].name);
 			if (sl_claims_has(&w->claims, child.data))
 				; /* a companion: its index's task has it */
@@ -253,7 +258,7 @@ static void walk_list(struct walk *w, FILE *f, int interactive)
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t len;
-	while (!*w->o->stop && (len = getline(&line, &cap, f)) >= 0) {
+	while (!stopped(w->o) && (len = getline(&line, &cap, f)) >= 0) {
 		while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
 			line[--len] = 0;
 		if (len)
@@ -269,7 +274,7 @@ uint64_t sl_discover(const struct sl_discover_opts *o, sl_queue *q)
 	struct walk *w = sl_xcalloc(1, sizeof *w);
 	w->o = o;
 	w->q = q;
-	for (size_t i = 0; i < o->nsrcs && !*o->stop; i++) {
+	for (size_t i = 0; i < o->nsrcs && !stopped(o); i++) {
 		const char *s = o->srcs[i];
 		if (!strcmp(s, "-")) {
 			walk_list(w, stdin, 1);

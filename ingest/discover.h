@@ -34,7 +34,7 @@ struct sl_discover_opts {
 	int follow_symlinks;
 	dev_t skip_dev;      /* a directory never walked into: the store itself */
 	ino_t skip_ino;
-	volatile int *stop;  /* set by the engine to end discovery early */
+	const int *stop;     /* set by the engine (atomically) to end discovery early */
 	const char *const *opaque; /* --opaque prefixes: no multi-file inputs there */
 	size_t nopaque;
 };

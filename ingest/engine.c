@@ -21,9 +21,14 @@
 #define DEFAULT_BATCH 4096
 #define COMMIT_INTERVAL_MS 250
 
-static volatile sig_atomic_t interrupted;
+/* The handler may run on any of the run's threads, so the flag is an
+ * atomic (lock-free, hence async-signal-safe), not a volatile sig_atomic_t,
+ * which is only defined for the thread the handler interrupts. */
+static int interrupted;
 
-static void on_signal(int sig) { interrupted = sig; }
+static void on_signal(int sig) { __atomic_store_n(&interrupted, sig, __ATOMIC_RELAXED); }
+
+static int was_interrupted(void) { return __atomic_load_n(&interrupted, __ATOMIC_RELAXED); }
 
 void sl_engine_stop(struct engine *e, const char *why)
 {
@@ -242,7 +247,8 @@ static void human_bytes(char *out, size_t n, double b)
 	snprintf(out, n, "%.1f %s", b, u[i]);
 }
 
-static void progress(struct committer *c, uint64_t discovered, int final)
+/* over: discovery has finished, so discovered is the final count. */
+static void progress(struct committer *c, uint64_t discovered, int over, int final)
 {
 	double t = now_s();
 	if (!c->e->o->progress || (!final && t - c->last_progress < 0.5))
@@ -254,8 +260,8 @@ static void progress(struct committer *c, uint64_t discovered, int final)
 	human_bytes(rate, sizeof rate, el > 0 ? c->sum->bytes_in / el : 0);
 	fprintf(stderr, "\r\033[Ksluice: %llu/%llu%s files, %s, %s/s",
 		(unsigned long long)c->done, (unsigned long long)discovered,
-		c->e->tasks.closed ? "" : "+", bytes, rate);
-	if (c->e->tasks.closed && c->done && c->done < discovered)
+		over ? "" : "+", bytes, rate);
+	if (over && c->done && c->done < discovered)
 		fprintf(stderr, ", ETA %.0fs", el / c->done * (discovered - c->done));
 	if (final)
 		fputc('\n', stderr);
@@ -263,14 +269,18 @@ static void progress(struct committer *c, uint64_t discovered, int final)
 
 /* ---- the run ---- */
 
+/* found and over are written by the discovery thread while the committer
+ * reads them for progress lines: found is stored before over is released,
+ * so a committer that sees over (acquire) reads the final count. */
 struct disc_arg {
 	struct engine *e;
 	struct sl_discover_opts dopts;
-	volatile uint64_t found;
+	uint64_t found;
+	int over;
 };
 
 /* The files source (source.h): SRC arguments walked by discover.c. */
-static uint64_t files_run(const void *conf, sl_queue *q, volatile int *stop)
+static uint64_t files_run(const void *conf, sl_queue *q, const int *stop)
 {
 	(void)stop; /* the discover options carry it */
 	return sl_discover(conf, q);
@@ -286,11 +296,18 @@ static void *discover_main(void *arg)
 	const struct sl_source *src = o->nsources ? o->sources : &files;
 	size_t n = o->nsources ? o->nsources : 1;
 	uint64_t found = 0;
-	for (size_t i = 0; i < n && !d->e->stop; i++)
+	for (size_t i = 0; i < n && !sl_engine_stopped(d->e); i++)
 		found += src[i].ops->run(src[i].conf, &d->e->tasks, &d->e->stop);
-	d->found = found;
+	__atomic_store_n(&d->found, found, __ATOMIC_RELAXED);
+	__atomic_store_n(&d->over, 1, __ATOMIC_RELEASE);
 	sl_queue_close(&d->e->tasks);
 	return NULL;
+}
+
+static void disc_progress(struct committer *c, struct disc_arg *d, int final)
+{
+	int over = __atomic_load_n(&d->over, __ATOMIC_ACQUIRE);
+	progress(c, __atomic_load_n(&d->found, __ATOMIC_RELAXED), over, final);
 }
 
 /* The final component may be a symlink (even a dangling one) into the store:
@@ -433,7 +450,8 @@ static void release_formats(struct engine *e)
 	free(e->fmt_conf);
 }
 
-static int setup(struct engine *e, const struct sl_ingest_opts *o, FILE **report, sl_err *err)
+static int setup(struct engine *e, const struct sl_ingest_opts *o, FILE **report,
+		 struct stat *store_st, sl_err *err)
 {
 	int rc = configure_formats(e, o, err);
 	if (rc < 0)
@@ -450,6 +468,11 @@ static int setup(struct engine *e, const struct sl_ingest_opts *o, FILE **report
 	if ((rc = sl_store_open(&e->st, o->store_dir, &so, NULL, err)) < 0 ||
 	    (rc = sl_store_bind_key(e->st, sl_key_fingerprint(e->key), err)) < 0)
 		return rc;
+	/* Discovery must never walk into the store (a SRC above it would
+	 * ingest the store's own files): without its identity, refuse to run. */
+	if (stat(o->store_dir, store_st) < 0)
+		return sl_fail_errno(err, SL_E_STATE, errno, "cannot stat the store %s",
+				     o->store_dir);
 	if (o->report_path) {
 		if (report_inside_store(o->report_path, o->store_dir))
 			return sl_fail(err, SL_E_USAGE, "the report names source paths: "
@@ -469,7 +492,7 @@ static void committer_loop(struct committer *c, struct disc_arg *d)
 	struct engine *e = c->e;
 	void *got[256];
 	for (;;) {
-		if (interrupted && !e->stop)
+		if (was_interrupted() && !sl_engine_stopped(e))
 			sl_engine_stop(e, "interrupted");
 		size_t n = sl_queue_pop(&e->results, got, 256, COMMIT_INTERVAL_MS);
 		for (size_t i = 0; i < n; i++) {
@@ -486,11 +509,52 @@ static void committer_loop(struct committer *c, struct disc_arg *d)
 		}
 		if (c->nbatch && (n == 0 || now_s() - c->first_pending > COMMIT_INTERVAL_MS / 1e3))
 			commit_batch(c);
-		progress(c, d->found, 0);
+		disc_progress(c, d, 0);
 		if (n == 0 && sl_queue_drained(&e->results))
 			break;
 	}
 	commit_batch(c);
+}
+
+/* Workers start before discovery, so that a failed start leaves nothing
+ * discovered and so nothing unaccounted for.  Returns how many started; when
+ * not all, the run is stopped with the error in *err, the task queue is
+ * closed (those started drain it and exit) and the result queue closes when
+ * the last of them leaves (or now, if none started). */
+static unsigned start_workers(struct engine *e, struct worker *w, sl_err *err)
+{
+	e->workers_left = e->nworkers;
+	unsigned i;
+	int en = 0;
+	for (i = 0; i < e->nworkers; i++)
+		if ((en = pthread_create(&w[i].thread, NULL, sl_worker_main, &w[i])) != 0)
+			break;
+	if (i == e->nworkers)
+		return i;
+	sl_fail_errno(err, SL_E_STATE, en, "cannot start worker thread %u of %u", i + 1,
+		      e->nworkers);
+	sl_engine_stop(e, err->msg);
+	sl_queue_close(&e->tasks);
+	pthread_mutex_lock(&e->workers_mu);
+	e->workers_left -= e->nworkers - i;
+	if (e->workers_left == 0)
+		sl_queue_close(&e->results);
+	pthread_mutex_unlock(&e->workers_mu);
+	return i;
+}
+
+/* Without the discovery thread nothing is discovered: the run stops with
+ * the error and the workers, finding the task queue closed, end it.  When
+ * the workers could not all start, discovery is not started at all. */
+static int start_discovery(struct engine *e, struct disc_arg *d, pthread_t *t, sl_err *err)
+{
+	int en = pthread_create(t, NULL, discover_main, d);
+	if (en == 0)
+		return 1;
+	sl_fail_errno(err, SL_E_STATE, en, "cannot start the discovery thread");
+	sl_engine_stop(e, err->msg);
+	sl_queue_close(&e->tasks);
+	return 0;
 }
 
 int sl_ingest(const struct sl_ingest_opts *o, struct sl_ingest_summary *sum, sl_err *err)
@@ -504,7 +568,8 @@ int sl_ingest(const struct sl_ingest_opts *o, struct sl_ingest_summary *sum, sl_
 	sum->threads = e->nworkers;
 	FILE *report = NULL;
 	struct worker *w = sl_xcalloc(e->nworkers, sizeof *w);
-	int rc = setup(e, o, &report, err);
+	struct stat sst;
+	int rc = setup(e, o, &report, &sst, err);
 	for (unsigned i = 0; rc == 0 && i < e->nworkers; i++) {
 		struct sl_io_opts io = {.mode = o->io_mode, .direct = o->direct};
 		w[i] = (struct worker){.e = e, .h = sl_sha256_new()};
@@ -520,8 +585,6 @@ int sl_ingest(const struct sl_ingest_opts *o, struct sl_ingest_summary *sum, sl_
 		sl_queue_init(&e->tasks, 4096);
 		sl_queue_init(&e->results, 4096);
 		struct disc_arg d = {.e = e};
-		struct stat sst;
-		stat(o->store_dir, &sst);
 		d.dopts = (struct sl_discover_opts){.srcs = o->srcs, .nsrcs = o->nsrcs,
 			.follow_symlinks = o->follow_symlinks, .skip_dev = sst.st_dev,
 			.skip_ino = sst.st_ino, .stop = &e->stop, .opaque = o->opaque,
@@ -530,25 +593,29 @@ int sl_ingest(const struct sl_ingest_opts *o, struct sl_ingest_summary *sum, sl_
 		c.maxbatch = o->batch_items ? o->batch_items : DEFAULT_BATCH;
 		c.batch = sl_xmalloc(c.maxbatch * sizeof *c.batch);
 		c.t0 = c.last_progress = now_s();
+		sl_err start_err = {0};
+		unsigned started = start_workers(e, w, &start_err);
 		pthread_t dt;
-		pthread_create(&dt, NULL, discover_main, &d);
-		e->workers_left = e->nworkers;
-		for (unsigned i = 0; i < e->nworkers; i++)
-			pthread_create(&w[i].thread, NULL, sl_worker_main, &w[i]);
+		int disc = started == e->nworkers && start_discovery(e, &d, &dt, &start_err);
+		if (!disc) /* nothing discovered: the count of 0 is final */
+			__atomic_store_n(&d.over, 1, __ATOMIC_RELEASE);
 		committer_loop(&c, &d);
-		pthread_join(dt, NULL);
-		for (unsigned i = 0; i < e->nworkers; i++)
+		if (disc)
+			pthread_join(dt, NULL);
+		for (unsigned i = 0; i < started; i++)
 			pthread_join(w[i].thread, NULL);
-		progress(&c, d.found, 1);
+		disc_progress(&c, &d, 1);
 		sum->discovered = d.found;
 		sum->seconds = now_s() - c.t0;
-		sum->stopped = e->stop;
-		if (e->stop)
+		sum->stopped = sl_engine_stopped(e);
+		if (sum->stopped)
 			snprintf(sum->stop_reason, sizeof sum->stop_reason, "%.*s",
 				 (int)sizeof sum->stop_reason - 1, e->stop_why);
-		if (c.fatal)
+		if (start_err.code)
+			rc = sl_fail(err, start_err.code, "%s", start_err.msg);
+		else if (c.fatal)
 			rc = sl_fail(err, c.fatal_err.code, "%s", c.fatal_err.msg);
-		else if (e->stop && !interrupted)
+		else if (sum->stopped && !was_interrupted())
 			rc = sl_fail(err, SL_E_NOSPC, "%s", sum->stop_reason);
 		free(c.batch);
 		sl_queue_destroy(&e->tasks);

@@ -38,7 +38,7 @@ struct engine {
 	sl_subject_map *smap;
 	struct sl_deid_ctx dctx;
 	sl_queue tasks, results;
-	volatile int stop;
+	int stop;                /* set once by sl_engine_stop; read with sl_engine_stopped */
 	pthread_mutex_t stop_mu;
 	char stop_why[200];
 	char stop_reason[256];   /* what inputs not processed are told */
@@ -61,6 +61,12 @@ struct worker {
 
 void *sl_worker_main(void *arg);
 void sl_engine_stop(struct engine *e, const char *why);
+/* Whether the run is stopping.  The acquire pairs with sl_engine_stop's
+ * release, so a thread that sees the flag also sees stop_reason. */
+static inline int sl_engine_stopped(const struct engine *e)
+{
+	return __atomic_load_n(&e->stop, __ATOMIC_ACQUIRE);
+}
 struct result *sl_result_new(const char *path);
 /* A multi-file input's format and other files, from its task. */
 void sl_result_companions(struct result *r, const struct sl_task *t);

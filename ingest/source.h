@@ -14,9 +14,17 @@
 struct sl_source_ops {
 	const char *name;
 	/* Push one struct sl_task * per input onto q (discover.h) until done
-	 * or *stop; return the number of files discovered. */
-	uint64_t (*run)(const void *conf, sl_queue *q, volatile int *stop);
+	 * or stopped (sl_source_stopped(stop)); return the number of inputs
+	 * discovered. */
+	uint64_t (*run)(const void *conf, sl_queue *q, const int *stop);
 };
+
+/* Whether the engine is ending the run: other threads set the flag, so it
+ * is read atomically (acquire: the stop reason is then visible too). */
+static inline int sl_source_stopped(const int *stop)
+{
+	return __atomic_load_n(stop, __ATOMIC_ACQUIRE);
+}
 
 struct sl_source {
 	const struct sl_source_ops *ops;

@@ -439,7 +439,7 @@ static void process_batch(struct worker *w, struct sl_task **t, unsigned n)
 		if (!f[i].skip) {
 			if (f[i].err)
 				reject_errno(r[i], &f[i]);
-			else if (e->stop)
+			else if (sl_engine_stopped(e))
 				sl_result_reject(r[i], e->stop_reason);
 			else
 				process_one(w, r[i], &f[i], NULL, pk[i], sk[i]);

@@ -12,6 +12,7 @@ packages=(
 	openslide-tools libvips-tools python3-tifffile python3-numpy   # slide oracles and peers
 	libhts-dev libdeflate-dev samtools bcftools tabix   # genomics (libdeflate: VCF output) and its oracles
 	clang libclang-rt-14-dev   # sanitizer and fuzzer runtimes
+	libtsan2                   # gcc's ThreadSanitizer runtime (build-tsan)
 	python3 util-linux coreutils findutils
 )
 

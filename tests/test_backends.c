@@ -376,7 +376,7 @@ static void make_vcfs(const char *dir)
 	}
 }
 
-static uint64_t mem_source_run(const void *conf, sl_queue *q, volatile int *stop)
+static uint64_t mem_source_run(const void *conf, sl_queue *q, const int *stop)
 {
 	for (int i = 0; i < NVCF; i++) {
 		char name[32], key[32];

@@ -393,7 +393,7 @@ static void process_memory(struct worker *w, struct result *r, const struct sl_t
 	sl_buf_free(&b);
 	sl_store_read_begin(w->sw);
 	int done = seen_present(w, r, sk, &f);
-	if (!done && e->stop)
+	if (!done && sl_engine_stopped(e))
 		sl_result_reject(r, e->stop_reason);
 	else if (!done)
 		process_one(w, r, &f, t->data, pk, sk);

@@ -137,7 +137,10 @@ expect_problem() { # STORE WHAT
 damaged d1
 large=$(find d1/objects -type f | head -1)
 [[ -n $large ]] || fail "no large object file in objects/"
-printf 'X' | dd of="$large" bs=1 seek=1000 conv=notrunc status=none
+# flipped, not set: the random content may already hold any given byte
+python3 -c "
+import sys
+f = open(sys.argv[1], 'r+b'); f.seek(1000); b = f.read(1)[0]; f.seek(1000); f.write(bytes([b ^ 0xff]))" "$large"
 expect_problem d1 "flipped byte in a large object"
 damaged d2
 python3 - <<'PY' || fail "a.bin's bytes not found in any pack"

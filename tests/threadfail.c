@@ -4,7 +4,9 @@
  * as a process at its thread limit would: a failure no test can otherwise
  * provoke on demand.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>

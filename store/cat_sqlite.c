@@ -31,7 +31,11 @@ struct sl_catalog {
 
 struct sl_cat_reader {
 	sqlite3 *db;
-	sqlite3_stmt *q_seen, *q_obj, *q_outs, *q_begin, *q_end;
+	sqlite3_stmt *q_seen, *q_obj, *q_outs, *q_outs_n, *q_begin, *q_end;
+	/* The item of the last seen row returned: a worker asks for its
+	 * outputs next, and the row number saves looking the id up again. */
+	char seen_id[33];
+	sqlite3_int64 seen_n;
 };
 
 static const char schema[] =
@@ -42,18 +46,24 @@ static const char schema[] =
 	" count INTEGER NOT NULL, head TEXT NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS objects(digest BLOB PRIMARY KEY, size INTEGER NOT NULL,"
 	" pack INTEGER, offset INTEGER);"
-	"CREATE TABLE IF NOT EXISTS items(id TEXT PRIMARY KEY, input_digest BLOB NOT NULL,"
-	" input_size INTEGER NOT NULL, format TEXT NOT NULL, options_fp TEXT NOT NULL,"
-	" writer TEXT NOT NULL, prov_seq INTEGER NOT NULL, time TEXT NOT NULL, legacy_id INTEGER,"
-	" UNIQUE(input_digest, format, options_fp));"
-	"CREATE TABLE IF NOT EXISTS item_objects(item_id TEXT NOT NULL, digest BLOB NOT NULL,"
+	/* The item id (16 raw bytes) is the item's identity; n, the row it got
+	 * here, is only this catalog's join key.  Rows referring to an item
+	 * carry n: an integer that grows with each insert, so a batch appends
+	 * to item_objects, attrs and their indexes instead of scattering the
+	 * ids' random order through them.  The id's uniqueness stands for
+	 * that of (input_digest, format, options_fp), which it is derived from. */
+	"CREATE TABLE IF NOT EXISTS items(n INTEGER PRIMARY KEY, id BLOB NOT NULL UNIQUE,"
+	" input_digest BLOB NOT NULL, input_size INTEGER NOT NULL, format TEXT NOT NULL,"
+	" options_fp TEXT NOT NULL, writer TEXT NOT NULL, prov_seq INTEGER NOT NULL,"
+	" time TEXT NOT NULL, legacy_id INTEGER);"
+	"CREATE TABLE IF NOT EXISTS item_objects(item INTEGER NOT NULL, digest BLOB NOT NULL,"
 	" role TEXT NOT NULL, media_type TEXT NOT NULL);"
-	"CREATE INDEX IF NOT EXISTS item_objects_item ON item_objects(item_id);"
-	"CREATE TABLE IF NOT EXISTS attrs(item_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS item_objects_item ON item_objects(item);"
+	"CREATE TABLE IF NOT EXISTS attrs(item INTEGER NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL);"
 	"CREATE INDEX IF NOT EXISTS attrs_kv ON attrs(key, value);"
-	"CREATE INDEX IF NOT EXISTS attrs_item ON attrs(item_id);"
+	"CREATE INDEX IF NOT EXISTS attrs_item ON attrs(item);"
 	"CREATE TABLE IF NOT EXISTS seen(path_key BLOB PRIMARY KEY, size INTEGER, mtime_ns INTEGER,"
-	" ctime_ns INTEGER, ino INTEGER, dev INTEGER, input_digest BLOB, item_id TEXT);";
+	" ctime_ns INTEGER, ino INTEGER, dev INTEGER, input_digest BLOB, item INTEGER);";
 
 const char *sl_catalog_sqlite_schema(void) { return schema; }
 
@@ -310,11 +320,22 @@ static int cat_chains(sl_catalog *c, int (*cb)(void *ctx, const struct sl_chain 
 
 /* ---- commit ---- */
 
+/* An item id as the catalog keeps it: 16 raw bytes.  A malformed hex id
+ * binds as an empty blob, which names no item. */
+static void bind_id(sqlite3_stmt *q, int col, const char *hex)
+{
+	uint8_t id[16];
+	if (sl_unhex(id, hex, sizeof id) == 0)
+		sqlite3_bind_blob(q, col, id, sizeof id, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_zeroblob(q, col, 0);
+}
+
 static int cat_item_exists(sl_catalog *c, const char *id, sl_err *err)
 {
 	sqlite3_stmt *q = c->q_item;
 	sqlite3_reset(q);
-	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+	bind_id(q, 1, id);
 	int r = sqlite3_step(q);
 	sqlite3_reset(q);
 	return r == SQLITE_ROW ? 1 : r == SQLITE_DONE ? 0 : db_fail(c->db, err);
@@ -324,10 +345,10 @@ static const char *const stmts[] = {
 	"INSERT INTO items(id,input_digest,input_size,format,options_fp,writer,prov_seq,time) "
 	"VALUES(?,?,?,?,?,?,?,?)",
 	"INSERT OR IGNORE INTO objects(digest,size,pack,offset) VALUES(?,?,?,?)",
-	"INSERT INTO item_objects(item_id,digest,role,media_type) VALUES(?,?,?,?)",
-	"INSERT INTO attrs(item_id,key,value) VALUES(?,?,?)",
-	"INSERT OR REPLACE INTO seen(path_key,size,mtime_ns,ctime_ns,ino,dev,input_digest,item_id) "
-	"VALUES(?,?,?,?,?,?,?,?)",
+	"INSERT INTO item_objects(item,digest,role,media_type) VALUES(?,?,?,?)",
+	"INSERT INTO attrs(item,key,value) VALUES(?,?,?)",
+	"INSERT OR REPLACE INTO seen(path_key,size,mtime_ns,ctime_ns,ino,dev,input_digest,item) "
+	"VALUES(?,?,?,?,?,?,?,(SELECT n FROM items WHERE id=?8))",
 	"INSERT INTO backend(key,value) VALUES(?1,?2) ON CONFLICT(key) DO UPDATE SET "
 	"value=MAX(value,excluded.value)",
 	"INSERT OR REPLACE INTO chains(writer,size,count,head) VALUES(?,?,?,?)",
@@ -345,11 +366,11 @@ static int step(sqlite3_stmt *q)
 	return 1;
 }
 
-static int exec_item(sqlite3_stmt **q, const struct sl_item *it, const char *writer,
-		     const char *time, uint64_t seq)
+static int exec_item(sqlite3 *db, sqlite3_stmt **q, const struct sl_item *it,
+		     const char *writer, const char *time, uint64_t seq)
 {
 	int ok = 1;
-	sqlite3_bind_text(q[Q_ITEM], 1, it->item_id, -1, SQLITE_STATIC);
+	bind_id(q[Q_ITEM], 1, it->item_id);
 	sqlite3_bind_blob(q[Q_ITEM], 2, it->input_digest, 32, SQLITE_STATIC);
 	sqlite3_bind_int64(q[Q_ITEM], 3, (int64_t)it->input_size);
 	sqlite3_bind_text(q[Q_ITEM], 4, it->format, -1, SQLITE_STATIC);
@@ -358,6 +379,7 @@ static int exec_item(sqlite3_stmt **q, const struct sl_item *it, const char *wri
 	sqlite3_bind_int64(q[Q_ITEM], 7, (int64_t)seq);
 	sqlite3_bind_text(q[Q_ITEM], 8, time, -1, SQLITE_STATIC);
 	ok = ok && step(q[Q_ITEM]);
+	sqlite3_int64 n = sqlite3_last_insert_rowid(db);
 	for (size_t j = 0; j < it->nouts; j++) {
 		const struct sl_item_output *o = &it->outs[j];
 		sqlite3_bind_blob(q[Q_OBJ], 1, o->ref.digest, 32, SQLITE_STATIC);
@@ -368,14 +390,14 @@ static int exec_item(sqlite3_stmt **q, const struct sl_item *it, const char *wri
 			sqlite3_bind_int64(q[Q_OBJ], 3, o->ref.loc.a);
 		sqlite3_bind_int64(q[Q_OBJ], 4, (int64_t)o->ref.loc.b);
 		ok = ok && step(q[Q_OBJ]);
-		sqlite3_bind_text(q[Q_OUT], 1, it->item_id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q[Q_OUT], 1, n);
 		sqlite3_bind_blob(q[Q_OUT], 2, o->ref.digest, 32, SQLITE_STATIC);
 		sqlite3_bind_text(q[Q_OUT], 3, o->role, -1, SQLITE_STATIC);
 		sqlite3_bind_text(q[Q_OUT], 4, o->media_type, -1, SQLITE_STATIC);
 		ok = ok && step(q[Q_OUT]);
 	}
 	for (size_t j = 0; j < it->nattrs; j++) {
-		sqlite3_bind_text(q[Q_ATTR], 1, it->item_id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q[Q_ATTR], 1, n);
 		sqlite3_bind_text(q[Q_ATTR], 2, it->attrs[2 * j], -1, SQLITE_STATIC);
 		sqlite3_bind_text(q[Q_ATTR], 3, it->attrs[2 * j + 1], -1, SQLITE_STATIC);
 		ok = ok && step(q[Q_ATTR]);
@@ -392,16 +414,16 @@ static int exec_seen(sqlite3_stmt *q, const struct sl_item *it)
 	sqlite3_bind_int64(q, 5, (int64_t)it->stat.ino);
 	sqlite3_bind_int64(q, 6, (int64_t)it->stat.dev);
 	sqlite3_bind_blob(q, 7, it->input_digest, 32, SQLITE_STATIC);
-	sqlite3_bind_text(q, 8, it->item_id, -1, SQLITE_STATIC);
+	bind_id(q, 8, it->item_id);
 	return step(q);
 }
 
-static int exec_batch(sqlite3_stmt **q, const struct sl_cat_batch *b)
+static int exec_batch(sqlite3 *db, sqlite3_stmt **q, const struct sl_cat_batch *b)
 {
 	int ok = 1;
 	for (size_t i = 0; ok && i < b->n; i++) {
 		if (b->items[i]->outcome_new)
-			ok = exec_item(q, b->items[i], b->writer, b->time, b->seqs[i]);
+			ok = exec_item(db, q, b->items[i], b->writer, b->time, b->seqs[i]);
 		ok = ok && exec_seen(q[Q_SEEN], b->items[i]);
 	}
 	for (size_t i = 0; ok && b->rows && i < b->rows->n; i++) {
@@ -430,7 +452,7 @@ static int cat_commit(sl_catalog *c, const struct sl_cat_batch *b, sl_err *err)
 	int ok = 1;
 	for (size_t i = 0; i < NSTMT; i++)
 		ok &= sqlite3_prepare_v2(c->db, stmts[i], -1, &q[i], NULL) == SQLITE_OK;
-	ok = ok && exec_batch(q, b);
+	ok = ok && exec_batch(c->db, q, b);
 	if (!ok)
 		rc = db_fail(c->db, err);
 	for (size_t i = 0; i < NSTMT; i++)
@@ -444,10 +466,15 @@ static int cat_commit(sl_catalog *c, const struct sl_cat_batch *b, sl_err *err)
 
 /* ---- per-thread lookups ---- */
 
-#define SQL_SEEN "SELECT size, mtime_ns, ctime_ns, ino, dev, input_digest, item_id FROM seen WHERE path_key=?"
+#define SQL_SEEN "SELECT s.size, s.mtime_ns, s.ctime_ns, s.ino, s.dev, s.input_digest, i.id, i.n " \
+	"FROM seen s LEFT JOIN items i ON i.n=s.item WHERE s.path_key=?"
 #define SQL_OBJECT "SELECT size, pack, offset FROM objects WHERE digest=?"
+/* an item's outputs, by its row (SQL_OUTPUTS_N) or by its id */
+#define SQL_OUTPUTS_N "SELECT io.digest, o.size, o.pack, o.offset, io.role, io.media_type " \
+	"FROM item_objects io LEFT JOIN objects o ON o.digest=io.digest WHERE io.item=?1 ORDER BY io.rowid"
 #define SQL_OUTPUTS "SELECT io.digest, o.size, o.pack, o.offset, io.role, io.media_type " \
-	"FROM item_objects io LEFT JOIN objects o ON o.digest=io.digest WHERE io.item_id=? ORDER BY io.rowid"
+	"FROM item_objects io LEFT JOIN objects o ON o.digest=io.digest " \
+	"WHERE io.item=(SELECT n FROM items WHERE id=?1) ORDER BY io.rowid"
 
 static void reader_free(sl_cat_reader *r)
 {
@@ -456,6 +483,7 @@ static void reader_free(sl_cat_reader *r)
 	sqlite3_finalize(r->q_seen);
 	sqlite3_finalize(r->q_obj);
 	sqlite3_finalize(r->q_outs);
+	sqlite3_finalize(r->q_outs_n);
 	sqlite3_finalize(r->q_begin);
 	sqlite3_finalize(r->q_end);
 	sqlite3_close(r->db);
@@ -469,6 +497,7 @@ static int reader_new(sl_catalog *c, sl_cat_reader **out, sl_err *err)
 	if (rc == 0 && (sqlite3_prepare_v2(r->db, SQL_SEEN, -1, &r->q_seen, NULL) ||
 			sqlite3_prepare_v2(r->db, SQL_OBJECT, -1, &r->q_obj, NULL) ||
 			sqlite3_prepare_v2(r->db, SQL_OUTPUTS, -1, &r->q_outs, NULL) ||
+			sqlite3_prepare_v2(r->db, SQL_OUTPUTS_N, -1, &r->q_outs_n, NULL) ||
 			sqlite3_prepare_v2(r->db, "BEGIN", -1, &r->q_begin, NULL) ||
 			sqlite3_prepare_v2(r->db, "COMMIT", -1, &r->q_end, NULL)))
 		rc = db_fail(r->db, err);
@@ -482,6 +511,7 @@ static int reader_new(sl_catalog *c, sl_cat_reader **out, sl_err *err)
 
 static void reader_begin(sl_cat_reader *r)
 {
+	r->seen_id[0] = 0;
 	sqlite3_step(r->q_begin);
 	sqlite3_reset(r->q_begin);
 }
@@ -496,8 +526,9 @@ static void reader_end(sl_cat_reader *r)
 
 static void copy_id(char out[33], sqlite3_stmt *q, int col)
 {
-	const char *t = (const char *)sqlite3_column_text(q, col);
-	snprintf(out, 33, "%s", t ? t : "");
+	*out = 0;
+	if (sqlite3_column_bytes(q, col) == 16)
+		sl_hex(out, sqlite3_column_blob(q, col), 16);
 }
 
 static int seen_get(sl_cat_reader *r, const uint8_t key[32], struct sl_seen *out, sl_err *err)
@@ -514,6 +545,8 @@ static int seen_get(sl_cat_reader *r, const uint8_t key[32], struct sl_seen *out
 		out->dev = (uint64_t)sqlite3_column_int64(q, 4);
 		memcpy(out->input_digest, sqlite3_column_blob(q, 5), 32);
 		copy_id(out->item_id, q, 6);
+		memcpy(r->seen_id, out->item_id, sizeof r->seen_id);
+		r->seen_n = sqlite3_column_int64(q, 7);
 		found = 1;
 	} else if (s == SQLITE_ROW) {
 		found = sl_fail(err, SL_E_CORRUPT, "catalog: malformed re-ingest cache row");
@@ -555,16 +588,14 @@ static int object_get(sl_cat_reader *r, const uint8_t d[32], struct sl_objref *r
 }
 
 /* An item's outputs in one allocation: the array, then role\0media\0 each. */
-static int outputs_of(sqlite3 *db, sqlite3_stmt *q, const char *id, struct sl_item_output **outs,
-		      sl_err *err)
+/* q is SQL_OUTPUTS or SQL_OUTPUTS_N, bound. */
+static int outputs_of(sqlite3 *db, sqlite3_stmt *q, struct sl_item_output **outs, sl_err *err)
 {
 	*outs = NULL;
 	sl_buf strs;
 	struct sl_item_output *o = NULL;
 	int n = 0, s;
 	sl_buf_init(&strs);
-	sqlite3_reset(q);
-	sqlite3_bind_text(q, 1, id, -1, SQLITE_TRANSIENT);
 	while ((s = sqlite3_step(q)) == SQLITE_ROW && sqlite3_column_bytes(q, 0) == 32) {
 		o = sl_xrealloc(o, (size_t)(n + 1) * sizeof *o);
 		memset(&o[n], 0, sizeof o[n]);
@@ -601,7 +632,16 @@ static int outputs_of(sqlite3 *db, sqlite3_stmt *q, const char *id, struct sl_it
 
 static int item_outputs(sl_cat_reader *r, const char *id, struct sl_item_output **outs, sl_err *err)
 {
-	return outputs_of(r->db, r->q_outs, id, outs, err);
+	sqlite3_stmt *q = r->q_outs;
+	if (r->seen_id[0] && !strcmp(id, r->seen_id)) {
+		q = r->q_outs_n;
+		sqlite3_reset(q);
+		sqlite3_bind_int64(q, 1, r->seen_n);
+	} else {
+		sqlite3_reset(q);
+		bind_id(q, 1, id);
+	}
+	return outputs_of(r->db, q, outs, err);
 }
 
 /* ---- queries ---- */
@@ -622,10 +662,10 @@ static void view_free(struct sl_item_view *v)
 	free(v->outs);
 }
 
-static void view_attrs(sqlite3_stmt *qa, struct sl_item_view *v)
+static void view_attrs(sqlite3_stmt *qa, sqlite3_int64 n, struct sl_item_view *v)
 {
 	sqlite3_reset(qa);
-	sqlite3_bind_text(qa, 1, v->id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(qa, 1, n);
 	while (sqlite3_step(qa) == SQLITE_ROW) {
 		v->attrs = sl_xrealloc(v->attrs, (v->nattrs + 1) * 2 * sizeof *v->attrs);
 		v->attrs[2 * v->nattrs] = sl_xstrdup((const char *)sqlite3_column_text(qa, 0));
@@ -637,15 +677,15 @@ static void view_attrs(sqlite3_stmt *qa, struct sl_item_view *v)
 static int cat_items(sl_catalog *c, const char *key, const char *value,
 		     int (*cb)(void *ctx, const struct sl_item_view *v), void *ctx, sl_err *err)
 {
-#define ITEM_COLS "SELECT id, format, input_digest, input_size, time FROM items "
+#define ITEM_COLS "SELECT id, format, input_digest, input_size, time, n FROM items "
 	const char *sql = !key ? ITEM_COLS "ORDER BY id"
 		: !strcmp(key, "format") ? ITEM_COLS "WHERE format=?2 AND ?1=?1 ORDER BY id"
-		: ITEM_COLS "WHERE id IN (SELECT item_id FROM attrs WHERE key=? AND value=?) ORDER BY id";
+		: ITEM_COLS "WHERE n IN (SELECT item FROM attrs WHERE key=? AND value=?) ORDER BY id";
 	sqlite3_stmt *q = NULL, *qa = NULL, *qo = NULL;
 	if (sqlite3_prepare_v2(c->db, sql, -1, &q, NULL) ||
-	    sqlite3_prepare_v2(c->db, "SELECT key, value FROM attrs WHERE item_id=? ORDER BY rowid",
+	    sqlite3_prepare_v2(c->db, "SELECT key, value FROM attrs WHERE item=? ORDER BY rowid",
 			       -1, &qa, NULL) ||
-	    sqlite3_prepare_v2(c->db, SQL_OUTPUTS, -1, &qo, NULL)) {
+	    sqlite3_prepare_v2(c->db, SQL_OUTPUTS_N, -1, &qo, NULL)) {
 		int rc = db_fail(c->db, err);
 		sqlite3_finalize(q);
 		sqlite3_finalize(qa);
@@ -668,8 +708,11 @@ static int cat_items(sl_catalog *c, const char *key, const char *value,
 		v.input_digest = hex;
 		v.input_size = (uint64_t)sqlite3_column_int64(q, 3);
 		v.time = (const char *)sqlite3_column_text(q, 4);
-		view_attrs(qa, &v);
-		int no = outputs_of(c->db, qo, id, &v.outs, err);
+		sqlite3_int64 n = sqlite3_column_int64(q, 5);
+		view_attrs(qa, n, &v);
+		sqlite3_reset(qo);
+		sqlite3_bind_int64(qo, 1, n);
+		int no = outputs_of(c->db, qo, &v.outs, err);
 		rc = no < 0 ? no : 0;
 		v.nouts = no > 0 ? (size_t)no : 0;
 		if (rc == 0)
@@ -718,14 +761,14 @@ static int cat_item_records(sl_catalog *c, int (*cb)(void *ctx, const struct sl_
 		return db_fail(c->db, err);
 	int rc = 0, s;
 	while (rc == 0 && (s = sqlite3_step(q)) == SQLITE_ROW) {
+		char id[33];
+		copy_id(id, q, 0);
 		struct sl_cat_item it = {
-			.id = (const char *)sqlite3_column_text(q, 0),
+			.id = id,
 			.writer = (const char *)sqlite3_column_text(q, 1),
 			.seq = (uint64_t)sqlite3_column_int64(q, 2),
 			.legacy_id = sqlite3_column_int64(q, 3),
 		};
-		if (!it.id)
-			it.id = "";
 		if (!it.writer)
 			it.writer = "";
 		rc = cb(ctx, &it);

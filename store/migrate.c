@@ -31,10 +31,12 @@ static void sql_item_id(sqlite3_context *cx, int argc, sqlite3_value **argv)
 		return;
 	}
 	char id[33];
+	uint8_t raw[16];
 	const char *f = (const char *)sqlite3_value_text(argv[1]);
 	const char *o = (const char *)sqlite3_value_text(argv[2]);
 	sl_item_id(sqlite3_value_blob(argv[0]), f ? f : "", o ? o : "", id);
-	sqlite3_result_text(cx, id, 32, SQLITE_TRANSIENT);
+	sl_unhex(raw, id, sizeof raw);
+	sqlite3_result_blob(cx, raw, sizeof raw, SQLITE_TRANSIENT);
 }
 
 static const char upgrade[] =
@@ -45,15 +47,15 @@ static const char upgrade[] =
 	"DROP INDEX IF EXISTS item_objects_item; DROP INDEX IF EXISTS attrs_kv;"
 	"DROP INDEX IF EXISTS attrs_item;"
 	"%s"  /* the version 2 schema */
-	"INSERT INTO items(id,input_digest,input_size,format,options_fp,writer,prov_seq,time,legacy_id)"
-	" SELECT sl_item_id(input_digest,format,options_fp),input_digest,input_size,format,"
-	" options_fp,'main',prov_seq,time,id FROM items_v1 ORDER BY id;"
-	"INSERT INTO item_objects(item_id,digest,role,media_type) SELECT i.id,o.digest,o.role,"
-	" o.media_type FROM item_objects_v1 o JOIN items i ON i.legacy_id=o.item_id ORDER BY o.rowid;"
-	"INSERT INTO attrs(item_id,key,value) SELECT i.id,a.key,a.value FROM attrs_v1 a"
-	" JOIN items i ON i.legacy_id=a.item_id ORDER BY a.rowid;"
-	"INSERT INTO seen SELECT s.path_key,s.size,s.mtime_ns,s.ctime_ns,s.ino,s.dev,"
-	" s.input_digest,i.id FROM seen_v1 s LEFT JOIN items i ON i.legacy_id=s.item_id;"
+	/* an item keeps its old number as its row, so rows naming it keep theirs */
+	"INSERT INTO items(n,id,input_digest,input_size,format,options_fp,writer,prov_seq,time,"
+	"legacy_id) SELECT id,sl_item_id(input_digest,format,options_fp),input_digest,input_size,"
+	"format,options_fp,'main',prov_seq,time,id FROM items_v1 ORDER BY id;"
+	"INSERT INTO item_objects(item,digest,role,media_type) SELECT item_id,digest,role,"
+	" media_type FROM item_objects_v1 ORDER BY rowid;"
+	"INSERT INTO attrs(item,key,value) SELECT item_id,key,value FROM attrs_v1 ORDER BY rowid;"
+	"INSERT INTO seen SELECT path_key,size,mtime_ns,ctime_ns,ino,dev,input_digest,item_id"
+	" FROM seen_v1;"
 	"INSERT INTO backend(key,value) SELECT 'pack/'||id,committed_size FROM packs;"
 	"INSERT INTO chains(writer,size,count,head) SELECT 'main',"
 	" (SELECT value FROM meta WHERE key='prov_size'),"

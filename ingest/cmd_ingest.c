@@ -3,6 +3,7 @@
 #include "engine.h"
 #include "../codecs/format.h"
 #include "../common/io/io.h"
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,8 +25,9 @@ static const char help[] =
 	"  --opaque PREFIX       store files under PREFIX byte for byte (non-sensitive\n"
 	"                        material such as reference genomes); repeatable\n"
 	"  --subject-map CSV     local identifier -> person identifier\n"
-	"  --reference FASTA     reference sequence for VCF/BCF and reads (indexed with\n"
-	"                        samtools faidx); ingested as an opaque item\n"
+	"  --reference FASTA     reference sequence for VCF/BCF and reads, ingested as an\n"
+	"                        opaque item; without FASTA.fai (and .gzi when bgzipped)\n"
+	"                        it is indexed in memory, nothing written beside it\n"
 	"  --follow-symlinks     follow symbolic links found while walking\n"
 	"  --json                print the summary as JSON on stdout\n"
 	"  --io MODE             auto (default), uring or posix; env SLUICE_IO\n"
@@ -242,6 +244,31 @@ usage:
 	goto out;
 }
 
+static int absent(const char *path, const char *ext)
+{
+	sl_buf b;
+	sl_buf_init(&b);
+	sl_buf_printf(&b, "%s%s", path, ext);
+	int gone = access(b.data, F_OK) < 0 && errno == ENOENT;
+	sl_buf_free(&b);
+	return gone;
+}
+
+/* samtools and bcftools index a FASTA that has none beside it; so do the
+ * genomics formats (codecs/hts), in memory, never beside a file that may
+ * be read-only or shared.  Said once, as it costs a pass over the file. */
+static void note_reference_index(const char *path)
+{
+	unsigned char m[2] = {0};
+	FILE *f = fopen(path, "rbe");
+	int gz = f && fread(m, 1, 2, f) == 2 && m[0] == 0x1f && m[1] == 0x8b;
+	if (f)
+		fclose(f);
+	if (f && (absent(path, ".fai") || (gz && absent(path, ".gzi"))))
+		fprintf(stderr, "sluice: %s has no %s beside it: indexing it in memory for this run "
+			"(`samtools faidx` makes one to keep)\n", path, gz ? ".fai/.gzi" : ".fai");
+}
+
 int sl_cmd_ingest(int argc, char **argv)
 {
 	struct sl_ingest_opts o = {.progress = isatty(2)};
@@ -257,6 +284,8 @@ int sl_cmd_ingest(int argc, char **argv)
 		free((void *)o.fmt_opts);
 		return p > 0 ? SL_EXIT_OK : SL_EXIT_ENV;
 	}
+	if (o.reference)
+		note_reference_index(o.reference);
 	struct sl_ingest_summary sum;
 	sl_err err = {0};
 	int rc = sl_ingest(&o, &sum, &err);

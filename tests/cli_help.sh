@@ -2,7 +2,8 @@
 # every option README.md names is one some command's --help lists, and
 # every option a --help lists (the format options included, which come from
 # the formats' option tables) is in README.md.  Each command's --help exits
-# 0 and starts with its usage line; --version starts with "sluice X.Y.Z".
+# 0 and starts with its usage line; --version starts with "sluice X.Y.Z"
+# and names the libraries README.md's example names.
 source "$TESTS/lib.sh"
 cmds=(keygen ingest verify export cat ls log migrate)
 : > help.txt
@@ -17,6 +18,12 @@ assert_eq "$RC" 0 "sluice --help: exit status"
 printf '%s\n' "$STDOUT" >> help.txt
 run_cmd sluice --version
 assert_match "$STDOUT" '^sluice [0-9]+\.[0-9]+\.[0-9]+' "sluice --version"
+# README.md's example names the same libraries, in the same order (their
+# versions are this machine's)
+names=$(awk '{ print $1 }' <<< "$STDOUT" | paste -sd' ')
+readme_names=$(awk '/^    \$ sluice --version$/ { on = 1; next } on && !NF { exit } on { print $1 }' \
+	"$TESTS/../README.md" | paste -sd' ')
+assert_eq "$readme_names" "$names" "README.md's sluice --version example"
 pass "every command's --help exits 0 with its usage line; --version names the release"
 
 python3 - "$TESTS/../README.md" help.txt <<'PY' || fail "README.md and --help disagree"

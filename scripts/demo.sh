@@ -15,7 +15,8 @@
 #                  its barcode (bench/slidegen.py)
 #   src/genomics/  a single-sample VCF (bench/genogen.py) and a BAM as an
 #                  aligner writes it (bench/readsgen.c) for the same person
-#   reference/     the FASTA both are called against
+#   reference/     the FASTA both are called against, without its .fai, in a
+#                  read-only folder (sluice indexes it in memory)
 #   subjects.csv   the PACS Patient ID, the slide barcode, the VCF and BAM
 #                  sample names -> one person
 # then ingests it all in one run and shows, per format, what was ingested,
@@ -47,6 +48,7 @@ fi
 start=$SECONDS
 src=$out/src work=$out/work
 # only what this script makes: --out may name a folder that holds more
+[[ -d $out/reference ]] && chmod u+w "$out/reference"   # left read-only below
 rm -rf "$src" "$work" "$out/store" "$out/export" "$out/reference"
 rm -f "$out/key" "$out/report.jsonl" "$out/subjects.csv" "$out/summary.json"
 mkdir -p "$src" "$work"
@@ -117,6 +119,10 @@ make_genomics() {
 	# shellcheck disable=SC2086 # pkg-config's flags are words
 	quiet cc -O2 -o "$work/sl-readsgen" bench/readsgen.c $flags
 	quiet "$work/sl-readsgen" "$out/reference/ref.fa" "$src/genomics/$bam_sample.bam" 20000 1
+	# as a reference often comes: no index beside it, in a folder sluice
+	# may not write to (it indexes it in memory, as samtools would)
+	rm "$out/reference/ref.fa.fai"
+	chmod a-w "$out/reference"
 }
 
 make_subject_map() {
@@ -138,6 +144,7 @@ make_slide
 make_genomics
 make_subject_map
 python3 scripts/demo_show.py inputs "$src" "$out/reference"
+echo "reference/ref.fa: no .fai beside it, in a read-only folder"
 echo "subjects.csv: Patient ID $patient_id, slide barcode $slide_barcode, VCF sample $vcf_sample and BAM sample $bam_sample are person $person"
 
 section "Ingest (one run, every modality)"

@@ -7,7 +7,8 @@
 # byte of the store or the export, decompressed or not, or in `sluice ls`
 # and `sluice log`, while the sample holds them all; verify says ok; the
 # dcmdump, OpenSlide and bcftools excerpts show identifiers before and none
-# after; the export tree's count is the export's.
+# after; the export tree's count is the export's; the reference, given
+# without its .fai, gets none beside it and the note says so once.
 source "$TESTS/lib.sh"
 for t in dcmdump dcmmkdir openslide-show-properties vips bcftools samtools cc pkg-config python3; do
 	command -v $t > /dev/null || skip_all "$t not found (scripts/install-deps.sh installs it)"
@@ -82,15 +83,22 @@ found=$(grep -rlaF "${canaries[@]}" "$S/src" | wc -l)
 [[ $found -gt 60 ]] || fail "control: the sample should hold canaries (found in $found files)"
 hits=$(grep -rlaF "${canaries[@]}" "$S/store" "$S/export" || true)
 [[ -z $hits ]] || fail "canaries in: $hits"
+cp "$S/reference/ref.fa" ref.fa   # samtools writes its .fai beside what it is given
 {
 	sluice ls --store "$S/store" --json
 	sluice log --store "$S/store"
 	bcftools view "$vcf"
-	samtools view -h -T "$S/reference/ref.fa" "$cram"
+	samtools view -h -T ref.fa "$cram"
 	find "$S/store" "$S/export"
 } > decoded.txt
 ! grep -qaF "${canaries[@]}" decoded.txt || fail "a canary in ls/log/decompressed outputs/paths: $(grep -aF "${canaries[@]}" decoded.txt | head -n 3)"
 pass "no canary in any byte or path of the store and export, nor in ls, log, the decompressed VCF and CRAM"
+
+# ---- the reference had no index: built in memory, said once, nothing beside it ----
+assert_eq "$(ls "$S/reference")" "ref.fa" "the reference's folder after the demo"
+assert_eq "$(grep -c 'ref.fa has no .fai beside it: indexing it in memory' <<< "$STDERR")" 1 \
+	"the in-memory index note, once"
+pass "the reference without .fai: indexed in memory, said once, nothing written beside it"
 
 # ---- verify, export tree ----
 verify_ok "$S/store"

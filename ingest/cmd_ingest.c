@@ -3,6 +3,7 @@
 #include "engine.h"
 #include "../codecs/format.h"
 #include "../common/io/io.h"
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,28 +14,41 @@
 static const char help[] =
 	"usage: sluice ingest --store DIR --key-file FILE [options] SRC...\n"
 	"\n"
-	"SRC is a file, a directory (walked recursively), @LIST (one path per line)\n"
-	"or - (paths on stdin).\n"
+	"De-identify, normalise and store inputs, each ending ingested, already\n"
+	"present, skipped by policy or rejected with its reason.  SRC is a file, a\n"
+	"directory (walked recursively), @LIST (one path per line) or - (paths on\n"
+	"stdin).\n"
 	"\n"
+	"Required:\n"
 	"  --store DIR           the store (created if missing)\n"
 	"  --key-file FILE       secret key from `sluice keygen` (mode 0600)\n"
-	"  --threads N           worker threads (default: one per CPU)\n"
-	"  --report FILE         operator report, JSON Lines, one line per input\n"
-	"                        (names source paths: keep it outside the store)\n"
+	"\n"
+	"Inputs:\n"
 	"  --opaque PREFIX       store files under PREFIX byte for byte (non-sensitive\n"
 	"                        material such as reference genomes); repeatable\n"
-	"  --subject-map CSV     local identifier -> person identifier\n"
-	"  --reference FASTA     reference sequence for VCF/BCF and reads (indexed with\n"
-	"                        samtools faidx); ingested as an opaque item\n"
-	"  --follow-symlinks     follow symbolic links found while walking\n"
-	"  --json                print the summary as JSON on stdout\n"
+	"  --reference FASTA     reference sequence for VCF/BCF and reads, ingested as an\n"
+	"                        opaque item; without FASTA.fai (and .gzi when bgzipped)\n"
+	"                        it is indexed in memory, nothing written beside it\n"
+	"  --subject-map CSV     local identifier -> person identifier (Patient ID, slide\n"
+	"                        barcode, sample name: one subject per person)\n"
+	"  --follow-symlinks     follow symbolic links found while walking (default: not)\n"
+	"\n"
+	"Run:\n"
+	"  --threads N           worker threads (default: one per CPU)\n"
 	"  --io MODE             auto (default), uring or posix; env SLUICE_IO\n"
 	"  --direct              O_DIRECT for large sequential reads and writes\n"
-	"  --progress / --no-progress  (default: progress when stderr is a terminal)\n"
 	"  --batch N             items per catalog commit (default 4096); larger\n"
 	"                        batches mean fewer fsyncs, more work redone after a crash\n"
 	"  --writer NAME         this run's provenance chain (default main; a-z 0-9 _ -):\n"
 	"                        each writer of a store appends to a chain of its own\n"
+	"\n"
+	"Output:\n"
+	"  --report FILE         operator report, JSON Lines, one line per input\n"
+	"                        (names source paths: keep it outside the store)\n"
+	"  --json                print the summary as JSON on stdout\n"
+	"  --progress / --no-progress  (default: progress when stderr is a terminal)\n";
+
+static const char help_exit[] =
 	"\n"
 	"Exit status: 0 all inputs ingested, already present or skipped by policy\n"
 	"(a DICOMDIR); 1 some rejected; 2 usage or environment error (the store stays valid).\n";
@@ -127,16 +141,38 @@ static struct option *all_options(const struct option *base, size_t nbase,
 	return lo;
 }
 
+/* text on lines of at most 79 columns, each indented by indent spaces */
+static void wrapped(FILE *f, const char *text, int indent)
+{
+	const int width = 79 - indent;
+	for (const char *p = text; *p;) {
+		int n = (int)strlen(p);
+		if (n > width) {
+			n = width;
+			while (n > 0 && p[n] != ' ')
+				n--;
+			if (n == 0)
+				n = width; /* one word longer than a line */
+		}
+		fprintf(f, "%*s%.*s\n", indent, "", n, p);
+		p += n;
+		while (*p == ' ')
+			p++;
+	}
+}
+
 static void print_help(FILE *f)
 {
 	fputs(help, f);
-	int any = 0;
+	/* each format's options, from its own table, under its name */
 	for (size_t i = 0; sl_formats[i]; i++)
 		for (const struct sl_format_option *x = sl_formats[i]->options; x && x->name; x++) {
-			if (!any++)
-				fputs("\nFormat options:\n", f);
-			fprintf(f, "  --%s %s\n      %s\n", x->name, x->arg, x->help);
+			if (x == sl_formats[i]->options)
+				fprintf(f, "\n%s format:\n", sl_formats[i]->name);
+			fprintf(f, "  --%s %s\n", x->name, x->arg);
+			wrapped(f, x->help, 6);
 		}
+	fputs(help_exit, f);
 }
 
 /* 0: options parsed; 1: --help printed; -1: usage error (already said). */
@@ -242,6 +278,31 @@ usage:
 	goto out;
 }
 
+static int absent(const char *path, const char *ext)
+{
+	sl_buf b;
+	sl_buf_init(&b);
+	sl_buf_printf(&b, "%s%s", path, ext);
+	int gone = access(b.data, F_OK) < 0 && errno == ENOENT;
+	sl_buf_free(&b);
+	return gone;
+}
+
+/* samtools and bcftools index a FASTA that has none beside it; so do the
+ * genomics formats (codecs/hts), in memory, never beside a file that may
+ * be read-only or shared.  Said once, as it costs a pass over the file. */
+static void note_reference_index(const char *path)
+{
+	unsigned char m[2] = {0};
+	FILE *f = fopen(path, "rbe");
+	int gz = f && fread(m, 1, 2, f) == 2 && m[0] == 0x1f && m[1] == 0x8b;
+	if (f)
+		fclose(f);
+	if (f && (absent(path, ".fai") || (gz && absent(path, ".gzi"))))
+		fprintf(stderr, "sluice: %s has no %s beside it: indexing it in memory for this run "
+			"(`samtools faidx` makes one to keep)\n", path, gz ? ".fai/.gzi" : ".fai");
+}
+
 int sl_cmd_ingest(int argc, char **argv)
 {
 	struct sl_ingest_opts o = {.progress = isatty(2)};
@@ -257,6 +318,8 @@ int sl_cmd_ingest(int argc, char **argv)
 		free((void *)o.fmt_opts);
 		return p > 0 ? SL_EXIT_OK : SL_EXIT_ENV;
 	}
+	if (o.reference)
+		note_reference_index(o.reference);
 	struct sl_ingest_summary sum;
 	sl_err err = {0};
 	int rc = sl_ingest(&o, &sum, &err);

@@ -20,6 +20,68 @@ struct common {
 	int nrest;
 };
 
+/* Each command's --help, in samtools' and DCMTK's way: the usage line, what
+ * the command does, its options, the exit status.  tests/cli_help.sh checks
+ * them against README.md. */
+static const char keygen_help[] =
+	"usage: sluice keygen --out FILE\n"
+	"\n"
+	"Make a secret key: 32 random bytes, mode 0600.  The same key gives the same\n"
+	"pseudonyms in every batch and on every machine; it never enters the store.\n"
+	"\n"
+	"  --out FILE     the key file to make (refused if it exists)\n"
+	"\n"
+	"Exit status: 0 written; 2 usage error or the file cannot be made.\n";
+static const char verify_help[] =
+	"usage: sluice verify --store DIR\n"
+	"\n"
+	"Re-hash every object, check every location the catalog names and walk every\n"
+	"provenance hash chain, the store opened read-only; one line per problem.\n"
+	"\n"
+	"  --store DIR    the store\n"
+	"\n"
+	"Exit status: 0 everything checks out; 1 problems found; 2 the store cannot\n"
+	"be opened.\n";
+static const char migrate_help[] =
+	"usage: sluice migrate --store DIR\n"
+	"\n"
+	"Upgrade a store made by an earlier release to this store format, once\n"
+	"(provenance records kept as they were); a current store is left alone.\n"
+	"\n"
+	"  --store DIR    the store\n"
+	"\n"
+	"Exit status: 0 upgraded or already current; 2 it cannot be.\n";
+static const char log_help[] =
+	"usage: sluice log --store DIR\n"
+	"\n"
+	"Print the provenance log on stdout, JSON Lines, one record per item, each\n"
+	"with the SHA-256 of the record before it in its writer's chain.\n"
+	"\n"
+	"  --store DIR    the store\n";
+static const char cat_help[] =
+	"usage: sluice cat --store DIR DIGEST\n"
+	"\n"
+	"Write one stored object, named by its SHA-256 (64 hex digits), to stdout.\n"
+	"\n"
+	"  --store DIR    the store\n";
+static const char ls_help[] =
+	"usage: sluice ls --store DIR [--subject ID|--kind K|--study UID|--series UID|--format F] [--json]\n"
+	"\n"
+	"List the store's items in id order: item, format, subject, kind, outputs.\n"
+	"\n"
+	"  --store DIR    the store\n"
+	"\n"
+	"Filters (one at a time):\n"
+	"  --subject ID   items of one subject (its pseudonym, S + 24 hex digits)\n"
+	"  --kind K       items of one kind (dicom, slide, vcf, reads, opaque)\n"
+	"  --study UID    items of one study (its de-identified UID)\n"
+	"  --series UID   items of one series (its de-identified UID)\n"
+	"  --format F     items of one format\n"
+	"\n"
+	"Output:\n"
+	"  --json         one JSON object a line (item, format, input, size, time,\n"
+	"                 attrs, outputs) instead of the table\n";
+
 /* The options every reading command shares; unknown ones are usage errors. */
 static int parse(int argc, char **argv, struct common *c, const char *usage)
 {
@@ -87,10 +149,9 @@ static sl_store *begin(int argc, char **argv, struct common *c, const char *usag
 int sl_cmd_keygen(int argc, char **argv)
 {
 	struct common c;
-	const char *u = "usage: sluice keygen --out FILE\n";
-	if (parse(argc, argv, &c, u) < 0 || !c.out || c.nrest) {
+	if (parse(argc, argv, &c, keygen_help) < 0 || !c.out || c.nrest) {
 		if (!c.out)
-			fputs(u, stderr);
+			fputs(keygen_help, stderr);
 		return SL_EXIT_ENV;
 	}
 	sl_err err = {0};
@@ -116,7 +177,7 @@ static void print_problem(void *ctx, const char *problem)
 int sl_cmd_verify(int argc, char **argv)
 {
 	struct common c;
-	sl_store *st = begin(argc, argv, &c, "usage: sluice verify --store DIR\n");
+	sl_store *st = begin(argc, argv, &c, verify_help);
 	if (!st)
 		return SL_EXIT_ENV;
 	struct sl_verify_stats vs = {0};
@@ -144,7 +205,7 @@ int sl_cmd_verify(int argc, char **argv)
 int sl_cmd_migrate(int argc, char **argv)
 {
 	struct common c;
-	if (parse(argc, argv, &c, "usage: sluice migrate --store DIR\n") < 0 || c.nrest || !c.store) {
+	if (parse(argc, argv, &c, migrate_help) < 0 || c.nrest || !c.store) {
 		if (!c.store)
 			sl_cli_error("--store DIR is required");
 		return SL_EXIT_ENV;
@@ -166,7 +227,7 @@ int sl_cmd_migrate(int argc, char **argv)
 int sl_cmd_log(int argc, char **argv)
 {
 	struct common c;
-	sl_store *st = begin(argc, argv, &c, "usage: sluice log --store DIR\n");
+	sl_store *st = begin(argc, argv, &c, log_help);
 	if (!st)
 		return SL_EXIT_ENV;
 	sl_err err = {0};
@@ -183,8 +244,7 @@ int sl_cmd_log(int argc, char **argv)
 int sl_cmd_cat(int argc, char **argv)
 {
 	struct common c;
-	const char *u = "usage: sluice cat --store DIR DIGEST\n";
-	if (parse(argc, argv, &c, u) < 0)
+	if (parse(argc, argv, &c, cat_help) < 0)
 		return SL_EXIT_ENV;
 	uint8_t d[32];
 	if (c.nrest != 1 || strlen(c.rest[0]) != 64 || sl_unhex(d, c.rest[0], 32) < 0) {
@@ -263,8 +323,7 @@ static int ls_one(void *ctx, const struct sl_item_view *v)
 int sl_cmd_ls(int argc, char **argv)
 {
 	struct common c;
-	sl_store *st = begin(argc, argv, &c, "usage: sluice ls --store DIR [--subject ID|--kind K|"
-			     "--study UID|--series UID|--format F] [--json]\n");
+	sl_store *st = begin(argc, argv, &c, ls_help);
 	if (!st)
 		return SL_EXIT_ENV;
 	sl_err err = {0};

@@ -17,7 +17,7 @@
 # their reasons.  Runs with REF_PATH/REF_CACHE set to URLs: a lookup would
 # fail loudly.
 source "$TESTS/lib.sh"
-for t in samtools python3; do
+for t in samtools bgzip python3; do
 	command -v $t > /dev/null || skip_all "$t not found (scripts/install-deps.sh installs it)"
 done
 export REF_PATH="http://127.0.0.1:9/CNRY_REF_PATH_TOUCHED/%s" REF_CACHE="http://127.0.0.1:9/%s"
@@ -176,6 +176,43 @@ for role in primary index; do
 		"$role: another path, another reference path, 1 thread"
 done
 pass "deterministic: same bytes across encodings, paths, reference paths and thread counts"
+
+# ---- a reference without its index: indexed in memory, nothing beside it ----
+# samtools and bcftools index a FASTA that has no .fai; sluice must too, but
+# never write beside a reference that may be read-only or shared, nor keep
+# the index in the store.  htslib's CRAM reader and writer open REF.fai
+# themselves (and build it there when absent): BAM and CRAM input must give
+# the bytes the prebuilt .fai gives, plain and bgzipped (.gzi built too).
+# As root a read-only folder stops nothing, so what is checked is that the
+# folder's listing does not change.
+mkdir -p noidx/plain noidx/bgz noidx/gz
+cp ref/ref.fa noidx/plain/
+bgzip -c ref/ref.fa > noidx/bgz/ref.fa.gz
+gzip -nc ref/ref.fa > noidx/gz/ref.fa.gz
+chmod a-w noidx/plain noidx/bgz noidx/gz
+listing() { ls -la --time-style=full-iso noidx/*; }
+listing > noidx-before.txt
+for r in plain/ref.fa bgz/ref.fa.gz; do
+	st=st-noidx-${r%%/*}
+	run_cmd sluice ingest --store $st --key-file key --reference noidx/$r --report $st.jsonl \
+		in/main.bam in/main.cram
+	[[ $RC == 0 ]] || fail "$r without .fai: ingest exited $RC: $STDERR"
+	assert_eq "$(grep -c 'indexing it in memory' <<< "$STDERR")" 1 "$r: the note, once ($STDERR)"
+	for f in main.bam main.cram; do
+		for role in primary index; do
+			assert_eq "$(digest_of $st.jsonl $f $role)" "$(digest_of rep.jsonl main.bam $role)" \
+				"$r without .fai: $f $role"
+		done
+	done
+	verify_ok $st
+	assert_eq "$(find $st/tmp -mindepth 1 2>/dev/null | wc -l)" 0 "$r: the store's tmp/ left empty"
+	! grep -rqaF -e noidx -e ref.fa $st || fail "$r: the reference's path or name is in the store"
+done
+assert_eq "$(listing)" "$(cat noidx-before.txt)" "nothing written beside the references"
+run_cmd sluice ingest --store st-noidx-gz --key-file key --reference noidx/gz/ref.fa.gz in/main.bam
+assert_eq "$RC" 2 "a gzip (not bgzip) reference without an index"
+assert_contains "$STDERR" "bgzip" "a gzip reference: why"
+pass "a reference without .fai (plain; bgzipped, without .gzi) is indexed in memory, said once: same bytes for BAM and CRAM input, nothing beside it or in the store; gzip refused with its reason"
 
 # ---- the subject map links samples to one subject ----
 printf 'local_id,person_id\nCNRY_SM1,CNRY_PERSON\nCNRY_SM2,CNRY_PERSON\n' > map.csv

@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <htslib/hts.h>
 #include <htslib/hts_log.h>
@@ -157,6 +159,145 @@ int sl_hts_in_finish(struct sl_hts_in *h, sl_err *err)
 	return rc;
 }
 
+/* ---- the reference's index ---- */
+
+static char *suffixed(const char *path, const char *ext)
+{
+	size_t n = strlen(path) + strlen(ext) + 1;
+	char *s = sl_xmalloc(n);
+	snprintf(s, n, "%s%s", path, ext);
+	return s;
+}
+
+/* 1 when the file starts as gzip does (bgzip included). */
+static int gzipped(const char *path)
+{
+	unsigned char m[2] = {0};
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int ok = fd >= 0 && pread(fd, m, 2, 0) == 2;
+	if (fd >= 0)
+		close(fd);
+	return ok && m[0] == 0x1f && m[1] == 0x8b;
+}
+
+static int missing(const char *path, const char *ext)
+{
+	char *s = suffixed(path, ext);
+	int gone = access(s, F_OK) < 0 && errno == ENOENT;
+	free(s);
+	return gone;
+}
+
+/* Whether the FASTA lacks the index faidx reads beside it: no FASTA.fai,
+ * or a compressed FASTA without FASTA.gzi.  An index that is there but
+ * unusable stays the operator's to fix (we do not shadow it). */
+static int index_absent(const char *path)
+{
+	return missing(path, ".fai") || (gzipped(path) && missing(path, ".gzi"));
+}
+
+/* One built index per process: the VCF and the reads formats both load
+ * the --reference, and indexing a genome is a pass over gigabytes.  Keyed
+ * by the file's identity; the descriptors are the process's (each sl_ref
+ * holds duplicates, so replacing them never pulls one from under it). */
+static struct {
+	pthread_mutex_t mu;
+	int have;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+	int fai_fd, gzi_fd;
+} built_index = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static int built_for(const struct stat *st)
+{
+	return built_index.have && built_index.dev == st->st_dev && built_index.ino == st->st_ino &&
+	       built_index.size == st->st_size && built_index.mtime.tv_sec == st->st_mtim.tv_sec &&
+	       built_index.mtime.tv_nsec == st->st_mtim.tv_nsec;
+}
+
+/* htslib's own indexer (the bytes of `samtools faidx`), its .fai and .gzi
+ * written into two memory files by their /proc/self/fd names: nothing is
+ * written beside the FASTA, nothing into the store. */
+static int build_index(const char *path, const struct stat *st, sl_err *err)
+{
+	int fai = memfd_create("sluice-fai", MFD_CLOEXEC), gzi = memfd_create("sluice-gzi", MFD_CLOEXEC);
+	char fai_name[40], gzi_name[40];
+	int rc = 0;
+	if (fai < 0 || gzi < 0) {
+		rc = sl_fail_errno(err, SL_E_IO, errno, "cannot make memory for the reference's index");
+	} else {
+		sl_fd_name(fai_name, fai);
+		sl_fd_name(gzi_name, gzi);
+		if (fai_build3(path, fai_name, gzi_name) < 0)
+			rc = sl_fail(err, SL_E_USAGE, "the reference has no index beside it and cannot "
+				     "be indexed (not FASTA, or compressed with gzip rather than bgzip)");
+	}
+	if (rc < 0) {
+		if (fai >= 0)
+			close(fai);
+		if (gzi >= 0)
+			close(gzi);
+		return rc;
+	}
+	if (built_index.have) {
+		close(built_index.fai_fd);
+		close(built_index.gzi_fd);
+	}
+	built_index.have = 1;
+	built_index.dev = st->st_dev;
+	built_index.ino = st->st_ino;
+	built_index.size = st->st_size;
+	built_index.mtime = st->st_mtim;
+	built_index.fai_fd = fai;
+	built_index.gzi_fd = gzi;
+	return 0;
+}
+
+/* r's own descriptors of the process's index of its FASTA (built on first
+ * use), and of the FASTA itself for sl_ref_cram_name's view. */
+static int index_in_memory(struct sl_ref *r, sl_err *err)
+{
+	struct stat st;
+	r->fai_fd = r->gzi_fd = -1;
+	int fd = open(r->path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		return sl_fail_errno(err, SL_E_USAGE, e, "the reference cannot be opened");
+	}
+	pthread_mutex_lock(&built_index.mu);
+	int rc = built_for(&st) ? 0 : build_index(r->path, &st, err);
+	if (rc == 0) {
+		r->fai_fd = fcntl(built_index.fai_fd, F_DUPFD_CLOEXEC, 0);
+		r->gzi_fd = fcntl(built_index.gzi_fd, F_DUPFD_CLOEXEC, 0);
+		if (r->fai_fd < 0 || r->gzi_fd < 0)
+			rc = sl_fail_errno(err, SL_E_IO, errno, "cannot keep the reference's index");
+	}
+	pthread_mutex_unlock(&built_index.mu);
+	r->fasta_fd = fd;
+	r->built = 1;  /* sl_ref_free closes whatever of the three is open */
+	return rc;
+}
+
+int sl_ref_cram_name(const struct sl_ref *r, sl_input *in, char **name, sl_err *err)
+{
+	if (!r->built) {
+		*name = sl_xstrdup(r->path);
+		return 0;
+	}
+	static const char *const names[] = {"ref.fa", "ref.fa.fai", "ref.fa.gzi"};
+	const int fds[] = {r->fasta_fd, r->fai_fd, r->gzi_fd};
+	const char *dir;
+	int rc = sl_input_view(in, names, fds, 3, &dir, err);
+	if (rc < 0)
+		return rc;
+	*name = suffixed(dir, "/ref.fa");
+	return 0;
+}
+
 /* ---- the reference ---- */
 
 /* Each contig's place in an uncompressed FASTA, from the .fai htslib has
@@ -167,10 +308,10 @@ int sl_hts_in_finish(struct sl_hts_in *h, sl_err *err)
 static void load_layout(struct sl_ref *r)
 {
 	r->fd = -1;
-	size_t n = strlen(r->path) + 5;
-	char *name = sl_xmalloc(n);
-	snprintf(name, n, "%s.fai", r->path);
-	FILE *f = fopen(name, "re");
+	char mem[40], *name = r->built ? NULL : suffixed(r->path, ".fai");
+	if (r->built)
+		sl_fd_name(mem, r->fai_fd);
+	FILE *f = fopen(name ? name : mem, "re");
 	free(name);
 	int fd = open(r->path, O_RDONLY | O_CLOEXEC);
 	unsigned char magic[2] = {0};
@@ -224,7 +365,8 @@ int sl_ref_load(struct sl_ref *r, sl_err *err)
 		return r->load_error ? sl_fail(err, SL_E_USAGE, "%s", r->load_error) : 0;
 	r->loaded = 1;
 	r->fd = -1;
-	faidx_t *fai = sl_ref_open_fai(r, err);
+	faidx_t *fai = index_absent(r->path) && index_in_memory(r, err) < 0 ? NULL
+		     : sl_ref_open_fai(r, err);
 	if (!fai) {
 		r->load_error = sl_xstrdup(err->msg);
 		return -SL_E_USAGE;
@@ -251,16 +393,29 @@ void sl_ref_free(struct sl_ref *r)
 	free(r->load_error);
 	if (r->loaded && r->fd >= 0)
 		close(r->fd);
+	if (r->built) {
+		const int fds[] = {r->fai_fd, r->gzi_fd, r->fasta_fd};
+		for (int i = 0; i < 3; i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
+	}
 	pthread_mutex_destroy(&r->mu);
 }
 
 faidx_t *sl_ref_open_fai(const struct sl_ref *r, sl_err *err)
 {
-	/* no FAI_CREATE: never write an index beside the operator's file */
-	faidx_t *fai = fai_load3(r->path, NULL, NULL, 0);
+	/* no FAI_CREATE: never write an index beside the operator's file
+	 * (sl_ref_load builds a missing one in memory) */
+	char fai_name[40], gzi_name[40];
+	if (r->built) {
+		sl_fd_name(fai_name, r->fai_fd);
+		sl_fd_name(gzi_name, r->gzi_fd);
+	}
+	faidx_t *fai = fai_load3(r->path, r->built ? fai_name : NULL, r->built ? gzi_name : NULL, 0);
 	if (!fai)
-		sl_fail(err, SL_E_USAGE, "the reference cannot be opened with its index "
-			"(make FASTA.fai with `samtools faidx FASTA`; a bgzipped FASTA also needs .gzi)");
+		sl_fail(err, SL_E_USAGE, "the reference cannot be opened with its index (FASTA.fai, "
+			"and FASTA.gzi when bgzipped: a stale or broken one must be made again with "
+			"`samtools faidx FASTA`, or removed)");
 	return fai;
 }
 

@@ -61,13 +61,28 @@ struct sl_ref {
 	int loaded;
 	char *load_error;        /* why the reference is unusable, or NULL */
 	int fd;                  /* the FASTA for sl_ref_read; -1: bgzipped, use faidx */
+	/* A FASTA with no index beside it (samtools and bcftools build one
+	 * there; we never write beside the operator's file, which may be
+	 * read-only or shared): htslib's own index, built once per process
+	 * into memory files, for faidx as "/proc/self/fd/N" names. */
+	int built;               /* 1: the fds below are ours */
+	int fai_fd, gzi_fd;      /* the .fai and .gzi (empty for a plain FASTA) */
+	int fasta_fd;            /* the FASTA, for the view htslib's CRAM code opens */
 };
 
-/* Parse the .fai (via htslib) once; 0 or <0 with err. */
+/* Parse the index (via htslib) once, building it in memory when the FASTA
+ * has none beside it; 0 or <0 with err. */
 int sl_ref_load(struct sl_ref *r, sl_err *err);
 void sl_ref_free(struct sl_ref *r);
 /* A faidx handle of one's own (faidx is not thread-safe). */
 faidx_t *sl_ref_open_fai(const struct sl_ref *r, sl_err *err);
+/* The name to give htslib's CRAM reader and writer (hts_set_fai_filename),
+ * which open NAME.fai and NAME.gzi beside NAME themselves: the FASTA's own
+ * path when its index is there, or else "DIR/ref.fa" in a view of the
+ * input (sl_input_view: ref.fa, ref.fa.fai and ref.fa.gzi linked to our
+ * descriptors; removed when the transform returns).  *name is the
+ * caller's to free. */
+int sl_ref_cram_name(const struct sl_ref *r, sl_input *in, char **name, sl_err *err);
 /* Index of a contig by name, or -1. */
 int sl_ref_find(const struct sl_ref *r, const char *name);
 /* Bases [beg, end) of contig i into out (end - beg bytes, as the FASTA

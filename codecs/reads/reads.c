@@ -234,6 +234,7 @@ struct rrun {
 	struct sl_hts_in *feed;
 	sam_hdr_t *hdr, *ohdr;
 	faidx_t *fai;
+	char *ref_name;          /* the reference as htslib's CRAM code is given it */
 	int ofd, ifd;
 	uint64_t nin, nout, nrg, npg, nco, nother, nfields;
 	char **subjects;         /* distinct subjects of the @RG SM fields */
@@ -484,6 +485,15 @@ static int scratch_cb(void *ctx, sl_err *err)
 	return sl_scratch_open(((struct rrun *)ctx)->out, err);
 }
 
+/* The reference's name for htslib's CRAM reader and writer, made once per
+ * input (a view in the store's tmp/ when its index is in memory). */
+static const char *cram_ref(struct rrun *r, sl_err *err)
+{
+	if (!r->ref_name && sl_ref_cram_name(&r->c->ref, r->src, &r->ref_name, err) < 0)
+		return NULL;
+	return r->ref_name;
+}
+
 /* Open the input (again: a second pass from its start) and read its header. */
 static int open_input(struct rrun *r, int again, sl_err *err)
 {
@@ -502,7 +512,10 @@ static int open_input(struct rrun *r, int again, sl_err *err)
 	}
 	if (f != sam && f != bam && f != cram)
 		return sl_fail(err, SL_E_FORMAT, "not a SAM, BAM or CRAM file");
-	if (f == cram && hts_set_fai_filename(r->in, r->c->ref.path) < 0)
+	const char *ref = f == cram ? cram_ref(r, err) : NULL;
+	if (f == cram && !ref)
+		return -SL_E_IO;
+	if (f == cram && hts_set_fai_filename(r->in, ref) < 0)
 		return sl_fail(err, SL_E_FORMAT, "the CRAM input cannot use the reference");
 	if (!(r->hdr = sam_hdr_read(r->in)))
 		return sl_fail(err, SL_E_FORMAT, "the SAM/BAM/CRAM header cannot be read");
@@ -733,7 +746,10 @@ static int encode(struct rrun *r, sl_err *err)
 	if (hts_set_opt(o, CRAM_OPT_VERSION, r->c->cram_version) < 0 ||
 	    sam_hdr_write(o, r->ohdr) < 0)
 		rc = sl_fail(err, SL_E_IO, "cannot write the output header");
-	if (rc == 0 && hts_set_fai_filename(o, r->c->ref.path) < 0)
+	const char *ref = rc == 0 ? cram_ref(r, err) : NULL;
+	if (rc == 0 && !ref)
+		rc = -SL_E_IO;
+	if (rc == 0 && hts_set_fai_filename(o, ref) < 0)
 		rc = sl_fail(err, SL_E_IO, "cannot set up the CRAM output with the reference");
 	if (rc == 0 && sam_idx_init(o, r->ohdr, 0, iname) < 0)
 		rc = sl_fail(err, SL_E_IO, "cannot start the index");
@@ -857,6 +873,7 @@ static void free_run(struct rrun *r)
 	free(r->subjects);
 	free(r->samples);
 	free(r->names.t);
+	free(r->ref_name);
 }
 
 static int reads_transform(sl_input *in, sl_sink *out, const struct sl_deid_ctx *ctx,

@@ -204,6 +204,30 @@ static int burned_in(const struct run *r, sl_err *err)
 /* Everything decided from the first elements, before a byte is written:
  * what kind of file this is, the subject, the date offset. */
 static int analyse(struct run *r, const struct sl_deid_ctx *ctx, sl_err *err)
+/* A file without a Patient ID belongs to no subject, yet its Patient's Name
+ * and ID (when present) and its date offset need a value that links it to
+ * no other person: a stand-in keyed from its Study Instance UID.  Files of
+ * one study share it, which tells nothing new: their mapped Study Instance
+ * UIDs are already one, and a study is one patient's (PS3.3 A.1.2.2).  A
+ * file without a study takes its SOP Instance UID, and one without either
+ * the values of its elements read so far.  A viewer that groups by Patient
+ * ID then shows unidentified studies apart, where an empty or shared value
+ * would show them as one patient's. */
+static void unlinked(struct run *r, const struct sl_deid_ctx *ctx)
+{
+	char uid[72], unit[96];
+	if (text(r, &r->seg, DCM_TAG(0x0020, 0x000D), uid, sizeof uid)[0]) {
+		snprintf(unit, sizeof unit, "study:%s", uid);
+	} else if (text(r, &r->seg, DCM_TAG(0x0008, 0x0018), uid, sizeof uid)[0] ||
+		   text(r, &r->meta, DCM_TAG(0x0002, 0x0003), uid, sizeof uid)[0]) {
+		snprintf(unit, sizeof unit, "instance:%s", uid);
+	} else {
+		sl_subject_unlinked(ctx, r->p.arena.data, r->p.arena.len, r->f.subject);
+		return;
+	}
+	sl_subject_unlinked(ctx, unit, strlen(unit), r->f.subject);
+}
+
 {
 	char cls[72], pid[256];
 	text(r, &r->meta, DCM_TAG(0x0002, 0x0002), cls, sizeof cls);
@@ -222,7 +246,9 @@ static int analyse(struct run *r, const struct sl_deid_ctx *ctx, sl_err *err)
 		text(r, &r->seg, DCM_TAG(0x0008, 0x0016), cls, sizeof cls);
 	r->f.family = dcm_family_of(cls);
 	text(r, &r->seg, DCM_TAG(0x0010, 0x0020), pid, sizeof pid);
-	sl_subject_pseudonym(ctx, pid, r->f.subject);
+	r->f.identified = sl_subject_pseudonym(ctx, pid, r->f.subject);
+	if (!r->f.identified)
+		unlinked(r, ctx);
 	uint8_t d[32];
 	sl_key_hmac(ctx->key, "date-shift", r->f.subject, strlen(r->f.subject), d);
 	r->f.date_shift = -(int)(1 + dcm_rd32(d, 0) % 3650);
@@ -313,7 +339,8 @@ static void attr_us(struct run *r, uint32_t tag, const char *key)
 static void catalog_attrs(struct run *r)
 {
 	sl_sink_attr(r->out, "kind", "dicom");
-	sl_sink_attr(r->out, "subject", r->f.subject);
+	if (r->f.identified)
+		sl_sink_attr(r->out, "subject", r->f.subject);
 	attr_value(r, DCM_TAG(0x0020, 0x000D), "study");
 	attr_value(r, DCM_TAG(0x0020, 0x000E), "series");
 	attr_value(r, DCM_TAG(0x0008, 0x0018), "instance");

@@ -131,7 +131,9 @@ struct dcm_file {
 	const struct sl_deid_ctx *ctx;
 	const struct dcm_policy *pol;
 	struct dcm_enc enc;   /* of the output data set */
-	char subject[32];     /* pseudonym */
+	char subject[32];     /* Patient's Name and ID become this: the subject
+			         pseudonym, or the study's stand-in (dicom.c) */
+	int identified;       /* a Patient ID naming someone: subject[] is a subject */
 	int date_shift;       /* days, for retain-long-modified-dates */
 	enum dcm_family family;
 	int added;            /* de-identification elements written */

@@ -182,28 +182,28 @@ static int choose_encoding(struct run *r, sl_err *err)
 	return 0;
 }
 
+/* Burned-in text: Burned In Annotation YES is rejected; so is an image of
+ * a class that commonly carries it (sop_class.c) unless the attribute says
+ * NO.  The class is the data set's, or the file meta's when it has none. */
 static int burned_in(const struct run *r, sl_err *err)
 {
 	char bia[16], mod[16], cls[72];
 	text(r, &r->seg, DCM_TAG(0x0028, 0x0301), bia, sizeof bia);
 	text(r, &r->seg, DCM_TAG(0x0008, 0x0060), mod, sizeof mod);
 	text(r, &r->seg, DCM_TAG(0x0008, 0x0016), cls, sizeof cls);
+	if (!cls[0])
+		text(r, &r->meta, DCM_TAG(0x0002, 0x0002), cls, sizeof cls);
 	if (!strcmp(bia, "YES"))
 		return sl_fail(err, SL_E_FORMAT, "burned-in annotation: Burned In Annotation is YES "
 			       "(--dicom-burned-in accept stores it)");
-	int prone = !strcmp(mod, "US") || !strncmp(cls, "1.2.840.10008.5.1.4.1.1.7", 25) ||
-		    !strncmp(cls, "1.2.840.10008.5.1.4.1.1.6", 25) ||
-		    !strncmp(cls, "1.2.840.10008.5.1.4.1.1.3", 25);
-	if (prone && strcmp(bia, "NO"))
-		return sl_fail(err, SL_E_FORMAT, "burned-in annotation: an ultrasound or secondary "
-			       "capture image without Burned In Annotation NO may carry burned-in "
-			       "text (--dicom-burned-in accept stores it)");
+	const char *what;
+	if (dcm_burned_in_prone(cls, mod, &what) && strcmp(bia, "NO"))
+		return sl_fail(err, SL_E_FORMAT, "burned-in annotation: an image of this class (%s) "
+			       "without Burned In Annotation NO may carry burned-in text "
+			       "(--dicom-burned-in accept stores it)", what);
 	return 0;
 }
 
-/* Everything decided from the first elements, before a byte is written:
- * what kind of file this is, the subject, the date offset. */
-static int analyse(struct run *r, const struct sl_deid_ctx *ctx, sl_err *err)
 /* A file without a Patient ID belongs to no subject, yet its Patient's Name
  * and ID (when present) and its date offset need a value that links it to
  * no other person: a stand-in keyed from its Study Instance UID.  Files of
@@ -228,6 +228,9 @@ static void unlinked(struct run *r, const struct sl_deid_ctx *ctx)
 	sl_subject_unlinked(ctx, unit, strlen(unit), r->f.subject);
 }
 
+/* Everything decided from the first elements, before a byte is written:
+ * what kind of file this is, the subject, the date offset. */
+static int analyse(struct run *r, const struct sl_deid_ctx *ctx, sl_err *err)
 {
 	char cls[72], pid[256];
 	text(r, &r->meta, DCM_TAG(0x0002, 0x0002), cls, sizeof cls);

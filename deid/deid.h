@@ -45,9 +45,26 @@ struct sl_deid_ctx {
 	const sl_subject_map *subjects; /* may be NULL */
 };
 
+/* Whether a local identifier names anyone: it holds a byte that is neither
+ * a space nor a control character.  An empty Patient ID, a DICOM value of
+ * padding alone (PS3.5 6.2: leading and trailing spaces are insignificant),
+ * an absent barcode or an empty SM: no.  Such an input belongs to no
+ * subject: giving every one of them the pseudonym of "" would join people
+ * who have nothing in common. */
+int sl_subject_identified(const char *local_id);
+
 /* The pseudonymous subject for a local identifier: mapped through the subject
- * map when it has the identifier, then keyed.  out gets "S" + 24 hex digits. */
-void sl_subject_pseudonym(const struct sl_deid_ctx *ctx, const char *local_id,
-			  char out[32]);
+ * map when it has the identifier, then keyed.  Returns 1 with "S" + 24 hex
+ * digits in out; 0 with out empty when the identifier names no one
+ * (sl_subject_identified): then the input has no subject. */
+int sl_subject_pseudonym(const struct sl_deid_ctx *ctx, const char *local_id, char out[32]);
+
+/* What a format writes where its output must hold a subject pseudonym (a
+ * DICOM Patient ID) for an input that has no subject: "N" + 24 hex digits
+ * keyed from unit, something the input says belongs to it and to no other
+ * person (a DICOM study's UID), in its own domain.  Never equal to a subject
+ * pseudonym, never shared by inputs of two units. */
+void sl_subject_unlinked(const struct sl_deid_ctx *ctx, const void *unit, size_t n,
+			 char out[32]);
 
 #endif

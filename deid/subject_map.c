@@ -51,6 +51,10 @@ static int add_line(sl_subject_map *m, char *line, size_t lineno, const char *pa
 			       path, lineno);
 	*comma = 0;
 	char *local = trim(s), *person = trim(comma + 1);
+	if (*person && !strchr(person, ',') && !sl_subject_identified(local))
+		return sl_fail(err, SL_E_USAGE, "subject map %s line %zu: the local identifier is "
+			       "empty; an input without one belongs to no subject and cannot be "
+			       "mapped (give it an identifier at the source)", path, lineno);
 	if (!*local || !*person || strchr(person, ','))
 		return sl_fail(err, SL_E_USAGE, "subject map %s line %zu: expected local_id,person_id",
 			       path, lineno);
@@ -126,8 +130,19 @@ const char *sl_subject_map_get(const sl_subject_map *m, const char *local_id)
 	return e ? e->person : NULL;
 }
 
-void sl_subject_pseudonym(const struct sl_deid_ctx *ctx, const char *local_id, char out[32])
+int sl_subject_identified(const char *local_id)
 {
+	for (const unsigned char *p = (const unsigned char *)local_id; *p; p++)
+		if (*p > ' ' && *p != 0x7F)
+			return 1;
+	return 0;
+}
+
+int sl_subject_pseudonym(const struct sl_deid_ctx *ctx, const char *local_id, char out[32])
+{
+	out[0] = 0;
+	if (!sl_subject_identified(local_id))
+		return 0;
 	const char *person = sl_subject_map_get(ctx->subjects, local_id);
 	uint8_t d[32];
 	if (person)
@@ -135,5 +150,14 @@ void sl_subject_pseudonym(const struct sl_deid_ctx *ctx, const char *local_id, c
 	else
 		sl_key_hmac(ctx->key, "subject-local", local_id, strlen(local_id), d);
 	out[0] = 'S';
+	sl_hex(out + 1, d, 12);
+	return 1;
+}
+
+void sl_subject_unlinked(const struct sl_deid_ctx *ctx, const void *unit, size_t n, char out[32])
+{
+	uint8_t d[32];
+	sl_key_hmac(ctx->key, "subject-unlinked", unit, n, d);
+	out[0] = 'N';
 	sl_hex(out + 1, d, 12);
 }

@@ -99,11 +99,35 @@ int main(void)
 	CHECK(p1[0] == 'S' && strlen(p1) == 25);
 	CHECK(!strstr(p1, "9434765919"));
 
+	/* No identifier, no subject: empty, DICOM padding, blanks and control
+	 * characters all name no one, whatever the map holds. */
+	const char *none[] = {"", " ", "    ", "\t \r\n", "\x01\x7f"};
+	for (size_t i = 0; i < sizeof none / sizeof *none; i++) {
+		char q[32] = "x";
+		CHECK(!sl_subject_identified(none[i]));
+		CHECK(sl_subject_pseudonym(&ctx, none[i], q) == 0 && q[0] == 0);
+	}
+	CHECK(sl_subject_identified(" A ") && sl_subject_identified("\xc3\xa9"));
+	CHECK(sl_subject_pseudonym(&ctx, "PAT001", p4) == 1 && !strcmp(p4, p1));
+	/* Stand-ins for inputs without a subject: one per unit, never a subject's. */
+	char u1[32], u2[32], u3[32];
+	sl_subject_unlinked(&ctx, "1.2.3", 5, u1);
+	sl_subject_unlinked(&ctx, "1.2.4", 5, u2);
+	sl_subject_unlinked(&ctx, "1.2.3", 5, u3);
+	CHECK(u1[0] == 'N' && strlen(u1) == 25 && strcmp(u1, u2) && !strcmp(u1, u3));
+	sl_subject_pseudonym(&ctx, "1.2.3", p4);
+	CHECK(strcmp(p4 + 1, u1 + 1));
+
 	write_file(bad, "A,1\nA,2\n", 0600);
 	sl_subject_map *m2 = NULL;
 	CHECK(sl_subject_map_load(&m2, bad, &err) == -SL_E_USAGE && strstr(err.msg, "two persons"));
 	write_file(bad, "no comma here\n", 0600);
 	CHECK(sl_subject_map_load(&m2, bad, &err) == -SL_E_USAGE && strstr(err.msg, "line 1"));
+	/* a map cannot give the empty identifier a person (it would link every
+	 * unidentified input to them) */
+	write_file(bad, "local_id,person_id\nA,1\n\"  \",2\n", 0600);
+	CHECK(sl_subject_map_load(&m2, bad, &err) == -SL_E_USAGE && strstr(err.msg, "line 3") &&
+	      strstr(err.msg, "empty"));
 
 	sl_subject_map_free(m);
 	sl_key_free(k);

@@ -182,23 +182,50 @@ static int choose_encoding(struct run *r, sl_err *err)
 	return 0;
 }
 
+/* Burned-in text: Burned In Annotation YES is rejected; so is an image of
+ * a class that commonly carries it (sop_class.c) unless the attribute says
+ * NO.  The class is the data set's, or the file meta's when it has none. */
 static int burned_in(const struct run *r, sl_err *err)
 {
 	char bia[16], mod[16], cls[72];
 	text(r, &r->seg, DCM_TAG(0x0028, 0x0301), bia, sizeof bia);
 	text(r, &r->seg, DCM_TAG(0x0008, 0x0060), mod, sizeof mod);
 	text(r, &r->seg, DCM_TAG(0x0008, 0x0016), cls, sizeof cls);
+	if (!cls[0])
+		text(r, &r->meta, DCM_TAG(0x0002, 0x0002), cls, sizeof cls);
 	if (!strcmp(bia, "YES"))
 		return sl_fail(err, SL_E_FORMAT, "burned-in annotation: Burned In Annotation is YES "
 			       "(--dicom-burned-in accept stores it)");
-	int prone = !strcmp(mod, "US") || !strncmp(cls, "1.2.840.10008.5.1.4.1.1.7", 25) ||
-		    !strncmp(cls, "1.2.840.10008.5.1.4.1.1.6", 25) ||
-		    !strncmp(cls, "1.2.840.10008.5.1.4.1.1.3", 25);
-	if (prone && strcmp(bia, "NO"))
-		return sl_fail(err, SL_E_FORMAT, "burned-in annotation: an ultrasound or secondary "
-			       "capture image without Burned In Annotation NO may carry burned-in "
-			       "text (--dicom-burned-in accept stores it)");
+	const char *what;
+	if (dcm_burned_in_prone(cls, mod, &what) && strcmp(bia, "NO"))
+		return sl_fail(err, SL_E_FORMAT, "burned-in annotation: an image of this class (%s) "
+			       "without Burned In Annotation NO may carry burned-in text "
+			       "(--dicom-burned-in accept stores it)", what);
 	return 0;
+}
+
+/* A file without a Patient ID belongs to no subject, yet its Patient's Name
+ * and ID (when present) and its date offset need a value that links it to
+ * no other person: a stand-in keyed from its Study Instance UID.  Files of
+ * one study share it, which tells nothing new: their mapped Study Instance
+ * UIDs are already one, and a study is one patient's (PS3.3 A.1.2.2).  A
+ * file without a study takes its SOP Instance UID, and one without either
+ * the values of its elements read so far.  A viewer that groups by Patient
+ * ID then shows unidentified studies apart, where an empty or shared value
+ * would show them as one patient's. */
+static void unlinked(struct run *r, const struct sl_deid_ctx *ctx)
+{
+	char uid[72], unit[96];
+	if (text(r, &r->seg, DCM_TAG(0x0020, 0x000D), uid, sizeof uid)[0]) {
+		snprintf(unit, sizeof unit, "study:%s", uid);
+	} else if (text(r, &r->seg, DCM_TAG(0x0008, 0x0018), uid, sizeof uid)[0] ||
+		   text(r, &r->meta, DCM_TAG(0x0002, 0x0003), uid, sizeof uid)[0]) {
+		snprintf(unit, sizeof unit, "instance:%s", uid);
+	} else {
+		sl_subject_unlinked(ctx, r->p.arena.data, r->p.arena.len, r->f.subject);
+		return;
+	}
+	sl_subject_unlinked(ctx, unit, strlen(unit), r->f.subject);
 }
 
 /* Everything decided from the first elements, before a byte is written:
@@ -222,7 +249,9 @@ static int analyse(struct run *r, const struct sl_deid_ctx *ctx, sl_err *err)
 		text(r, &r->seg, DCM_TAG(0x0008, 0x0016), cls, sizeof cls);
 	r->f.family = dcm_family_of(cls);
 	text(r, &r->seg, DCM_TAG(0x0010, 0x0020), pid, sizeof pid);
-	sl_subject_pseudonym(ctx, pid, r->f.subject);
+	r->f.identified = sl_subject_pseudonym(ctx, pid, r->f.subject);
+	if (!r->f.identified)
+		unlinked(r, ctx);
 	uint8_t d[32];
 	sl_key_hmac(ctx->key, "date-shift", r->f.subject, strlen(r->f.subject), d);
 	r->f.date_shift = -(int)(1 + dcm_rd32(d, 0) % 3650);
@@ -313,7 +342,8 @@ static void attr_us(struct run *r, uint32_t tag, const char *key)
 static void catalog_attrs(struct run *r)
 {
 	sl_sink_attr(r->out, "kind", "dicom");
-	sl_sink_attr(r->out, "subject", r->f.subject);
+	if (r->f.identified)
+		sl_sink_attr(r->out, "subject", r->f.subject);
 	attr_value(r, DCM_TAG(0x0020, 0x000D), "study");
 	attr_value(r, DCM_TAG(0x0020, 0x000E), "series");
 	attr_value(r, DCM_TAG(0x0008, 0x0018), "instance");

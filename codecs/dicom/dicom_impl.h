@@ -126,12 +126,30 @@ enum dcm_family dcm_family_of(const char *sop_class);
 /* The attribute's type (1, 2, 3) in the family's IODs; 0 when not known. */
 int dcm_iod_type(uint32_t tag, enum dcm_family fam);
 
+/* ---- sop_class.c: storage SOP classes by exact UID ---- */
+/* What a class means for burned-in text: presumed present unless Burned In
+ * Annotation says NO, or decided by Burned In Annotation alone. */
+enum dcm_burned_in { DCM_BI_ATTRIBUTE, DCM_BI_PRONE };
+struct dcm_sop_class {
+	const char *uid;
+	const char *name;     /* PS3.6's, for rejection reasons */
+	enum dcm_burned_in burned_in;
+};
+/* The class with exactly this UID, or NULL. */
+const struct dcm_sop_class *dcm_sop_class_find(const char *uid);
+/* 1 when an instance of class cls with this Modality is rejected unless
+ * Burned In Annotation is NO; *what names the class (or the rule applied
+ * to a class not in the table) for the reason. */
+int dcm_burned_in_prone(const char *cls, const char *modality, const char **what);
+
 /* What the whole file needs before any element is written. */
 struct dcm_file {
 	const struct sl_deid_ctx *ctx;
 	const struct dcm_policy *pol;
 	struct dcm_enc enc;   /* of the output data set */
-	char subject[32];     /* pseudonym */
+	char subject[32];     /* Patient's Name and ID become this: the subject
+			         pseudonym, or the study's stand-in (dicom.c) */
+	int identified;       /* a Patient ID naming someone: subject[] is a subject */
 	int date_shift;       /* days, for retain-long-modified-dates */
 	enum dcm_family family;
 	int added;            /* de-identification elements written */

@@ -240,6 +240,7 @@ struct rrun {
 	char **subjects;         /* distinct subjects of the @RG SM fields */
 	char **samples;          /* their SM values, for the sample attribute */
 	size_t nsub;
+	size_t nanon;            /* @RG lines whose SM names no one (absent, empty) */
 	char rg_last[256], rg_new[32]; /* the last RG:Z value seen and its pseudonym */
 	int streamed;            /* reads taken in input order, not sorted */
 	int resorted;            /* the header said coordinate; the reads were not */
@@ -304,10 +305,15 @@ static void rg_line(struct rrun *r, char *const *f, int nf, kstring_t *ks)
 	char p[32];
 	keyed(r->ctx, "reads-rg-id", id ? id : "", 'G', p);
 	ksprintf(ks, "@RG\tID:%s", p);
-	if (sm) {
-		sl_subject_pseudonym(r->ctx, sm, p);
+	/* An SM that names no one is dropped, not pseudonymised: the pseudonym
+	 * of "" would be every unidentified sample's, one person made of many
+	 * (and SAM wants a value after "SM:").  The group's reads then belong
+	 * to no known sample, and the file to no subject. */
+	if (sm && sl_subject_pseudonym(r->ctx, sm, p)) {
 		ksprintf(ks, "\tSM:%s", p);
 		add_subject(r, p, sm);
+	} else {
+		r->nanon++;
 	}
 	static const struct { const char *tag, *domain; char prefix; } keyed_tags[] = {
 		{"LB", "reads-rg-lb", 'L'}, {"PU", "reads-rg-pu", 'U'}, {"DS", "reads-rg-ds", 'D'}};
@@ -824,7 +830,8 @@ static void attrs(struct rrun *r)
 	char v[40];
 	snprintf(v, sizeof v, "%zu", r->nsub);
 	sl_sink_attr(r->out, "samples", v);
-	if (r->nsub == 1) {
+	/* one subject, and no read group of an unknown sample beside it */
+	if (r->nsub == 1 && !r->nanon) {
 		sl_sink_attr(r->out, "subject", r->subjects[0]);
 		/* keyed as the VCF format keys its sample, so that the reads
 		 * and the variants of one sample share an export folder */

@@ -248,10 +248,11 @@ static void pseudonym(const struct sl_deid_ctx *ctx, const char *domain, const v
 }
 
 /* The slide's pseudonym: from its barcode, or from what it holds (size
- * and every level 0 tile's length) when it has none. */
+ * and every level 0 tile's length) when it has none (blanks are none: one
+ * pseudonym for every blank barcode would join unrelated slides). */
 static void slide_id(const struct slide *s, const struct sl_deid_ctx *ctx, char out[32])
 {
-	if (s->meta.barcode[0]) {
+	if (sl_subject_identified(s->meta.barcode)) {
 		pseudonym(ctx, "slide", s->meta.barcode, strlen(s->meta.barcode), 'W', out);
 		return;
 	}
@@ -286,8 +287,8 @@ static void attrs(struct slide *s, const struct sl_deid_ctx *ctx)
 {
 	char v[64];
 	sl_sink_attr(s->out, "kind", "slide");
-	sl_subject_pseudonym(ctx, s->meta.barcode, v);
-	sl_sink_attr(s->out, "subject", v);
+	if (sl_subject_pseudonym(ctx, s->meta.barcode, v)) /* no barcode: no subject */
+		sl_sink_attr(s->out, "subject", v);
 	slide_id(s, ctx, v);
 	sl_sink_attr(s->out, "slide", v);
 	snprintf(v, sizeof v, "%u", s->lv[0].w);

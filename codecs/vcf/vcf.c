@@ -526,12 +526,18 @@ static int write_output(struct vrun *r, sl_err *err)
 	return 0;
 }
 
-static void pseudonyms(struct vrun *r, const struct sl_deid_ctx *ctx)
+/* Each sample column's name becomes its subject's pseudonym.  A column
+ * whose name identifies no one (htslib already refuses empty and blank
+ * names; control characters alone remain) rejects the file: the column
+ * needs a name, and any name given to it would claim a person. */
+static int pseudonyms(struct vrun *r, const struct sl_deid_ctx *ctx, sl_err *err)
 {
 	int ns = bcf_hdr_nsamples(r->hdr);
 	r->pseudo = sl_xcalloc((size_t)ns + 1, sizeof *r->pseudo);
 	for (int i = 0; i < ns; i++)
-		sl_subject_pseudonym(ctx, r->hdr->samples[i], r->pseudo[i]);
+		if (!sl_subject_pseudonym(ctx, r->hdr->samples[i], r->pseudo[i]))
+			return sl_fail(err, SL_E_FORMAT, "sample %d has no name that identifies "
+				       "anyone (a sample column needs one)", i + 1);
 	sl_sink_attr(r->out, "kind", "vcf");
 	char v[40];
 	snprintf(v, sizeof v, "%d", ns);
@@ -546,6 +552,7 @@ static void pseudonyms(struct vrun *r, const struct sl_deid_ctx *ctx)
 		snprintf(v, sizeof v, "V%.24s", hex);
 		sl_sink_attr(r->out, "sample", v);
 	}
+	return 0;
 }
 
 static void facts(struct vrun *r)
@@ -606,10 +613,11 @@ static int run(struct vrun *r, sl_input *in, const struct sl_deid_ctx *ctx, hFIL
 	int rc = open_input(r, in, hf, err);
 	if (rc < 0)
 		return rc;
+	if ((rc = pseudonyms(r, ctx, err)) < 0)
+		return rc;
 	struct md5_ahead m;
 	md5_start(&m, r);
 	r->sort = vsort_new(r->c->sort_memory, scratch_cb, r);
-	pseudonyms(r, ctx);
 	rc = vrun_read(r, err);
 	md5_join(&m);
 	if (rc == 0 && (rc = build_header(r->hdr, r->c, (struct sl_ref *)&r->c->ref, r->fai, r->pseudo,

@@ -14,10 +14,18 @@ deterministic: no clock, no randomness without a fixed seed).
                                    text in that set, Other Patient IDs and Original
                                    Attributes Sequences
   craft.py charset-canaries        the names' bytes in each set, one hex string a line
+  craft.py sop-classes OUTDIR      one small instance per storage SOP class (and a few
+                                   classes sluice does not know), with Burned In
+                                   Annotation absent, NO and YES; expected.tsv says
+                                   which are ingested (cli_dicom_sop.sh)
+  craft.py subjects OUTDIR         instances whose Patient ID names no one (empty,
+                                   spaces, NULs, no element) and one that does
+                                   (cli_subjects.sh)
   craft.py insert FILE TAG VR TEXT add a top-level element (gggg,eeee) in tag order to an
                                    explicit VR LE file (check_checker.sh: private elements
                                    that dcmodify will not write)
 """
+import os
 import random
 import struct
 import sys
@@ -298,9 +306,116 @@ def insert(path, tag, vr, text):
     open(path, "wb").write(buf[:at] + el(g, e, vr, text) + buf[at:])
 
 
+# ---- one small instance of any SOP class (sop-classes, subjects) ----
+
+def instance(cls, root, modality, pid=None, bia=None, image=True, meta_cls=None, name="CANARY^PATIENT"):
+    """A minimal explicit VR LE instance: class, UIDs under root (study root,
+    series root.1, instance root.1.1), Modality, Patient's Name, Patient ID
+    (pid None: no element; b"" or spaces: as given), Burned In Annotation
+    (None: no element), and a 2x2 8-bit image when image.  The file meta
+    names meta_cls (default cls); cls None leaves (0008,0016) out."""
+    ds = el(0x0008, 0x0008, "CS", "ORIGINAL\\PRIMARY") if image else b""
+    if cls:
+        ds += el(0x0008, 0x0016, "UI", cls)
+    ds += (el(0x0008, 0x0018, "UI", root + ".1.1") + el(0x0008, 0x0020, "DA", "20230405") +
+           el(0x0008, 0x0060, "CS", modality) + el(0x0008, 0x0070, "LO", "SLUICE TEST VENDOR"))
+    if name is not None:
+        ds += el(0x0010, 0x0010, "PN", name)
+    if pid is not None:
+        ds += el(0x0010, 0x0020, "LO", pid)
+    ds += (el(0x0010, 0x0030, "DA", "19710203") + el(0x0020, 0x000D, "UI", root) +
+           el(0x0020, 0x000E, "UI", root + ".1"))
+    if image:
+        ds += el(0x0028, 0x0002, "US", struct.pack("<H", 1)) + el(0x0028, 0x0004, "CS", "MONOCHROME2")
+        for e, v in ((0x0010, 2), (0x0011, 2), (0x0100, 8), (0x0101, 8), (0x0102, 7), (0x0103, 0)):
+            ds += el(0x0028, e, "US", struct.pack("<H", v))
+    if bia is not None:
+        ds += el(0x0028, 0x0301, "CS", bia)
+    if image:
+        ds += el(0x7FE0, 0x0010, "OB", bytes([0, 64, 128, 255]))
+    return part10(meta_cls or cls, root + ".1.1", ds)
+
+
+S = "1.2.840.10008.5.1.4.1.1."
+# name, SOP Class UID, Modality, an image, presumed to carry burned-in text
+# (sluice's table: codecs/dicom/sop_class.c); the classes sluice may meet,
+# and classes it does not know
+SOP_CLASSES = [
+    ("ct", S + "2", "CT", True, False), ("ct-enhanced", S + "2.1", "CT", True, False),
+    ("mr", S + "4", "MR", True, False), ("mr-enhanced", S + "4.1", "MR", True, False),
+    ("dx", S + "1.1", "DX", True, False), ("xa", S + "12.1", "XA", True, False),
+    ("seg", S + "66.4", "SEG", True, False), ("reg", S + "66.1", "REG", False, False),
+    ("reg-deformable", S + "66.3", "REG", False, False),
+    ("pmap", S + "30", "MR", True, False), ("wsm", S + "77.1.6", "SM", True, False),
+    ("vl-micro", S + "77.1.2", "GM", True, False), ("op", S + "77.1.5.1", "OP", True, False),
+    ("rtstruct", S + "481.3", "RTSTRUCT", False, False),
+    ("rtplan", S + "481.5", "RTPLAN", False, False),
+    ("rtdose", S + "481.2", "RTDOSE", True, False), ("rtimage", S + "481.1", "RTIMAGE", True, False),
+    ("kos", S + "88.59", "KO", False, False), ("pr", S + "11.1", "PR", False, False),
+    ("sr-basic", S + "88.11", "SR", False, False), ("sr-comprehensive", S + "88.33", "SR", False, False),
+    ("pdf", S + "104.1", "DOC", False, False),
+    ("us", S + "6.1", "US", True, True), ("us-retired", S + "6", "US", True, True),
+    ("us-mf", S + "3.1", "US", True, True), ("us-mf-retired", S + "3", "US", True, True),
+    ("us-volume", S + "6.2", "US", True, True),
+    ("sc", S + "7", "OT", True, True), ("sc-mf-bit", S + "7.1", "OT", True, True),
+    ("sc-mf-byte", S + "7.2", "OT", True, True), ("sc-mf-word", S + "7.3", "OT", True, True),
+    ("sc-mf-colour", S + "7.4", "OT", True, True),
+    ("endoscopy", S + "77.1.1", "ES", True, True), ("endoscopy-video", S + "77.1.1.1", "ES", True, True),
+    ("photo", S + "77.1.4", "XC", True, True), ("photo-video", S + "77.1.4.1", "XC", True, True),
+    # a known class decides, whatever the Modality says
+    ("sr-modality-us", S + "88.33", "US", False, False),
+    # not in the table: the ultrasound and secondary capture branches, Modality US
+    ("unknown-us-branch", S + "6.99", "OT", True, True),
+    ("unknown-sc-branch", S + "7.99", "OT", True, True),
+    ("unknown-vl", S + "77.1.99", "SM", True, False),
+    ("unknown-66", S + "66.99", "SEG", True, False),
+    ("unknown-prefix-30", S + "300", "OT", True, False),
+    ("private-us", "1.2.826.0.1.3680043.9.7777.99.1", "US", True, True),
+    ("private-ot", "1.2.826.0.1.3680043.9.7777.99.2", "OT", True, False),
+]
+
+
+def sop_classes(outdir):
+    """NAME-absent.dcm, NAME-no.dcm, NAME-yes.dcm per class (Burned In
+    Annotation absent, NO, YES); expected.tsv: file, ingested|rejected.
+    us-meta-only-*: an ultrasound class named only by the file meta."""
+    rows = []
+    cases = [(n, c, m, img, prone, None) for n, c, m, img, prone in SOP_CLASSES]
+    cases.append(("us-meta-only", None, "OT", True, True, S + "6.1"))
+    for i, (n, cls, mod, img, prone, meta_cls) in enumerate(cases):
+        for j, bia in enumerate((None, "NO", "YES")):
+            root = "1.2.826.0.1.3680043.9.7777.20.%d.%d" % (i + 1, j + 1)
+            f = "%s-%s.dcm" % (n, (bia or "absent").lower())
+            open(os.path.join(outdir, f), "wb").write(
+                instance(cls, root, mod, pid="CANARYPID", bia=bia, image=img, meta_cls=meta_cls))
+            ok = bia == "NO" or (bia is None and not prone)
+            rows.append("%s\t%s\n" % (f, "ingested" if ok else "rejected"))
+    open(os.path.join(outdir, "expected.tsv"), "w").write("".join(rows))
+
+
+def subjects(outdir):
+    """CTs and an SR that identify no one, each its own study: ct-pid-empty
+    (zero-length Patient ID), ct-pid-blank (spaces), ct-pid-nul (NUL
+    padding), sr-no-pid (no Patient ID element, a Patient's Name);
+    ct-pid-empty-same-study (a second instance of ct-pid-empty's study);
+    ct-pid-p1 (Patient ID CANARY-PID-P1, for the subject map)."""
+    r = "1.2.826.0.1.3680043.9.7777.30."
+    ct, sr = S + "2", S + "88.11"
+    files = [("ct-pid-empty.dcm", ct, r + "1", b"", "CT"), ("ct-pid-blank.dcm", ct, r + "2", b"    ", "CT"),
+             ("ct-pid-nul.dcm", ct, r + "3", b"\0\0", "CT"), ("sr-no-pid.dcm", sr, r + "4", None, "SR"),
+             ("ct-pid-p1.dcm", ct, r + "5", b"CANARY-PID-P1", "CT")]
+    for f, cls, root, pid, mod in files:
+        open(os.path.join(outdir, f), "wb").write(
+            instance(cls, root, mod, pid=pid, image=cls == ct))
+    # the same study as ct-pid-empty, another series and instance
+    same = instance(ct, r + "1", "CT", pid=b"").replace((r + "1.1").encode(), (r + "1.2").encode())
+    open(os.path.join(outdir, "ct-pid-empty-same-study.dcm"), "wb").write(same)
+
+
 def main(argv):
     cmds = {"pixels": (pixels, 1), "mixed": (mixed, 1), "bad": (bad, 2), "fix-uid": (fix_uid, 2),
-            "insert": (insert, 4), "charsets": (charsets, 1), "charset-canaries": (charset_canaries, 0), "preamble": (preamble, 2), "large": (large, 2)}
+            "insert": (insert, 4), "charsets": (charsets, 1), "charset-canaries": (charset_canaries, 0), "preamble": (preamble, 2), "large": (large, 2),
+            "sop-classes": (sop_classes, 1), "subjects": (subjects, 1)}
     if len(argv) < 2 or argv[1] not in cmds or len(argv) - 2 != cmds[argv[1]][1]:
         raise SystemExit(__doc__)
     cmds[argv[1]][0](*argv[2:])

@@ -61,6 +61,7 @@ struct sl_ref {
 	int loaded;
 	char *load_error;        /* why the reference is unusable, or NULL */
 	int fd;                  /* the FASTA for sl_ref_read; -1: bgzipped, use faidx */
+	int gzip;                /* the FASTA is (BGZF-)compressed */
 };
 
 /* Parse the .fai (via htslib) once; 0 or <0 with err. */
@@ -78,6 +79,11 @@ int sl_ref_read(const struct sl_ref *r, int i, int64_t beg, int64_t end, char *o
 /* The contig's MD5 (of its upper-case sequence, as the SAM and VCF specs
  * define it), computed with fai on first use. */
 const char *sl_ref_md5(struct sl_ref *r, faidx_t *fai, int i, sl_err *err);
+
+/* Index a reference `sluice export` has written (struct sl_format's
+ * index_reference): htslib's fai_build3, the .fai to fai and, for a BGZF
+ * FASTA, the .gzi to gzi. */
+int sl_hts_index_reference(const char *fasta, const char *fai, const char *gzi, sl_err *err);
 
 /* ---- threads ---- */
 

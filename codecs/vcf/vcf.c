@@ -533,6 +533,8 @@ static void pseudonyms(struct vrun *r, const struct sl_deid_ctx *ctx)
 	for (int i = 0; i < ns; i++)
 		sl_subject_pseudonym(ctx, r->hdr->samples[i], r->pseudo[i]);
 	sl_sink_attr(r->out, "kind", "vcf");
+	/* so that `sluice export` writes the reference beside the variants */
+	sl_sink_attr(r->out, "reference", r->ref->sha256);
 	char v[40];
 	snprintf(v, sizeof v, "%d", ns);
 	sl_sink_attr(r->out, "samples", v);
@@ -689,5 +691,6 @@ const struct sl_format sl_format_vcf = {
 	.extensions = extensions,
 	.export_folder = "sample",
 	.export_name = "name",
+	.index_reference = sl_hts_index_reference,
 	.libraries = sl_hts_libraries,
 };

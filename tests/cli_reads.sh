@@ -12,12 +12,15 @@
 # bytes whatever --reads-sort-memory (a tiny one forces spilled runs);
 # CRAM 3.1 must be accepted by samtools; read names replaced by a keyed hash
 # or a counter must keep no original name and keep mates together; the
-# decoding threads must not change a byte.  Bad inputs (truncated BAM,
+# decoding threads must not change a byte.  The export: each .crai named
+# after its CRAM, the reference as reference/DIGEST16.fa (.fa.gz for a BGZF
+# one) with its index, found by samtools in the export folder through the
+# @SQ UR with no -T; a second export changes nothing.  Bad inputs (truncated BAM,
 # contig not in the reference, wrong contig length or M5) are rejected with
 # their reasons.  Runs with REF_PATH/REF_CACHE set to URLs: a lookup would
 # fail loudly.
 source "$TESTS/lib.sh"
-for t in samtools python3; do
+for t in samtools bgzip python3; do
 	command -v $t > /dev/null || skip_all "$t not found (scripts/install-deps.sh installs it)"
 done
 export REF_PATH="http://127.0.0.1:9/CNRY_REF_PATH_TOUCHED/%s" REF_CACHE="http://127.0.0.1:9/%s"
@@ -385,3 +388,20 @@ assert_eq "$RC" 2 "--reads-names drop"
 run_cmd sluice ingest --store stu --key-file key --reference ref/ref.fa --reads-sort-memory 0 sortin
 assert_eq "$RC" 2 "--reads-sort-memory 0"
 pass "bad option values refused"
+
+# ---- a BGZF reference: exported as .fa.gz with .fai and .gzi, named so in the UR ----
+mkdir gzref && bgzip -c ref/ref.fa > gzref/ref.fa.gz && samtools faidx gzref/ref.fa.gz
+mkdir gzin && cp in/main.sam gzin/
+run_cmd sluice ingest --store stz --key-file key --reference gzref/ref.fa.gz gzin
+[[ $RC == 0 ]] || fail "ingest against a BGZF reference exited $RC: $STDERR"
+sluice export --store stz --to exz 2>/dev/null || fail "export of the BGZF reference's store failed"
+z16=$(sha256sum gzref/ref.fa.gz | cut -c1-16)
+for x in "" .fai .gzi; do
+	cmp -s exz/reference/$z16.fa.gz$x gzref/ref.fa.gz$x || fail "reference/$z16.fa.gz$x is not the input's (or samtools faidx's)"
+done
+c=$(find exz -name '*.cram')
+assert_eq "$(samtools view -H "$c" | awk '/^@SQ/ { print $NF }' | sort -u)" "UR:reference/$z16.fa.gz" "UR of a BGZF reference"
+(cd exz && env -u REF_CACHE REF_PATH=/nonexistent/%s samtools view "${c#exz/}") | cut -f1-11 | LC_ALL=C sort > ours.txt
+reads_of in/main.sam > theirs.txt
+cmp -s ours.txt theirs.txt || fail "BGZF reference: samtools view without -T in the export gives other reads"
+pass "a BGZF reference: reference/$z16.fa.gz with its .fai and .gzi, the UR naming it, samtools view without -T in the export"

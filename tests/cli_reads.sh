@@ -166,7 +166,14 @@ assert_eq "$RC" 0 "second export"
 assert_contains "$STDERR" "(0 written," "second export writes nothing"
 (cd ex && find . -type f -exec sha256sum {} + | sort) > ex2.sum
 cmp -s ex1.sum ex2.sum || fail "a second export changed the folder: $(diff ex1.sum ex2.sum | head -3)"
-pass "export: each .crai named after its CRAM; reference/$ref16.fa with its .fai; samtools quickcheck and view (reads, region) in the export with no -T and no REF_PATH; a second export changes nothing"
+# --subject: that subject's files, and the reference they need
+s1=$(sluice ls --store st --json | python3 -c "import json,sys; print(sorted(json.loads(l)['attrs']['subject'] for l in sys.stdin if json.loads(l)['format']=='reads' and 'subject' in json.loads(l)['attrs'])[0])")
+sluice export --store st --to exs --subject "$s1" 2>/dev/null || fail "export --subject failed"
+assert_eq "$(find exs -mindepth 1 -maxdepth 1 | sort | tr '\n' ' ')" "exs/$s1 exs/reference " "export --subject: the subject and the reference"
+c=$(find exs -name '*.cram' | head -1)
+(cd exs && env -u REF_CACHE REF_PATH=/nonexistent/%s samtools view -c "${c#exs/}" > /dev/null 2>&1) ||
+	fail "export --subject: samtools view without -T"
+pass "export: each .crai named after its CRAM; reference/$ref16.fa with its .fai; samtools quickcheck and view (reads, region) in the export with no -T and no REF_PATH; a second export changes nothing; --subject exports the reference too"
 
 # ---- header ----
 samtools view -H --no-PG "$f" > hdr.txt

@@ -4,11 +4,10 @@
  * CRAM input decoded on a thread pool shared by the run); its @SQ contigs
  * are checked against the operator's reference (name, length, MD5); the
  * header is rebuilt (@HD SO:coordinate, @SQ with SN/LN/M5 and the UR of
- * the exported reference, @RG with
- * ID, SM, LB, PU, DS pseudonymised, one @PG for sluice; @PG and @CO lines
- * and every other line dropped); each read's RG:Z tag is rewritten to its
- * group's new ID, its PG:Z tag removed and, on request, its name replaced
- * by a keyed hash or a counter.  The reads go out in samtools' coordinate
+ * the exported reference, @RG with ID, SM, LB, PU, DS pseudonymised, one
+ * @PG for sluice; @PG and @CO lines and every other line dropped); each
+ * read's RG:Z tag is rewritten to its group's new ID, its PG:Z tag removed
+ * and, on request, its name replaced by a keyed hash or a counter.  The reads go out in samtools' coordinate
  * order: an input whose header says SO:coordinate is streamed while its
  * reads come in that order (and read again through the sorter if one does
  * not); any other goes through the external sort (sort.c, bounded by
@@ -32,7 +31,8 @@
 #include <htslib/kstring.h>
 #include <htslib/thread_pool.h>
 
-/* Bumped when the same input and options give other bytes (CO tags dropped: 3). */
+/* Bumped when the same input and options give other bytes (CO tags dropped:
+ * 3; @SQ UR naming the exported reference: 4). */
 #define READS_VERSION "4"
 
 /* htslib copies the output's name into the CRAM file definition: a fixed

@@ -29,7 +29,10 @@ enum {
 	 * configure(conf, "reference", PATH).  This is the one path a format
 	 * sees: an operator-provided, non-sensitive file that htslib's faidx
 	 * must open itself (references are gigabytes and indexed: handing the
-	 * content over in memory would be wrong). */
+	 * content over in memory would be wrong).  Each item written against
+	 * the reference carries its SHA-256 as the catalog attribute
+	 * "reference": `sluice export` writes that opaque item once, as
+	 * reference/DIGEST16.fa (see index_reference), not as an opaque file. */
 	SL_FORMAT_REFERENCE = 2,
 	/* The format for inputs the operator declares non-sensitive (paths
 	 * under `--opaque`, and the `--reference` file): the engine hands it
@@ -97,12 +100,22 @@ struct sl_format {
 	/* What `sluice export` needs to lay out this format's outputs as
 	 * SUBJECT/FOLDER/NAME.EXT: each output's extension by media type
 	 * (ends with a NULL media_type; may be NULL; ".bin" for one not
-	 * listed), the catalog attribute whose value names the folder (NULL
-	 * or absent: the format's name) and the one whose value names the
-	 * files (NULL or absent: the object's digest). */
+	 * listed), the catalog attributes whose values name the folders, one
+	 * level each, separated by '/' ("study/series"; NULL, or a level
+	 * whose attribute the item lacks: the format's name), and the one whose
+	 * value names the files (NULL or absent: the first object's digest).
+	 * Every output of an item shares the name: an index or companion is
+	 * named after the data file it goes with. */
 	const struct sl_format_extension *extensions;
 	const char *export_folder;
 	const char *export_name;
+	/* SL_FORMAT_REFERENCE formats: index a reference `sluice export` has
+	 * written at path fasta, its .fai to fai and, when the FASTA is
+	 * compressed, its .gzi to gzi (the caller places both).  The one call
+	 * of a format at export time, where the library (htslib's faidx) must
+	 * open by name the files the command line names.  NULL: the reference
+	 * goes out without an index. */
+	int (*index_reference)(const char *fasta, const char *fai, const char *gzi, sl_err *err);
 	/* The libraries the format links (ends with a NULL name; may be NULL). */
 	const struct sl_format_library *libraries;
 };
@@ -182,6 +195,13 @@ int sl_scratch_open(sl_sink *s, sl_err *err);
 int sl_transform_memory(const struct sl_format *f, const void *data, size_t len,
 			const struct sl_deid_ctx *ctx, const void *conf, size_t chunk,
 			sl_buf *out, sl_buf *facts, sl_err *err);
+
+/* Where `sluice export` writes a reference sequence, relative to the
+ * export's root: "reference/", the first 16 hex digits of its SHA-256,
+ * ".fa" (".fa.gz" when compressed).  From the content, never the
+ * operator's file name (which may identify); a CRAM's @SQ UR names it.
+ * out: 64 bytes are enough. */
+void sl_reference_export_name(const char *sha256_hex, int compressed, char *out, size_t n);
 
 /* The registry (codecs/formats.c). */
 extern const struct sl_format *const sl_formats[];

@@ -358,3 +358,10 @@ int sl_transform_memory(const struct sl_format *f, const void *data, size_t len,
 	sl_io_free(io);
 	return rc;
 }
+
+/* ---- export ---- */
+
+void sl_reference_export_name(const char *sha256_hex, int compressed, char *out, size_t n)
+{
+	snprintf(out, n, "reference/%.16s%s", sha256_hex, compressed ? ".fa.gz" : ".fa");
+}

@@ -11,6 +11,10 @@ int sl_cmd_cat(int argc, char **argv);
 int sl_cmd_ls(int argc, char **argv);
 int sl_cmd_log(int argc, char **argv);
 int sl_cmd_migrate(int argc, char **argv);
+/* The store at dir (store/store.h), opened read-only (no lock, no
+ * repair); NULL when it cannot be, said why. */
+struct sl_store;
+struct sl_store *sl_cli_open_ro(const char *dir);
 /* Print "sluice: msg" to stderr. */
 void sl_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 #endif

@@ -1,5 +1,6 @@
-/* commands.c: the subcommands that read a store (verify, export, cat, ls,
- * log) and keygen.  They open the store read-only: no lock, no repair. */
+/* commands.c: the subcommands that read a store (verify, cat, ls, log;
+ * export is cmd_export.c) and keygen.  They open the store read-only: no
+ * lock, no repair. */
 #include "cli.h"
 #include "../codecs/format.h"
 #include "../deid/deid.h"
@@ -117,7 +118,7 @@ static int parse(int argc, char **argv, struct common *c, const char *usage)
 	return 0;
 }
 
-static sl_store *open_ro(const char *dir)
+sl_store *sl_cli_open_ro(const char *dir)
 {
 	sl_store *st;
 	sl_err err = {0};
@@ -143,7 +144,7 @@ static sl_store *begin(int argc, char **argv, struct common *c, const char *usag
 		sl_cli_error("unexpected argument '%s'", c->rest[0]);
 		return NULL;
 	}
-	return open_ro(c->store);
+	return sl_cli_open_ro(c->store);
 }
 
 int sl_cmd_keygen(int argc, char **argv)
@@ -251,7 +252,7 @@ int sl_cmd_cat(int argc, char **argv)
 		sl_cli_error("cat wants one object digest (64 hex digits)");
 		return SL_EXIT_ENV;
 	}
-	sl_store *st = open_ro(c.store);
+	sl_store *st = sl_cli_open_ro(c.store);
 	if (!st)
 		return SL_EXIT_ENV;
 	sl_err err = {0};
@@ -338,128 +339,3 @@ int sl_cmd_ls(int argc, char **argv)
 	return SL_EXIT_OK;
 }
 
-/* ---- export ---- */
-
-struct export_ctx {
-	sl_store *st;
-	const char *to;
-	uint64_t files;
-	int failed;
-};
-
-/* The extension a format declares for an output's media type; ".bin" for
- * one it does not (or an item of a format no longer in the table). */
-static const char *extension(const struct sl_format *f, const char *media_type)
-{
-	for (const struct sl_format_extension *x = f ? f->extensions : NULL; x && x->media_type; x++)
-		if (!strcmp(media_type, x->media_type))
-			return x->extension;
-	return ".bin";
-}
-
-/* Only names made of safe characters reach the file system. */
-static void safe_name(sl_buf *b, const char *s)
-{
-	if (!s || !*s || !strcmp(s, ".") || !strcmp(s, "..")) {
-		sl_buf_puts(b, "_");
-		return;
-	}
-	for (; *s; s++) {
-		char ch = *s;
-		int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-			 (ch >= '0' && ch <= '9') || ch == '.' || ch == '-' || ch == '_';
-		sl_buf_add(b, ok ? s : "_", 1);
-	}
-}
-
-static int mkdirs(char *path)
-{
-	for (char *p = path + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		int rc = mkdir(path, 0750);
-		*p = '/';
-		if (rc < 0 && errno != EEXIST)
-			return -errno;
-	}
-	return 0;
-}
-
-static int export_one(void *ctx, const struct sl_item_view *v)
-{
-	struct export_ctx *x = ctx;
-	const struct sl_format *f = sl_format_by_name(v->format);
-	const char *subject = attr(v, "subject");
-	const char *group = f && f->export_folder ? attr(v, f->export_folder) : NULL;
-	const char *name = f && f->export_name ? attr(v, f->export_name) : NULL;
-	for (size_t i = 0; i < v->nouts; i++) {
-		char hex[65];
-		sl_hex(hex, v->outs[i].ref.digest, 32);
-		sl_buf p;
-		sl_buf_init(&p);
-		sl_buf_printf(&p, "%s/", x->to);
-		safe_name(&p, subject ? subject : "_unassigned");
-		sl_buf_puts(&p, "/");
-		safe_name(&p, group ? group : v->format);
-		sl_buf_puts(&p, "/");
-		if (name)
-			safe_name(&p, name);
-		else
-			sl_buf_add(&p, hex, 16);
-		size_t stem = p.len;
-		sl_buf_puts(&p, extension(f, v->outs[i].media_type));
-		int fd = mkdirs(p.data) < 0 ? -1 :
-			 open(p.data, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-		if (fd < 0 && errno == EEXIST) {
-			/* a name is not unique (one instance in two encodings):
-			 * both kept, told apart by digest */
-			if (name) {
-				p.len = stem;
-				sl_buf_printf(&p, "-%.16s%s", hex, extension(f, v->outs[i].media_type));
-			}
-			fd = open(p.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-		}
-		sl_err err = {0};
-		if (fd < 0 || sl_store_cat(x->st, v->outs[i].ref.digest, fd, &err) < 0) {
-			sl_cli_error("cannot export object %s to %s: %s", hex, p.data,
-				     fd < 0 ? strerror(errno) : err.msg);
-			x->failed = 1;
-		} else {
-			x->files++;
-		}
-		if (fd >= 0)
-			close(fd);
-		sl_buf_free(&p);
-	}
-	return 0;
-}
-
-int sl_cmd_export(int argc, char **argv)
-{
-	struct common c;
-	if (parse(argc, argv, &c, "usage: sluice export --store DIR --to OUTDIR [--subject ID]\n") < 0 ||
-	    c.nrest)
-		return SL_EXIT_ENV;
-	if (!c.to) {
-		sl_cli_error("export needs --to OUTDIR");
-		return SL_EXIT_ENV;
-	}
-	if (mkdir(c.to, 0750) < 0 && errno != EEXIST) {
-		sl_cli_error("cannot create %s: %s", c.to, strerror(errno));
-		return SL_EXIT_ENV;
-	}
-	sl_store *st = open_ro(c.store);
-	if (!st)
-		return SL_EXIT_ENV;
-	struct export_ctx x = {.st = st, .to = c.to};
-	sl_err err = {0};
-	int rc = sl_store_items(st, c.subject ? "subject" : NULL, c.subject, export_one, &x, &err);
-	sl_store_close(st);
-	if (rc < 0) {
-		sl_cli_error("%s", err.msg);
-		return SL_EXIT_ENV;
-	}
-	fprintf(stderr, "sluice: exported %llu file(s) to %s\n", (unsigned long long)x.files, c.to);
-	return x.failed ? SL_EXIT_REJECTED : SL_EXIT_OK;
-}

@@ -178,6 +178,29 @@ while IFS= read -r -d '' f; do
 	cmp "$f" "$(find out -type f -name "${d:0:16}*")" || fail "export of $f differs"
 done < <(find src -type f -print0)
 pass "export writes every item with the input's bytes"
+# no subject: one folder per item (no two unidentified inputs side by side)
+bad=$(find out -type f | grep -Ev '^out/_unassigned/[0-9a-f]{32}/opaque/[0-9a-f]{16}\.bin$' || true)
+[[ -z $bad ]] || fail "export names not _unassigned/ITEM/opaque/DIGEST16.bin: $bad"
+assert_eq "$(find out -type f | cut -d/ -f3 | sort -u | wc -l)" $N "one _unassigned folder per item"
+# a second export into the same folder: the same names and bytes, nothing written
+(cd out && find . -type f -exec sha256sum {} + | sort) > out1.sum
+run_cmd sluice export --store st --to out
+assert_eq "$RC" 0 "second export"
+assert_contains "$STDERR" " $N already there)" "second export writes nothing"
+assert_contains "$STDERR" "(0 written," "second export writes nothing"
+(cd out && find . -type f -exec sha256sum {} + | sort) > out2.sum
+cmp -s out1.sum out2.sum || fail "a second export changed the folder: $(diff out1.sum out2.sum | head -3)"
+# a file there with other bytes is refused and left as it is, the rest kept
+victim=$(find out -type f | sort | head -1)
+printf 'not ours' > "$victim"
+run_cmd sluice export --store st --to out
+assert_eq "$RC" 1 "export over a file with other bytes"
+assert_contains "$STDERR" "is there with other bytes" "export over a file with other bytes"
+assert_eq "$(cat "$victim")" "not ours" "a differing file is not overwritten"
+assert_eq "$(find out -name '*.part' | wc -l)" 0 "no temporary file left"
+touch notdir
+assert_exit 2 sluice export --store st --to notdir
+pass "export: _unassigned/ITEM per item; a second export into the same folder writes nothing and changes nothing; a differing file is refused, not overwritten; --to a file is a usage error"
 
 # ---- an input the engine does not recognise ----
 before_items=$(items st); before_log=$(sluice log --store st | wc -l)

@@ -179,6 +179,32 @@ PY
 no_canary_in_store st
 pass "no canary in the store (catalog, provenance, packs, objects), sluice ls or sluice log, in any character set"
 
+# ---- export: SUBJECT/STUDY/SERIES/INSTANCE.dcm, read by dcmdump, idempotent ----
+sluice export --store st --to ex 2> /dev/null || fail "sluice export failed"
+assert_eq "$(find ex -type f | wc -l)" "$(awk -F'\t' '$2 == "ingested" { print $4 }' rep.tsv | sort -u | wc -l)" \
+	"one exported file per distinct output"
+uids() { # FILE: its top-level study, series and instance UIDs, "/"-joined as the path has them
+	dcmdump -q +p +P 0020,000d +P 0020,000e +P 0008,0018 "$1" | awk '
+		/^\([0-9a-f,]*\) UI \[/ { t = substr($1, 2, 9); v = $3; gsub(/[][]/, "", v); u[t] = v }
+		END { print u["0020,000d"] "/" u["0020,000e"] "/" u["0008,0018"] }'
+}
+while IFS= read -r f; do
+	dcmdump -q "$f" > /dev/null 2>&1 || soft_fail "$f: dcmdump cannot read it"
+	p=${f#ex/*/}
+	[[ $f == ex/_unassigned/* ]] && p=${p#*/}
+	assert_eq "${p%.dcm}" "$(uids "$f")" "$f: folders and name are its study, series and instance UIDs"
+done < <(find ex -type f -name '*.dcm' | grep -v -- '-[0-9a-f]\{16\}\.dcm$')
+[[ -z $(find ex -type f ! -name '*.dcm') ]] || fail "files other than .dcm in the DICOM export"
+for c in "${CANARIES[@]}"; do
+	grep -raF -- "$c" ex > /dev/null && soft_fail "identifying value '$c' in the export"
+done
+(cd ex && find . -type f -exec sha256sum {} + | sort) > ex1.sum
+run_cmd sluice export --store st --to ex
+assert_eq "$RC/$(grep -c '(0 written,' <<< "$STDERR")" 0/1 "second export: status, nothing written"
+(cd ex && find . -type f -exec sha256sum {} + | sort) > ex2.sum
+cmp -s ex1.sum ex2.sum || fail "a second export changed the folder: $(diff ex1.sum ex2.sum | head -3)"
+pass "export: SUBJECT/STUDY/SERIES/INSTANCE.dcm as each file's UIDs say, dcmdump reads every file, no canary; a second export changes nothing"
+
 # ---- determinism: a second store, the same key ----
 sluice ingest --store st2 --key-file key --report rep2.jsonl corpus 2>/dev/null || true
 table rep2.jsonl > rep2.tsv

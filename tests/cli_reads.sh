@@ -12,7 +12,10 @@
 # bytes whatever --reads-sort-memory (a tiny one forces spilled runs);
 # CRAM 3.1 must be accepted by samtools; read names replaced by a keyed hash
 # or a counter must keep no original name and keep mates together; the
-# decoding threads must not change a byte.  Bad inputs (truncated BAM,
+# decoding threads must not change a byte.  The export: each .crai named
+# after its CRAM, the reference as reference/DIGEST16.fa (.fa.gz for a BGZF
+# one) with its index, found by samtools in the export folder through the
+# @SQ UR with no -T; a second export changes nothing.  Bad inputs (truncated BAM,
 # contig not in the reference, wrong contig length or M5) are rejected with
 # their reasons.  Runs with REF_PATH/REF_CACHE set to URLs: a lookup would
 # fail loudly.
@@ -133,13 +136,56 @@ assert len(set(m.values())) == len(m) == 2, m
 PY
 pass "reads round-trip (names, flags, positions, CIGARs, sequences, qualities), RG tags rewritten, PG tags gone; quickcheck, index and region queries accepted"
 
+# ---- the export as samtools finds it: no option, no network ----
+# Every index named after its CRAM (main.sam, .bam and .cram share one CRAM
+# and its .crai); the reference as reference/DIGEST16.fa with samtools' own
+# .fai, found through the @SQ UR by samtools run in the export folder with
+# no -T and no REF_PATH file (nor EBI) to find it by M5.
+ref16=$(sha256sum ref/ref.fa | cut -c1-16)
+cmp -s ex/reference/$ref16.fa ref/ref.fa || fail "the reference is not exported as reference/$ref16.fa"
+cmp -s ex/reference/$ref16.fa.fai ref/ref.fa.fai || fail "reference/$ref16.fa.fai is not samtools faidx's"
+[[ -z $(find ex -name "$(sha256sum ref/ref.fa | cut -c1-16)*.bin") ]] || fail "the reference also exported as opaque"
+assert_eq "$(find ex -name '*.crai' | wc -l)" "$(find ex -name '*.cram' | wc -l)" "one .crai per CRAM"
+while IFS= read -r i; do
+	[[ -f ${i%.crai} ]] || fail "$i names no CRAM beside it"
+done < <(find ex -name '*.crai')
+noref() { (cd ex && env -u REF_CACHE REF_PATH=/nonexistent/%s samtools "$@"); }
+while IFS= read -r c; do
+	c=${c#ex/}
+	noref quickcheck "$c" || fail "$c: samtools quickcheck in the export refuses it"
+	noref view "$c" 2> noref.err | cut -f1-11 | LC_ALL=C sort > ours.txt ||
+		fail "$c: samtools view without -T in the export: $(cat noref.err)"
+	reads_of "ex/$c" > theirs.txt
+	[[ -s ours.txt ]] && cmp -s ours.txt theirs.txt || fail "$c: samtools view without -T gives other reads"
+	assert_eq "$(noref view -c "$c" chr1:5000-9000)" "$(samtools view -c -T ref/ref.fa "ex/$c" chr1:5000-9000)" \
+		"$c: region query without -T"
+done < <(find ex -name '*.cram')
+(cd ex && find . -type f -exec sha256sum {} + | sort) > ex1.sum
+run_cmd sluice export --store st --to ex
+assert_eq "$RC" 0 "second export"
+assert_contains "$STDERR" "(0 written," "second export writes nothing"
+(cd ex && find . -type f -exec sha256sum {} + | sort) > ex2.sum
+cmp -s ex1.sum ex2.sum || fail "a second export changed the folder: $(diff ex1.sum ex2.sum | head -3)"
+# --subject: that subject's files, and the reference they need
+s1=$(sluice ls --store st --json | python3 -c "import json,sys; print(sorted(json.loads(l)['attrs']['subject'] for l in sys.stdin if json.loads(l)['format']=='reads' and 'subject' in json.loads(l)['attrs'])[0])")
+sluice export --store st --to exs --subject "$s1" 2>/dev/null || fail "export --subject failed"
+assert_eq "$(find exs -mindepth 1 -maxdepth 1 | sort | tr '\n' ' ')" "exs/$s1 exs/reference " "export --subject: the subject and the reference"
+c=$(find exs -name '*.cram' | head -1)
+(cd exs && env -u REF_CACHE REF_PATH=/nonexistent/%s samtools view -c "${c#exs/}" > /dev/null 2>&1) ||
+	fail "export --subject: samtools view without -T"
+pass "export: each .crai named after its CRAM; reference/$ref16.fa with its .fai; samtools quickcheck and view (reads, region) in the export with no -T and no REF_PATH; a second export changes nothing; --subject exports the reference too"
+
 # ---- header ----
 samtools view -H --no-PG "$f" > hdr.txt
 assert_eq "$(grep -c '^@PG' hdr.txt)" 1 "one @PG"
 assert_contains "$(cat hdr.txt)" $'@PG\tID:sluice\tPN:sluice' "sluice's @PG"
 assert_contains "$(cat hdr.txt)" $'@SQ\tSN:chr1\tLN:20000\tM5:' "@SQ with its M5"
+assert_contains "$(cat hdr.txt)" $'\tUR:reference/'"$ref16.fa" "@SQ UR: the exported reference"
+assert_eq "$(awk -v u="UR:reference/$ref16.fa" '/^@SQ/ && $NF != u' hdr.txt | wc -l)" 0 "every @SQ ends with the UR"
+# the one UR is ours (no path of the reference's); nothing else may name a path
+sed $'s/\tUR:reference\/[0-9a-f]\{16\}\.fa$//' hdr.txt > hdr-noUR.txt
 for k in '@CO' 'UR:' 'AS:' 'SP:' 'CN:' 'DT:' 'CL:' '/'; do
-	assert_not_contains "$(cat hdr.txt)" "$k" "output header"
+	assert_not_contains "$(cat hdr-noUR.txt)" "$k" "output header"
 done
 subj=$(sluice ls --store st --json | python3 -c "import json,sys; print(' '.join(sorted({json.loads(l)['attrs'].get('subject','-') for l in sys.stdin if json.loads(l)['format']=='reads'})))")
 assert_match "$subj" '^S[0-9a-f]{24} S[0-9a-f]{24}$' "two samples, two subjects"
@@ -147,7 +193,7 @@ sm=$(grep '^@RG' hdr.txt | tr '\t' '\n' | grep '^SM:' | sort -u | cut -c4-)
 assert_contains "$subj" "$sm" "SM is the subject pseudonym of the catalog"
 kind=$(sluice ls --store st --json | python3 -c "import json,sys; print(sorted({json.loads(l)['attrs'].get('kind','-') for l in sys.stdin if json.loads(l)['format']=='reads'}))")
 assert_eq "$kind" "['reads']" "kind attribute"
-pass "header: @PG/@CO/UR and other fields removed, @RG pseudonymised, SM = subject"
+pass "header: @PG/@CO, the input's UR and other fields removed, UR the exported reference, @RG pseudonymised, SM = subject"
 
 # ---- no canary anywhere ----
 mkdir plain
@@ -386,3 +432,20 @@ assert_eq "$RC" 2 "--reads-names drop"
 run_cmd sluice ingest --store stu --key-file key --reference ref/ref.fa --reads-sort-memory 0 sortin
 assert_eq "$RC" 2 "--reads-sort-memory 0"
 pass "bad option values refused"
+
+# ---- a BGZF reference: exported as .fa.gz with .fai and .gzi, named so in the UR ----
+mkdir gzref && bgzip -c ref/ref.fa > gzref/ref.fa.gz && samtools faidx gzref/ref.fa.gz
+mkdir gzin && cp in/main.sam gzin/
+run_cmd sluice ingest --store stz --key-file key --reference gzref/ref.fa.gz gzin
+[[ $RC == 0 ]] || fail "ingest against a BGZF reference exited $RC: $STDERR"
+sluice export --store stz --to exz 2>/dev/null || fail "export of the BGZF reference's store failed"
+z16=$(sha256sum gzref/ref.fa.gz | cut -c1-16)
+for x in "" .fai .gzi; do
+	cmp -s exz/reference/$z16.fa.gz$x gzref/ref.fa.gz$x || fail "reference/$z16.fa.gz$x is not the input's (or samtools faidx's)"
+done
+c=$(find exz -name '*.cram')
+assert_eq "$(samtools view -H "$c" | awk '/^@SQ/ { print $NF }' | sort -u)" "UR:reference/$z16.fa.gz" "UR of a BGZF reference"
+(cd exz && env -u REF_CACHE REF_PATH=/nonexistent/%s samtools view "${c#exz/}") | cut -f1-11 | LC_ALL=C sort > ours.txt
+reads_of in/main.sam > theirs.txt
+cmp -s ours.txt theirs.txt || fail "BGZF reference: samtools view without -T in the export gives other reads"
+pass "a BGZF reference: reference/$z16.fa.gz with its .fai and .gzi, the UR naming it, samtools view without -T in the export"

@@ -128,6 +128,26 @@ sluice ls --store st --json > ls.out
 no_canary st exp ls.out log.out
 pass "no canary in the store, the exports, sluice ls or sluice log"
 
+# ---- the exports as OpenSlide 3.4 reads them: scale, objective, no identifying key ----
+# export_of NAME: the exported file of NAME's output
+export_of() { find exp -name "$(col rep.tsv $1 4 | cut -c1-16).tiff"; }
+oprop() { openslide-show-properties "$1" | sed -n "s/^$2: '\(.*\)'\$/\1/p"; }
+for t in "aperio.svs 0.252 20" "j2k-33003.svs 0.252 20" "pyramid.tif 0.25 -" "lzw.tif 0.25 -" "grey.tif 0.25 -"; do
+	read -r f mpp obj <<< "$t"
+	e=$(export_of $f)
+	[[ -f $e ]] || { soft_fail "$f: no export"; continue; }
+	assert_eq "$(oprop "$e" openslide.vendor)" aperio "$f export: OpenSlide reader"
+	mx=$(oprop "$e" openslide.mpp-x) my=$(oprop "$e" openslide.mpp-y)
+	assert_eq "$(python3 -c "print(round(float('$mx'), 6), round(float('$my'), 6))" 2>&1)" "$mpp $mpp" \
+		"$f export: openslide.mpp-x and mpp-y"
+	[[ $obj == - ]] && obj=
+	assert_eq "$(oprop "$e" openslide.objective-power)" "$obj" "$f export: openslide.objective-power"
+	keys=$(openslide-show-properties "$e" | sed -n 's/^aperio\.\([^:]*\):.*/\1/p' | sort | tr '\n' ' ')
+	bad=$(tr ' ' '\n' <<< "$keys" | grep -Evx 'sluice|AppMag|MPP|MPP-X|MPP-Y|vendor|scanner|compression|levels|downsample|' || true)
+	[[ -z $bad ]] || soft_fail "$f export: description keys beyond the allowlist: $bad"
+done
+pass "exports: OpenSlide reports mpp-x/y and objective power as the input's; the description holds allowlisted keys only"
+
 # ---- determinism, memory budget, --direct, rebuild ----
 digests() { cut -f1,2,4 rep$1.tsv | sort; }
 sluice ingest --store st2 --key-file key --subject-map map.csv --report rep2.jsonl corpus 2>/dev/null || true

@@ -81,7 +81,7 @@ sluice export --store st --to ex 2>/dev/null
 n=0
 for name in main.vcf unsorted.vcf big.vcf single1.vcf; do
 	d=$(digest_of rep.jsonl "$name" primary)
-	f=$(find ex -name "variants-${d:0:16}.vcf.gz")
+	f=$(find ex -name "variants-${d:0:16}.vcf.gz" | sort | head -1) # one per item with these bytes
 	[[ -f $f ]] || fail "$name: no exported file for $d"
 	[[ -f $f.tbi || -f $f.csi ]] || fail "$name: no index beside $f"
 	bcftools index -s "$f" > /dev/null 2>&1 || fail "$name: bcftools does not accept the index"
@@ -95,8 +95,33 @@ for name in main.vcf unsorted.vcf big.vcf single1.vcf; do
 done
 pass "records equal to bcftools norm -m -any -f REF | bcftools sort ($n records), indexes accepted"
 
+# ---- the export as bcftools finds it ----
+# the reference beside the variants (reference/DIGEST16.fa, samtools' .fai),
+# never as an opaque file; every index named after its data file; bcftools
+# run in the export folder reads each file and checks its REF against the
+# exported reference; a second export changes nothing
+ref16=$(sha256sum ref/ref.fa | cut -c1-16)
+cmp -s ex/reference/$ref16.fa ref/ref.fa || fail "the reference is not exported as reference/$ref16.fa"
+cmp -s ex/reference/$ref16.fa.fai ref/ref.fa.fai || fail "reference/$ref16.fa.fai is not samtools faidx's"
+[[ -z $(find ex -name "$ref16*.bin") ]] || fail "the reference also exported as opaque"
+while IFS= read -r i; do
+	[[ -f ${i%.*} ]] || fail "$i names no data file beside it"
+done < <(find ex -name '*.tbi' -o -name '*.csi')
+while IFS= read -r v; do
+	v=${v#ex/}
+	(cd ex && bcftools view -H "$v" > /dev/null 2>&1) || fail "$v: bcftools view in the export refuses it"
+	(cd ex && bcftools norm --check-ref e -f reference/$ref16.fa "$v" > /dev/null 2>&1) ||
+		fail "$v: REF differs from the exported reference"
+done < <(find ex -name '*.vcf.gz')
+(cd ex && find . -type f -exec sha256sum {} + | sort) > ex1.sum
+run_cmd sluice export --store st --to ex
+assert_eq "$RC/$(grep -c '(0 written,' <<< "$STDERR")" 0/1 "second export: status, nothing written"
+(cd ex && find . -type f -exec sha256sum {} + | sort) > ex2.sum
+cmp -s ex1.sum ex2.sum || fail "a second export changed the folder: $(diff ex1.sum ex2.sum | head -3)"
+pass "export: reference/$ref16.fa with its .fai; indexes named after their files; bcftools view and norm --check-ref in the export; a second export changes nothing"
+
 # ---- header ----
-main=$(find ex -name "variants-$(digest_of rep.jsonl main.vcf primary | cut -c1-16).vcf.gz")
+main=$(find ex -name "variants-$(digest_of rep.jsonl main.vcf primary | cut -c1-16).vcf.gz" | sort | head -1)
 bcftools view --no-version -h "$main" > hdr.txt
 for k in '##fileformat=VCFv4.2' '##reference=sha256:' '##contig=<ID=chr2,length=6000,md5=' \
 	'##INFO=<ID=AS,Number=A,Type=String,Description="(removed by sluice: it named a path)">' \

@@ -160,7 +160,7 @@ static void test_bif(void)
 	CHECK(slide_osl_sniff(p, in.len, in.len) > 0);
 	sl_err err = {0};
 	CHECK_RC(run(p, in.len, &out, &err), &err);
-	CHECK(contains(&out, "sluice slide 1|vendor=ventana|mpp-x=0.5|mpp-y=0.5|objective-power=20|"));
+	CHECK(contains(&out, "Aperio|sluice = slide 1|AppMag = 20|MPP = 0.5|vendor = ventana|"));
 	CHECK(!contains(&out, "CANARY") && !contains(&out, "iScan") && !contains(&out, "Label"));
 	CHECK_RC(run(p, in.len, &again, &err), &err);
 	CHECK(out.len == again.len && !memcmp(out.data, again.data, out.len));
@@ -185,7 +185,7 @@ static void test_one_tile(void)
 	make_bif(200, 120, &in);
 	sl_err err = {0};
 	CHECK_RC(run((uint8_t *)in.data, in.len, &out, &err), &err);
-	CHECK(contains(&out, "|levels=1|"));
+	CHECK(contains(&out, "|levels = 1|"));
 	sl_buf_free(&in);
 	sl_buf_free(&out);
 }
@@ -202,7 +202,7 @@ static void test_trestle(void)
 	CHECK(sl_format_slide.sniff(p, in.len, in.len) > 95);
 	sl_err err = {0};
 	CHECK_RC(run(p, in.len, &out, &err), &err);
-	CHECK(contains(&out, "sluice slide 1|vendor=trestle|mpp-x=0.5|mpp-y=0.5|objective-power=20|"));
+	CHECK(contains(&out, "Aperio|sluice = slide 1|AppMag = 20|MPP = 0.5|vendor = trestle|"));
 	CHECK(!contains(&out, "CANARY") && !contains(&out, "MedScan") && !contains(&out, "Overlaps"));
 	uint32_t w = 0, h = 0;
 	char path[4200];

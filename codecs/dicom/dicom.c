@@ -339,11 +339,13 @@ static void attr_us(struct run *r, uint32_t tag, const char *key)
 	sl_sink_attr(r->out, key, v);
 }
 
-static void catalog_attrs(struct run *r)
+/* The attributes of the elements in this segment.  Called for every
+ * segment, not the first only: a bulk element (a large private or overlay
+ * value) ends a segment, and what follows it (the study and series UIDs,
+ * rows, columns) must still reach the catalog, where export names the
+ * study and series folders after them.  A top-level tag comes once. */
+static void segment_attrs(struct run *r)
 {
-	sl_sink_attr(r->out, "kind", "dicom");
-	if (r->f.identified)
-		sl_sink_attr(r->out, "subject", r->f.subject);
 	attr_value(r, DCM_TAG(0x0020, 0x000D), "study");
 	attr_value(r, DCM_TAG(0x0020, 0x000E), "series");
 	attr_value(r, DCM_TAG(0x0008, 0x0018), "instance");
@@ -354,6 +356,13 @@ static void catalog_attrs(struct run *r)
 	attr_value(r, DCM_TAG(0x0028, 0x0008), "frames");
 	attr_us(r, DCM_TAG(0x0028, 0x0010), "rows");
 	attr_us(r, DCM_TAG(0x0028, 0x0011), "columns");
+}
+
+static void catalog_attrs(struct run *r)
+{
+	sl_sink_attr(r->out, "kind", "dicom");
+	if (r->f.identified)
+		sl_sink_attr(r->out, "subject", r->f.subject);
 	sl_sink_attr(r->out, "transfer_syntax", strcmp(r->ts, TS_DEFLATED) ? r->ts : TS_EXPLICIT);
 }
 
@@ -369,6 +378,7 @@ static int flush_segment(struct run *r, const struct sl_deid_ctx *ctx, sl_err *e
 		catalog_attrs(r);
 		r->started = 1;
 	}
+	segment_attrs(r);
 	sl_buf b;
 	sl_buf_init(&b);
 	for (size_t i = 0; i < r->seg.nels; i++) {
@@ -568,7 +578,7 @@ const struct sl_format sl_format_dicom = {
 	.sniff = dicom_sniff,
 	.transform = dicom_transform,
 	.extensions = extensions,
-	.export_folder = "study",
+	.export_folder = "study/series",
 	.export_name = "instance",
 	.libraries = libraries,
 };

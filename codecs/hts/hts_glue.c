@@ -315,7 +315,9 @@ static void load_layout(struct sl_ref *r)
 	free(name);
 	int fd = open(r->path, O_RDONLY | O_CLOEXEC);
 	unsigned char magic[2] = {0};
-	int ok = f && fd >= 0 && pread(fd, magic, 2, 0) == 2 && !(magic[0] == 0x1f && magic[1] == 0x8b);
+	int got = fd >= 0 && pread(fd, magic, 2, 0) == 2;
+	r->gzip = got && magic[0] == 0x1f && magic[1] == 0x8b;
+	int ok = f && got && !r->gzip;
 	char line[4096];
 	for (size_t i = 0; ok && i < r->ncontigs; i++) {
 		struct sl_ref_contig *c = &r->contigs[i];
@@ -381,6 +383,15 @@ int sl_ref_load(struct sl_ref *r, sl_err *err)
 	r->ncontigs = (size_t)n;
 	fai_destroy(fai);
 	load_layout(r);
+	return 0;
+}
+
+int sl_hts_index_reference(const char *fasta, const char *fai, const char *gzi, sl_err *err)
+{
+	sl_hts_setup(); /* htslib quiet: the caller says what failed */
+	if (fai_build3(fasta, fai, gzi) < 0)
+		return sl_fail(err, SL_E_FORMAT, "htslib cannot index the reference (not FASTA, "
+			       "or compressed but not BGZF)");
 	return 0;
 }
 

@@ -68,6 +68,7 @@ struct sl_ref {
 	int built;               /* 1: the fds below are ours */
 	int fai_fd, gzi_fd;      /* the .fai and .gzi (empty for a plain FASTA) */
 	int fasta_fd;            /* the FASTA, for the view htslib's CRAM code opens */
+	int gzip;                /* the FASTA is (BGZF-)compressed */
 };
 
 /* Parse the index (via htslib) once, building it in memory when the FASTA
@@ -93,6 +94,11 @@ int sl_ref_read(const struct sl_ref *r, int i, int64_t beg, int64_t end, char *o
 /* The contig's MD5 (of its upper-case sequence, as the SAM and VCF specs
  * define it), computed with fai on first use. */
 const char *sl_ref_md5(struct sl_ref *r, faidx_t *fai, int i, sl_err *err);
+
+/* Index a reference `sluice export` has written (struct sl_format's
+ * index_reference): htslib's fai_build3, the .fai to fai and, for a BGZF
+ * FASTA, the .gzi to gzi. */
+int sl_hts_index_reference(const char *fasta, const char *fai, const char *gzi, sl_err *err);
 
 /* ---- threads ---- */
 

@@ -3,11 +3,11 @@
  * through an hFILE fed from sl_input (htslib never sees a path; BGZF and
  * CRAM input decoded on a thread pool shared by the run); its @SQ contigs
  * are checked against the operator's reference (name, length, MD5); the
- * header is rebuilt (@HD SO:coordinate, @SQ with SN/LN/M5 only, @RG with
- * ID, SM, LB, PU, DS pseudonymised, one @PG for sluice; @PG and @CO lines
- * and every other line dropped); each read's RG:Z tag is rewritten to its
- * group's new ID, its PG:Z tag removed and, on request, its name replaced
- * by a keyed hash or a counter.  The reads go out in samtools' coordinate
+ * header is rebuilt (@HD SO:coordinate, @SQ with SN/LN/M5 and the UR of
+ * the exported reference, @RG with ID, SM, LB, PU, DS pseudonymised, one
+ * @PG for sluice; @PG and @CO lines and every other line dropped); each
+ * read's RG:Z tag is rewritten to its group's new ID, its PG:Z tag removed
+ * and, on request, its name replaced by a keyed hash or a counter.  The reads go out in samtools' coordinate
  * order: an input whose header says SO:coordinate is streamed while its
  * reads come in that order (and read again through the sorter if one does
  * not); any other goes through the external sort (sort.c, bounded by
@@ -31,8 +31,9 @@
 #include <htslib/kstring.h>
 #include <htslib/thread_pool.h>
 
-/* Bumped when the same input and options give other bytes (CO tags dropped: 3). */
-#define READS_VERSION "3"
+/* Bumped when the same input and options give other bytes (CO tags dropped:
+ * 3; @SQ UR naming the exported reference: 4). */
+#define READS_VERSION "4"
 
 /* htslib copies the output's name into the CRAM file definition: a fixed
  * one keeps the bytes independent of where the output goes. */
@@ -293,7 +294,14 @@ static int sq_line(struct rrun *r, char *const *f, int nf, kstring_t *ks, sl_err
 	for (int i = 1; i < nf; i++)
 		if (strncmp(f[i], "SN:", 3) && strncmp(f[i], "LN:", 3) && strncmp(f[i], "M5:", 3))
 			r->nfields++;
-	ksprintf(ks, "@SQ\tSN:%s\tLN:%lld\tM5:%s\n", name, (long long)ref->contigs[k].len, want);
+	/* UR: where the export puts the reference, relative to its root, so
+	 * that samtools run there finds it with no option (htslib opens a
+	 * relative UR from the working directory once no REF_PATH file has
+	 * the M5); the name comes from the reference's digest, never its path */
+	char ur[64];
+	sl_reference_export_name(ref->sha256, ref->gzip, ur, sizeof ur);
+	ksprintf(ks, "@SQ\tSN:%s\tLN:%lld\tM5:%s\tUR:%s\n", name, (long long)ref->contigs[k].len,
+		 want, ur);
 	return 0;
 }
 
@@ -746,9 +754,9 @@ static int encode(struct rrun *r, sl_err *err)
 	sl_fd_name(iname, r->ifd);
 	/* The header goes out before htslib is given the reference: when it
 	 * has one, it writes the reference's full path into every @SQ line as
-	 * UR (overwriting any UR given), which would name a path and make the
-	 * bytes depend on where the reference lives.  It needs no reference
-	 * for the header, as every @SQ line has its M5. */
+	 * UR (overwriting ours, the export's relative name), which would name
+	 * a path and make the bytes depend on where the reference lives.  It
+	 * needs no reference for the header, as every @SQ line has its M5. */
 	if (hts_set_opt(o, CRAM_OPT_VERSION, r->c->cram_version) < 0 ||
 	    sam_hdr_write(o, r->ohdr) < 0)
 		rc = sl_fail(err, SL_E_IO, "cannot write the output header");
@@ -935,5 +943,6 @@ const struct sl_format sl_format_reads = {
 	.extensions = extensions,
 	.export_folder = "sample",
 	.export_name = "name",
+	.index_reference = sl_hts_index_reference,
 	.libraries = sl_hts_libraries,
 };

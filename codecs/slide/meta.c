@@ -148,33 +148,21 @@ const char *slide_compression_name(uint16_t c)
 	}
 }
 
-/* The sluice dialect: "sluice slide 1|key=value|...", which no reader
- * takes for a vendor's, so OpenSlide reads the file as a generic TIFF. */
-static void sluice_description(const struct slide_meta *m, int nlevels, const char *comp,
-			       sl_buf *b)
-{
-	char x[24], y[24];
-	sl_buf_printf(b, "sluice slide 1|vendor=%s", m->vendor);
-	if (m->mpp_x) {
-		slide_mpp_text(m->mpp_x, x);
-		slide_mpp_text(m->mpp_y, y);
-		sl_buf_printf(b, "|mpp-x=%s|mpp-y=%s", x, y);
-	}
-	if (m->objective[0])
-		sl_buf_printf(b, "|objective-power=%s", m->objective);
-	if (m->scanner[0])
-		sl_buf_printf(b, "|scanner=%s", m->scanner);
-	sl_buf_printf(b, "|compression=%s|levels=%d|downsample=2", comp, nlevels);
-}
-
-/* The Aperio dialect, for JPEG 2000 tiles, which only OpenSlide's Aperio
- * reader decodes (its generic reader refuses what libtiff cannot): the
- * description starts "Aperio" and its "Key = Value" pairs after the first
- * "|" become aperio.* properties, MPP giving openslide.mpp-x/y and AppMag
- * the objective power.  "Aperio|" and not "Aperio " so that tifffile does
- * not take page 1 for Aperio's thumbnail.  Every pair has an "=": OpenSlide
- * 3.4 splits each on it. */
-static void aperio_description(const struct slide_meta *m, int nlevels, sl_buf *b)
+/* The output's description, in the Aperio dialect whatever the tiles: it
+ * is how OpenSlide 3.4 learns a TIFF's scale.  Its generic-TIFF reader
+ * reports no MPP or objective power (the resolution tags only as tiff.*),
+ * while its Aperio reader, taken for a tiled TIFF whose description starts
+ * "Aperio", turns every "Key = Value" after the first "|" into aperio.*,
+ * MPP into openslide.mpp-x and mpp-y and AppMag into objective-power;
+ * it decodes JPEG 2000 itself and every other codec through libtiff, as
+ * the generic reader does.  "Aperio|" and not "Aperio " so that tifffile
+ * does not take page 1 for Aperio's thumbnail.  Every pair has an "=":
+ * OpenSlide 3.4 splits each on it.  Only allowlisted values: no Filename,
+ * Title, User, Barcode, Date, Time or ScanScope ID.  MPP only for square
+ * pixels (OpenSlide gives its one value to x and y); otherwise MPP-X and
+ * MPP-Y, which it passes on as aperio.* only, and the resolution tags. */
+void slide_meta_description(const struct slide_meta *m, int nlevels, const char *compression,
+			    sl_buf *b)
 {
 	char x[24], y[24];
 	sl_buf_puts(b, "Aperio|sluice = slide 1");
@@ -183,21 +171,13 @@ static void aperio_description(const struct slide_meta *m, int nlevels, sl_buf *
 	if (m->mpp_x) {
 		slide_mpp_text(m->mpp_x, x);
 		slide_mpp_text(m->mpp_y, y);
-		sl_buf_printf(b, "|MPP = %s", x);
-		if (m->mpp_y != m->mpp_x)
-			sl_buf_printf(b, "|MPP-Y = %s", y);
+		if (m->mpp_y == m->mpp_x)
+			sl_buf_printf(b, "|MPP = %s", x);
+		else
+			sl_buf_printf(b, "|MPP-X = %s|MPP-Y = %s", x, y);
 	}
 	sl_buf_printf(b, "|vendor = %s", m->vendor);
 	if (m->scanner[0])
 		sl_buf_printf(b, "|scanner = %s", m->scanner);
-	sl_buf_printf(b, "|compression = jpeg2000|levels = %d|downsample = 2", nlevels);
-}
-
-void slide_meta_description(const struct slide_meta *m, int nlevels, int aperio,
-			    const char *compression, sl_buf *b)
-{
-	if (aperio)
-		aperio_description(m, nlevels, b);
-	else
-		sluice_description(m, nlevels, compression, b);
+	sl_buf_printf(b, "|compression = %s|levels = %d|downsample = 2", compression, nlevels);
 }

@@ -183,7 +183,6 @@ int slide_plan(struct slide *s, sl_err *err)
 			return rc;
 		s->copied_levels += s->lv[j].src >= 0;
 		s->built_levels += s->lv[j].src < 0;
-		s->aperio_out |= SLIDE_IS_J2K(s->lv[j].compression);
 	}
 	return 0;
 }

@@ -409,7 +409,7 @@ static const struct sl_format_extension extensions[] = {
 
 const struct sl_format sl_format_slide = {
 	.name = "slide",
-	.version = "2",
+	.version = "3",
 	.options = options,
 	.configure = slide_configure,
 	.policy = slide_policy,

@@ -169,11 +169,11 @@ void slide_meta_aperio(struct slide_meta *m, const char *desc);
 void slide_meta_resolution(struct slide_meta *m, float xres, float yres, int unit);
 void slide_meta_scanner(struct slide_meta *m, const char *make, const char *model);
 void slide_meta_free(struct slide_meta *m);
-/* The documented ImageDescription of the output (docs/slides.md); aperio:
- * the Aperio dialect, for outputs with JPEG 2000 levels; compression:
- * level 0's, by name. */
-void slide_meta_description(const struct slide_meta *m, int nlevels, int aperio,
-			    const char *compression, sl_buf *b);
+/* The documented ImageDescription of the output (docs/slides.md), in the
+ * Aperio dialect OpenSlide reads MPP and objective power from;
+ * compression: level 0's, by name. */
+void slide_meta_description(const struct slide_meta *m, int nlevels, const char *compression,
+			    sl_buf *b);
 /* "jpeg", "jpeg2000", "lzw", "deflate", "zstd" or "none". */
 const char *slide_compression_name(uint16_t compression);
 /* mpp as decimal text ("0.499"), for attributes and the description. */
@@ -269,7 +269,6 @@ struct slide {
 	struct slide_meta meta;
 	int nlv;
 	int nc;                       /* samples per pixel: 3 (RGB) or 1 (grey) */
-	int aperio_out;               /* the output speaks the Aperio dialect (J2K) */
 	struct level lv[SLIDE_MAX_LEVELS];
 	uint64_t built_bytes;         /* running size of the built region */
 	uint64_t cache_bytes;

@@ -195,8 +195,8 @@ int slide_tiff_begin(struct slide *s, sl_err *err)
 	sl_buf_init(&desc);
 	sl_buf_init(&b);
 	sl_buf_init(&a);
-	slide_meta_description(&s->meta, s->nlv, s->aperio_out,
-			       slide_compression_name(s->lv[0].compression), &desc);
+	slide_meta_description(&s->meta, s->nlv, slide_compression_name(s->lv[0].compression),
+			       &desc);
 	int big = layout(s, 0, ifd_at, &desc) > 0xFFFFFFF0ull;
 	if (big)
 		layout(s, 1, ifd_at, &desc);

@@ -539,6 +539,8 @@ static int pseudonyms(struct vrun *r, const struct sl_deid_ctx *ctx, sl_err *err
 			return sl_fail(err, SL_E_FORMAT, "sample %d has no name that identifies "
 				       "anyone (a sample column needs one)", i + 1);
 	sl_sink_attr(r->out, "kind", "vcf");
+	/* so that `sluice export` writes the reference beside the variants */
+	sl_sink_attr(r->out, "reference", r->ref->sha256);
 	char v[40];
 	snprintf(v, sizeof v, "%d", ns);
 	sl_sink_attr(r->out, "samples", v);
@@ -697,5 +699,6 @@ const struct sl_format sl_format_vcf = {
 	.extensions = extensions,
 	.export_folder = "sample",
 	.export_name = "name",
+	.index_reference = sl_hts_index_reference,
 	.libraries = sl_hts_libraries,
 };

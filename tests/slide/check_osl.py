@@ -2,8 +2,9 @@
 """check_osl.py INPUT OUTPUT: an output of the slide format made from a slide
 only OpenSlide reads (NDPI, SCN, Philips, BIF, Trestle), against its input:
 
-  * OpenSlide opens the output as a generic TIFF with the input's level 0
-    size and MPP (10000 / tiff.XResolution) and no associated image;
+  * OpenSlide opens the output as an Aperio slide (sluice's description)
+    with the input's level 0 size, MPP (openslide.mpp-x/y, and 10000 /
+    tiff.XResolution), objective power and no associated image;
   * tifffile sees one pyramid of tiled JPEG pages and nothing else;
   * level 0, decoded by OpenSlide, is within L0_MEAN / L0_MAX of OpenSlide's
     decoding of the input composited over white (re-encoded at quality 95,
@@ -78,11 +79,16 @@ def structure(out, nlev):
 def main():
     src, out = sys.argv[1], sys.argv[2]
     pi, po = props(src), props(out)
-    check(po.get("openslide.vendor") == "generic-tiff", "output vendor %r" % po.get("openslide.vendor"))
+    check(po.get("openslide.vendor") == "aperio", "output vendor %r" % po.get("openslide.vendor"))
     size = lambda p: (int(p["openslide.level[0].width"]), int(p["openslide.level[0].height"]))
     check(size(pi) == size(po), "level 0 size %s, input %s" % (size(po), size(pi)))
     mpp_in, mpp_out = float(pi["openslide.mpp-x"]), 10000 / float(po["tiff.XResolution"])
     check(abs(mpp_in - mpp_out) < 1e-4, "MPP %g, input %g" % (mpp_out, mpp_in))
+    for k in ("openslide.mpp-x", "openslide.mpp-y"):
+        check(k in po and abs(float(po[k]) - float(pi[k])) < 1e-4,
+              "%s: output %r, input %r" % (k, po.get(k), pi.get(k)))
+    oi, oo = pi.get("openslide.objective-power"), po.get("openslide.objective-power")
+    check(oi == oo, "objective power: input %r, output %r" % (oi, oo))
     check(not any(k.startswith("openslide.associated") for k in po),
           "the output has associated images")
     nlev = int(po["openslide.level-count"])

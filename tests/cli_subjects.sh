@@ -173,7 +173,16 @@ pass "no subject for ${#UNIDENTIFIED[@]} unidentified inputs, no shared pseudony
 sluice export --store st --to exp 2> /dev/null || fail "export failed"
 folders=$(find exp -mindepth 1 -maxdepth 1 -printf '%f\n' | LC_ALL=C sort | tr '\n' ' ')
 s1=$(python3 -c "import json,sys; print(json.load(open('items.json'))['ct-pid-p1.dcm']['subject'])")
-assert_eq "$folders" "$s1 _unassigned " "export: the person's folder and _unassigned only"
+assert_eq "$folders" "$s1 _unassigned reference " \
+	"export: the person's folder, _unassigned and the reference only"
+# one folder per item without a subject (the references go to reference/):
+# no folder holds two unidentified inputs
+unassigned=$(python3 -c "
+import json, sys
+print(sum(1 for l in open('ls.jsonl') if 'subject' not in (j := json.loads(l))['attrs']
+          and j['format'] != 'opaque'))")
+assert_eq "$(find exp/_unassigned -mindepth 1 -maxdepth 1 -type d | wc -l)" "$unassigned" \
+	"export: one _unassigned folder per item without a subject"
 assert_eq "$(find exp -type f | grep -Ec '/S[0-9a-f]{24}/' || true)" "$(find "exp/$s1" -type f | wc -l)" \
 	"no other subject folder at any depth"
 pass "export: unidentified inputs under _unassigned, one person's under their subject"

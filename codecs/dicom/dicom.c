@@ -94,6 +94,11 @@ struct run {
 	char ts[72];               /* input transfer syntax */
 	int has_meta, preamble, started, pixels, rows;
 	uint32_t last_tag;
+	/* The burned-in decision when Burned In Annotation may still come: the
+	 * first segment (what analyse sees) ended at a bulk element before it.
+	 * prone_what: the class presumed to carry text, until NO arrives. */
+	uint32_t cut_tag;          /* the bulk element that ended the first segment */
+	const char *prone_what;
 	sl_sink *out;
 };
 
@@ -185,23 +190,51 @@ static int choose_encoding(struct run *r, sl_err *err)
 /* Burned-in text: Burned In Annotation YES is rejected; so is an image of
  * a class that commonly carries it (sop_class.c) unless the attribute says
  * NO.  The class is the data set's, or the file meta's when it has none. */
-static int burned_in(const struct run *r, sl_err *err)
+static int bia_verdict(const char *bia, const char *what, sl_err *err)
 {
-	char bia[16], mod[16], cls[72];
-	text(r, &r->seg, DCM_TAG(0x0028, 0x0301), bia, sizeof bia);
-	text(r, &r->seg, DCM_TAG(0x0008, 0x0060), mod, sizeof mod);
-	text(r, &r->seg, DCM_TAG(0x0008, 0x0016), cls, sizeof cls);
-	if (!cls[0])
-		text(r, &r->meta, DCM_TAG(0x0002, 0x0002), cls, sizeof cls);
 	if (!strcmp(bia, "YES"))
 		return sl_fail(err, SL_E_FORMAT, "burned-in annotation: Burned In Annotation is YES "
 			       "(--dicom-burned-in accept stores it)");
-	const char *what;
-	if (dcm_burned_in_prone(cls, mod, &what) && strcmp(bia, "NO"))
+	if (what && strcmp(bia, "NO"))
 		return sl_fail(err, SL_E_FORMAT, "burned-in annotation: an image of this class (%s) "
 			       "without Burned In Annotation NO may carry burned-in text "
 			       "(--dicom-burned-in accept stores it)", what);
 	return 0;
+}
+
+/* A first segment cut by a bulk element before (0028,0301) has not seen
+ * it yet: a prone class waits for it (late_bia, bia_final) instead of being
+ * rejected, and YES after a bulk private element is still refused. */
+static int burned_in(struct run *r, sl_err *err)
+{
+	char bia[16], mod[16], cls[72];
+	const uint32_t tag = DCM_TAG(0x0028, 0x0301);
+	text(r, &r->seg, tag, bia, sizeof bia);
+	text(r, &r->seg, DCM_TAG(0x0008, 0x0060), mod, sizeof mod);
+	text(r, &r->seg, DCM_TAG(0x0008, 0x0016), cls, sizeof cls);
+	if (!cls[0])
+		text(r, &r->meta, DCM_TAG(0x0002, 0x0002), cls, sizeof cls);
+	const char *what = NULL;
+	if (!dcm_burned_in_prone(cls, mod, &what))
+		what = NULL;
+	if (!find(&r->seg, tag) && r->cut_tag && r->cut_tag < tag) {
+		r->prone_what = what;
+		return 0;
+	}
+	return bia_verdict(bia, what, err);
+}
+
+/* (0028,0301) after the first segment: decide now. */
+static int late_bia(struct run *r, const struct dcm_el *el, sl_err *err)
+{
+	if (el->tag != DCM_TAG(0x0028, 0x0301) || !r->started || r->f.pol->accept_burned_in)
+		return 0;
+	struct dcm_item one = {.els = (struct dcm_el *)el, .nels = 1};
+	char bia[16];
+	text(r, &one, el->tag, bia, sizeof bia);
+	int rc = bia_verdict(bia, r->prone_what, err);
+	r->prone_what = NULL;
+	return rc;
 }
 
 /* A file without a Patient ID belongs to no subject, yet its Patient's Name
@@ -429,6 +462,8 @@ static int pass_fragments(struct run *r, int keep, sl_err *err)
 static int pass_bulk(struct run *r, const struct sl_deid_ctx *ctx, struct dcm_el *el,
 		     sl_err *err)
 {
+	if (!r->started)
+		r->cut_tag = el->tag;
 	int rc = flush_segment(r, ctx, err);
 	if (rc < 0)
 		return rc;
@@ -475,7 +510,8 @@ static int parse_top(struct run *r, const struct sl_deid_ctx *ctx, sl_err *err)
 				return rc;
 			continue;
 		}
-		if ((rc = dcm_parse_value(&r->p, &r->f.enc, &el, 0)) < 0) {
+		if ((rc = dcm_parse_value(&r->p, &r->f.enc, &el, 0)) < 0 ||
+		    (rc = late_bia(r, &el, err)) < 0) {
 			dcm_el_free(&el);
 			return rc;
 		}
@@ -528,6 +564,8 @@ static int dicom_transform(sl_input *in, sl_sink *out, const struct sl_deid_ctx 
 	 * pixels never came is how a truncated copy shows. */
 	if (rc == 0 && !r.pixels && r.rows)
 		rc = sl_fail(err, SL_E_FORMAT, "an image without pixel data: the file looks truncated");
+	if (rc == 0 && r.prone_what) /* no Burned In Annotation came after all */
+		rc = bia_verdict("", r.prone_what, err);
 	if (rc == 0)
 		rc = flush_segment(&r, ctx, err);
 	sl_buf tail;

@@ -308,12 +308,15 @@ def insert(path, tag, vr, text):
 
 # ---- one small instance of any SOP class (sop-classes, subjects) ----
 
-def instance(cls, root, modality, pid=None, bia=None, image=True, meta_cls=None, name="CANARY^PATIENT"):
+def instance(cls, root, modality, pid=None, bia=None, image=True, meta_cls=None, name="CANARY^PATIENT",
+             bulk=False):
     """A minimal explicit VR LE instance: class, UIDs under root (study root,
     series root.1, instance root.1.1), Modality, Patient's Name, Patient ID
     (pid None: no element; b"" or spaces: as given), Burned In Annotation
     (None: no element), and a 2x2 8-bit image when image.  The file meta
-    names meta_cls (default cls); cls None leaves (0008,0016) out."""
+    names meta_cls (default cls); cls None leaves (0008,0016) out.  bulk: a
+    70,000-byte private element in group 0019, before the study and Burned
+    In Annotation, which sluice streams past as bulk data."""
     ds = el(0x0008, 0x0008, "CS", "ORIGINAL\\PRIMARY") if image else b""
     if cls:
         ds += el(0x0008, 0x0016, "UI", cls)
@@ -323,7 +326,10 @@ def instance(cls, root, modality, pid=None, bia=None, image=True, meta_cls=None,
         ds += el(0x0010, 0x0010, "PN", name)
     if pid is not None:
         ds += el(0x0010, 0x0020, "LO", pid)
-    ds += (el(0x0010, 0x0030, "DA", "19710203") + el(0x0020, 0x000D, "UI", root) +
+    ds += el(0x0010, 0x0030, "DA", "19710203")
+    if bulk:
+        ds += el(0x0019, 0x0010, "LO", "SLUICE TEST") + el(0x0019, 0x1000, "OB", bytes(70000))
+    ds += (el(0x0020, 0x000D, "UI", root) +
            el(0x0020, 0x000E, "UI", root + ".1"))
     if image:
         ds += el(0x0028, 0x0002, "US", struct.pack("<H", 1)) + el(0x0028, 0x0004, "CS", "MONOCHROME2")
@@ -378,16 +384,21 @@ SOP_CLASSES = [
 def sop_classes(outdir):
     """NAME-absent.dcm, NAME-no.dcm, NAME-yes.dcm per class (Burned In
     Annotation absent, NO, YES); expected.tsv: file, ingested|rejected.
-    us-meta-only-*: an ultrasound class named only by the file meta."""
+    us-meta-only-*: an ultrasound class named only by the file meta;
+    ct-bulk-*, us-bulk-*: Burned In Annotation after a bulk element, so not
+    in the elements sluice reads before it writes."""
     rows = []
-    cases = [(n, c, m, img, prone, None) for n, c, m, img, prone in SOP_CLASSES]
-    cases.append(("us-meta-only", None, "OT", True, True, S + "6.1"))
-    for i, (n, cls, mod, img, prone, meta_cls) in enumerate(cases):
+    cases = [(n, c, m, img, prone, None, False) for n, c, m, img, prone in SOP_CLASSES]
+    cases.append(("us-meta-only", None, "OT", True, True, S + "6.1", False))
+    cases.append(("ct-bulk", S + "2", "CT", True, False, None, True))
+    cases.append(("us-bulk", S + "6.1", "US", True, True, None, True))
+    for i, (n, cls, mod, img, prone, meta_cls, bulk) in enumerate(cases):
         for j, bia in enumerate((None, "NO", "YES")):
             root = "1.2.826.0.1.3680043.9.7777.20.%d.%d" % (i + 1, j + 1)
             f = "%s-%s.dcm" % (n, (bia or "absent").lower())
             open(os.path.join(outdir, f), "wb").write(
-                instance(cls, root, mod, pid="CANARYPID", bia=bia, image=img, meta_cls=meta_cls))
+                instance(cls, root, mod, pid="CANARYPID", bia=bia, image=img, meta_cls=meta_cls,
+                         bulk=bulk))
             ok = bia == "NO" or (bia is None and not prone)
             rows.append("%s\t%s\n" % (f, "ingested" if ok else "rejected"))
     open(os.path.join(outdir, "expected.tsv"), "w").write("".join(rows))

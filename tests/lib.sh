@@ -158,6 +158,17 @@ verify_ok() {
 	assert_match "$OUT" '^ok: ' "verify of $1"
 }
 
+# export_again STORE DIR: a second export into DIR writes nothing (exit 0,
+# "(0 written,") and leaves every file as it was.
+export_again() {
+	(cd "$2" && find . -type f -exec sha256sum {} + | sort) > "$2.sum1"
+	run_cmd sluice export --store "$1" --to "$2"
+	assert_eq "$RC/$(grep -c '(0 written,' <<< "$STDERR")" 0/1 "second export: status, nothing written"
+	(cd "$2" && find . -type f -exec sha256sum {} + | sort) > "$2.sum2"
+	cmp -s "$2.sum1" "$2.sum2" ||
+		fail "a second export changed the folder: $(diff "$2.sum1" "$2.sum2" | head -3)"
+}
+
 # items STORE: number of catalog items.
 items() { sluice ls --store "$1" --json | wc -l; }
 

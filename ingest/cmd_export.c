@@ -59,14 +59,6 @@ struct xport {
 	int failed;
 };
 
-static const char *attr(const struct sl_item_view *v, const char *key)
-{
-	for (size_t i = 0; i < v->nattrs; i++)
-		if (!strcmp(v->attrs[2 * i], key))
-			return v->attrs[2 * i + 1];
-	return NULL;
-}
-
 /* The extension a format declares for an output's media type; ".bin" for
  * one it does not (or an item of a format no longer in the table). */
 static const char *extension(const struct sl_format *f, const char *media_type)
@@ -121,7 +113,7 @@ static void folders(sl_buf *b, const struct sl_format *f, const struct sl_item_v
 		size_t n = strcspn(p, "/");
 		char key[64];
 		snprintf(key, sizeof key, "%.*s", (int)n, p);
-		const char *val = attr(v, key);
+		const char *val = sl_item_attr(v, key);
 		sl_buf_puts(b, "/");
 		safe_name(b, val ? val : v->format);
 		p += n + (p[n] == '/');
@@ -132,7 +124,7 @@ static void folders(sl_buf *b, const struct sl_format *f, const struct sl_item_v
 static void item_stem(const struct sl_item_view *v, sl_buf *b)
 {
 	const struct sl_format *f = sl_format_by_name(v->format);
-	const char *subject = attr(v, "subject");
+	const char *subject = sl_item_attr(v, "subject");
 	if (subject) {
 		safe_name(b, subject);
 	} else {
@@ -141,7 +133,7 @@ static void item_stem(const struct sl_item_view *v, sl_buf *b)
 	}
 	folders(b, f, v);
 	sl_buf_puts(b, "/");
-	const char *name = f && f->export_name ? attr(v, f->export_name) : NULL;
+	const char *name = f && f->export_name ? sl_item_attr(v, f->export_name) : NULL;
 	if (name) {
 		safe_name(b, name);
 	} else {
@@ -180,7 +172,7 @@ static const struct ref *find_ref(const struct xport *x, const uint8_t d[32])
 static void note_ref(struct xport *x, const struct sl_item_view *v)
 {
 	const struct sl_format *f = sl_format_by_name(v->format);
-	const char *hex = attr(v, "reference");
+	const char *hex = sl_item_attr(v, "reference");
 	uint8_t d[32];
 	if (!f || !(f->flags & SL_FORMAT_REFERENCE) || !hex || strlen(hex) != 64 ||
 	    sl_unhex(d, hex, 32) < 0 || find_ref(x, d))

@@ -266,14 +266,6 @@ int sl_cmd_cat(int argc, char **argv)
 	return SL_EXIT_OK;
 }
 
-static const char *attr(const struct sl_item_view *v, const char *key)
-{
-	for (size_t i = 0; i < v->nattrs; i++)
-		if (!strcmp(v->attrs[2 * i], key))
-			return v->attrs[2 * i + 1];
-	return NULL;
-}
-
 static int ls_one(void *ctx, const struct sl_item_view *v)
 {
 	const struct common *c = ctx;
@@ -305,7 +297,7 @@ static int ls_one(void *ctx, const struct sl_item_view *v)
 		}
 		sl_buf_puts(&b, "]}\n");
 	} else {
-		const char *subj = attr(v, "subject"), *kind = attr(v, "kind");
+		const char *subj = sl_item_attr(v, "subject"), *kind = sl_item_attr(v, "kind");
 		sl_buf_printf(&b, "%-32s %-8s %-26s %-10s", v->id, v->format,
 			      subj ? subj : "-", kind ? kind : "-");
 		for (size_t i = 0; i < v->nouts; i++) {

@@ -45,6 +45,14 @@ int sl_store_cat(sl_store *st, const uint8_t digest[32], int fd, sl_err *err)
 	return rc;
 }
 
+const char *sl_item_attr(const struct sl_item_view *v, const char *key)
+{
+	for (size_t i = 0; i < v->nattrs; i++)
+		if (!strcmp(v->attrs[2 * i], key))
+			return v->attrs[2 * i + 1];
+	return NULL;
+}
+
 int sl_store_items(sl_store *st, const char *key, const char *value,
 		   int (*cb)(void *ctx, const struct sl_item_view *v), void *ctx, sl_err *err)
 {

@@ -206,6 +206,8 @@ struct sl_item_view {
 int sl_store_items(sl_store *st, const char *key, const char *value,
 		   int (*cb)(void *ctx, const struct sl_item_view *v), void *ctx,
 		   sl_err *err);
+/* An item's attribute value, or NULL when it has none. */
+const char *sl_item_attr(const struct sl_item_view *v, const char *key);
 
 /* Copy the provenance log (every chain, committed records only) to fd. */
 int sl_store_log(sl_store *st, int fd, sl_err *err);

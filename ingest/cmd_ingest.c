@@ -5,6 +5,7 @@
 #include "../common/io/io.h"
 #include <errno.h>
 #include <getopt.h>
+#include <sys/stat.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,6 +176,27 @@ static void print_help(FILE *f)
 	fputs(help_exit, f);
 }
 
+/* A SRC on the command line that is not there is the operator's mistake,
+ * said before the store is touched (exit 2), not an input rejected: a
+ * typo'd path would otherwise end as "1 rejected" beside a real run.  What
+ * a walk or a list finds missing is still an input, rejected with why. */
+static int sources_exist(const struct sl_ingest_opts *o)
+{
+	int ok = 1;
+	for (size_t i = 0; i < o->nsrcs; i++) {
+		const char *s = o->srcs[i];
+		struct stat st;
+		if (!strcmp(s, "-"))
+			continue;
+		if (s[0] == '@' ? access(s + 1, R_OK) < 0 : lstat(s, &st) < 0) {
+			sl_cli_error("%s %s: %s", s[0] == '@' ? "cannot read the list" : "cannot read the source",
+				     s[0] == '@' ? s + 1 : s, strerror(errno));
+			ok = 0;
+		}
+	}
+	return ok;
+}
+
 /* 0: options parsed; 1: --help printed; -1: usage error (already said). */
 static int parse_opts(int argc, char **argv, struct sl_ingest_opts *o, const char **opaque,
 		      int *json, const char ***ref_srcs)
@@ -269,6 +291,8 @@ static int parse_opts(int argc, char **argv, struct sl_ingest_opts *o, const cha
 		print_help(stderr);
 		goto usage;
 	}
+	if (!sources_exist(o))
+		goto usage;
 out:
 	free(lo);
 	free(fopts);

@@ -225,6 +225,16 @@ for t in 0 -1 abc 2x 100000; do
 done
 assert_exit 2 sluice ingest --store u1 --key-file key --io maybe src
 assert_exit 2 env SLUICE_IO=maybe "$SLUICE" ingest --store u1 --key-file key src
+# a SRC or @LIST that is not there: the operator's mistake, named, before
+# anything is done (not "1 rejected" beside a real run)
+run_cmd sluice ingest --store u1 --key-file key --opaque src src/ref/a.bin src/no-such-dir
+assert_eq "$RC" 2 "a missing SRC: exit status"
+assert_contains "$STDERR" "cannot read the source src/no-such-dir: No such file or directory" \
+	"a missing SRC: the message"
+run_cmd sluice ingest --store u1 --key-file key @no-such-list.txt
+assert_eq "$RC" 2 "a missing @LIST: exit status"
+assert_contains "$STDERR" "cannot read the list no-such-list.txt: No such file or directory" \
+	"a missing @LIST: the message"
 [[ ! -e u1 ]] || fail "a usage error created the store"
 assert_exit 2 sluice nosuchcommand
 assert_exit 2 sluice
@@ -233,7 +243,7 @@ assert_exit 2 sluice verify
 assert_exit 2 sluice ls --store st --bogus
 assert_exit 2 sluice export --store st
 assert_exit 0 sluice ingest --help
-pass "usage errors exit 2 and create nothing"
+pass "usage errors (a missing SRC or @LIST among them) exit 2 and create nothing"
 
 # --batch (accepted by ingest, though `ingest --help` does not list it)
 bad_batch=()

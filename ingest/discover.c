@@ -9,11 +9,13 @@
 #include "source.h"
 #include "../common/sl_common.h"
 #include <dirent.h>
+#include <pthread.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 struct walk {
 	const struct sl_discover_opts *o;
@@ -60,15 +62,61 @@ static void emit(struct walk *w, const char *path, int follow, const char *reaso
 	emit_task(w, t);
 }
 
+static char *cwd;
+static pthread_once_t cwd_once = PTHREAD_ONCE_INIT;
+
+static void get_cwd(void) { cwd = getcwd(NULL, 0); }
+
+/* Append one component to an absolute path being built in b. */
+static void push_part(sl_buf *b, const char *part, size_t n)
+{
+	if (n == 0 || (n == 1 && part[0] == '.'))
+		return;
+	if (n == 2 && part[0] == '.' && part[1] == '.') {
+		while (b->len > 1 && b->data[b->len - 1] != '/')
+			b->len--;
+		if (b->len > 1)
+			b->len--;
+		b->data[b->len] = 0;
+		return;
+	}
+	if (b->len > 1)
+		sl_buf_add(b, "/", 1);
+	sl_buf_add(b, part, n);
+}
+
+char *sl_path_normal(const char *path)
+{
+	pthread_once(&cwd_once, get_cwd);
+	sl_buf b;
+	sl_buf_init(&b);
+	sl_buf_add(&b, "/", 1);
+	for (int pass = path[0] == '/' || !cwd; pass < 2; pass++) {
+		const char *s = pass ? path : cwd;
+		while (*s) {
+			size_t n = strcspn(s, "/");
+			push_part(&b, s, n);
+			s += n + (s[n] == '/');
+		}
+	}
+	if (!cwd && path[0] != '/') /* no working directory: relative, as given */
+		memmove(b.data, b.data + 1, b.len--);
+	return (char *)b.data;
+}
+
 int sl_path_under(const char *path, const char *const *prefixes, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
+	if (n == 0)
+		return 0;
+	char *a = sl_path_normal(path);
+	int under = 0;
+	for (size_t i = 0; i < n && !under; i++) {
 		const char *p = prefixes[i];
 		size_t k = strlen(p);
-		if (!strncmp(path, p, k) && (k == 0 || p[k - 1] == '/' || path[k] == 0 || path[k] == '/'))
-			return 1;
+		under = !strncmp(a, p, k) && (p[k - 1] == '/' || a[k] == 0 || a[k] == '/');
 	}
-	return 0;
+	free(a);
+	return under;
 }
 
 /* The task of a multi-file input whose index this is, or NULL; files the

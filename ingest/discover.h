@@ -39,7 +39,14 @@ struct sl_discover_opts {
 	size_t nopaque;
 };
 
-/* Whether path is one of prefixes or lies below one (--opaque). */
+/* path as an absolute path without ".", "..", repeated or trailing
+ * slashes (lexically: ".." drops the component before it), from the
+ * working directory when relative; malloc'd.  How --opaque prefixes and
+ * the paths found are compared, so ./data/refs, data/refs/ and
+ * /abs/data/refs agree. */
+char *sl_path_normal(const char *path);
+/* Whether path is one of prefixes (each as sl_path_normal gives it) or
+ * lies below one (--opaque). */
 int sl_path_under(const char *path, const char *const *prefixes, size_t n);
 
 /* Paths the walker must not emit: the companions of multi-file inputs

@@ -72,8 +72,8 @@ static void fingerprints(struct engine *e)
 		sl_sha256_update(run, e->fmt_fp[i], 32);
 		sl_buf_free(&b);
 	}
-	for (size_t i = 0; i < e->o->nopaque; i++)
-		sl_sha256_update(run, e->o->opaque[i], strlen(e->o->opaque[i]) + 1);
+	for (size_t i = 0; i < e->nopaque; i++)
+		sl_sha256_update(run, e->opaque[i], strlen(e->opaque[i]) + 1);
 	if (e->smap)
 		sl_sha256_update(run, sl_subject_map_digest(e->smap), 64);
 	sl_sha256_final(run, e->run_fp);
@@ -450,9 +450,27 @@ static void release_formats(struct engine *e)
 	free(e->fmt_conf);
 }
 
+/* Each --opaque prefix as the matcher compares it (sl_path_normal), and
+ * also where it resolves to when a symbolic link is on its way, so that a
+ * prefix given as ./refs, refs/ or its absolute path, or through a link,
+ * matches the files found under the SRC however that was written. */
+static void normalise_opaque(struct engine *e, const struct sl_ingest_opts *o)
+{
+	e->opaque = sl_xcalloc(2 * o->nopaque + 1, sizeof *e->opaque);
+	for (size_t i = 0; i < o->nopaque; i++) {
+		char *n = sl_path_normal(o->opaque[i]), *real = realpath(o->opaque[i], NULL);
+		e->opaque[e->nopaque++] = n;
+		if (real && strcmp(real, n))
+			e->opaque[e->nopaque++] = real;
+		else
+			free(real);
+	}
+}
+
 static int setup(struct engine *e, const struct sl_ingest_opts *o, FILE **report,
 		 struct stat *store_st, sl_err *err)
 {
+	normalise_opaque(e, o);
 	int rc = configure_formats(e, o, err);
 	if (rc < 0)
 		return rc;
@@ -587,8 +605,8 @@ int sl_ingest(const struct sl_ingest_opts *o, struct sl_ingest_summary *sum, sl_
 		struct disc_arg d = {.e = e};
 		d.dopts = (struct sl_discover_opts){.srcs = o->srcs, .nsrcs = o->nsrcs,
 			.follow_symlinks = o->follow_symlinks, .skip_dev = sst.st_dev,
-			.skip_ino = sst.st_ino, .stop = &e->stop, .opaque = o->opaque,
-			.nopaque = o->nopaque};
+			.skip_ino = sst.st_ino, .stop = &e->stop,
+			.opaque = (const char *const *)e->opaque, .nopaque = e->nopaque};
 		struct committer c = {.e = e, .sum = sum, .report = report};
 		c.maxbatch = o->batch_items ? o->batch_items : DEFAULT_BATCH;
 		c.batch = sl_xmalloc(c.maxbatch * sizeof *c.batch);
@@ -634,6 +652,9 @@ int sl_ingest(const struct sl_ingest_opts *o, struct sl_ingest_summary *sum, sl_
 		sl_store_close(e->st);
 	sl_key_free(e->key);
 	sl_subject_map_free(e->smap);
+	for (size_t i = 0; i < e->nopaque; i++)
+		free(e->opaque[i]);
+	free(e->opaque);
 	free(e->fmt_fp);
 	release_formats(e);
 	return rc;

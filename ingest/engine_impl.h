@@ -45,6 +45,8 @@ struct engine {
 	char (*fmt_fp)[33];      /* options fingerprint per sl_formats[] entry */
 	void **fmt_conf;         /* configured options per sl_formats[] entry */
 	uint8_t run_fp[32];      /* all options that decide an input's outcome */
+	char **opaque;           /* --opaque prefixes, normalised (and resolved) */
+	size_t nopaque;
 	const char *tmp_dir;     /* the store's tmp/: scratch files, views */
 	unsigned nworkers;
 	unsigned workers_left;

@@ -69,7 +69,7 @@ static const struct sl_format *choose_format(struct engine *e, const char *path,
 					     const uint8_t *head, size_t len, uint64_t size)
 {
 	const struct sl_format *declared = sl_format_flagged(SL_FORMAT_DECLARED);
-	if (declared && sl_path_under(path, e->o->opaque, e->o->nopaque))
+	if (declared && sl_path_under(path, (const char *const *)e->opaque, e->nopaque))
 		return declared;
 	return sl_format_sniff(head, len, size);
 }

@@ -266,6 +266,20 @@ printf '%s\n' src/ref/a.bin src/ref/sub/s.txt | sluice ingest --store st4 --key-
 assert_eq "$(jfile sum4.json 'j["ingested"]')" 2 "stdin list"
 pass "@LIST and stdin sources"
 
+# ---- --opaque matches the path, however either is written ----
+# The files are not in any format, so only a matching prefix ingests them.
+mkdir -p data/refs && head -c 3000 /dev/urandom > data/refs/r.bin && ln -s data/refs refs-link
+for form in "./data/refs data/refs" "data/refs/ ./data//refs" "$WORK/data/refs data/refs" \
+	    "data/refs $WORK/data/refs/r.bin" "data/x/../refs data/refs" "refs-link data/refs"; do
+	set -- $form
+	rm -rf st-op
+	run_cmd sluice ingest --store st-op --key-file key --opaque "$1" --report op.jsonl "$2"
+	assert_eq "$RC/$(count_status op.jsonl ingested)" 0/1 "--opaque $1 with SRC $2 ($STDERR)"
+done
+run_cmd sluice ingest --store st-op2 --key-file key --opaque data/ref --report op.jsonl data/refs
+assert_eq "$RC/$(count_status op.jsonl rejected)" 1/1 "--opaque data/ref is not a prefix of data/refs"
+pass "--opaque: ./, trailing and repeated slashes, absolute and relative, .. and a prefix through a symbolic link match"
+
 # ---- subject map: checked, recorded by digest only ----
 printf 'PAT1,9434765919\nPAT1,4010232137\n' > bad-map.csv
 assert_exit 2 sluice ingest --store st5 --key-file key --subject-map bad-map.csv --opaque src src

@@ -117,12 +117,12 @@ pass "facts: label, macro and thumbnail dropped; 4x level copied, the others bui
 sluice export --store st --to exp 2> /dev/null || fail "sluice export failed"
 assert_eq "$(find exp -name '*.tiff' | wc -l)" "${#GOOD[@]}" "exported slides"
 while read -r f; do
-	assert_match "$f" '^exp/(S[0-9a-f]{24}|_unassigned)/W[0-9a-f]{24}/[0-9a-f]{16}\.tiff$' "export name"
+	assert_match "$f" '^exp/(S[0-9a-f]{24}|_unassigned/[0-9a-f]{32})/W[0-9a-f]{24}/[0-9a-f]{16}\.tiff$' "export name"
 done < <(find exp -name '*.tiff')
 for f in aperio.svs aperio-b2.svs; do
 	[[ -d exp/$s1/$(attr st $f slide) ]] || fail "export: $f is not in its person's folder exp/$s1"
 done
-[[ -n $(find exp -path "exp/_unassigned/$(attr st aperio-nobc.svs slide)/*.tiff") ]] ||
+[[ -n $(find exp -path "exp/_unassigned/*/$(attr st aperio-nobc.svs slide)/*.tiff") ]] ||
 	fail "export: aperio-nobc.svs is not under _unassigned"
 sluice ls --store st --json > ls.out
 no_canary st exp ls.out log.out

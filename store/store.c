@@ -91,7 +91,10 @@ int sl_store_format_version(const char *dir, sl_err *err)
 	char *f = path2(dir, "FORMAT");
 	char buf[32] = {0};
 	int fd = open(f, O_RDONLY | O_CLOEXEC);
+	int en = errno;
 	free(f);
+	if (fd < 0 && en != ENOENT && en != ENOTDIR) /* there, but not for us */
+		return sl_fail_errno(err, SL_E_STATE, en, "cannot read the store's FORMAT file");
 	if (fd < 0)
 		return sl_fail(err, SL_E_STATE, "not a sluice store (no FORMAT file)");
 	ssize_t n = read(fd, buf, sizeof buf - 1);

@@ -148,7 +148,15 @@ for p in ("src/unreadable.bin", "src/noperm"):
 PY
 	chmod 755 perm/src/noperm
 	(cd perm && "${as_user[@]}" "$SLUICE" verify --store st >/dev/null) || fail "verify after unreadable inputs"
-	pass "unreadable file and unreadable directory rejected (Permission denied)$( ((root)) && echo ', as nobody')"
+	# a store its user cannot read is named as such, not as "not a sluice store"
+	chmod 000 perm/st
+	prc=0
+	(cd perm && "${as_user[@]}" "$SLUICE" ls --store st > /dev/null 2> lserr.txt) || prc=$?
+	chmod 755 perm/st
+	assert_eq "$prc" 2 "ls on an unreadable store: exit status"
+	assert_contains "$(cat perm/lserr.txt)" "Permission denied" "ls on an unreadable store: why"
+	assert_not_contains "$(cat perm/lserr.txt)" "not a sluice store" "ls on an unreadable store: not 'not a store'"
+	pass "unreadable file and unreadable directory rejected, an unreadable store named (Permission denied)$( ((root)) && echo ', as nobody')"
 fi
 
 # ---- --follow-symlinks: loops are caught, links followed ----

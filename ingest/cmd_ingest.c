@@ -185,12 +185,13 @@ static int sources_exist(const struct sl_ingest_opts *o)
 	int ok = 1;
 	for (size_t i = 0; i < o->nsrcs; i++) {
 		const char *s = o->srcs[i];
+		int list = s[0] == '@';
 		struct stat st;
 		if (!strcmp(s, "-"))
 			continue;
-		if (s[0] == '@' ? access(s + 1, R_OK) < 0 : lstat(s, &st) < 0) {
-			sl_cli_error("%s %s: %s", s[0] == '@' ? "cannot read the list" : "cannot read the source",
-				     s[0] == '@' ? s + 1 : s, strerror(errno));
+		if (list ? access(s + 1, R_OK) < 0 : lstat(s, &st) < 0) {
+			sl_cli_error("cannot read the %s %s: %s", list ? "list" : "source",
+				     s + list, strerror(errno));
 			ok = 0;
 		}
 	}

@@ -470,11 +470,11 @@ static int cat_commit(sl_catalog *c, const struct sl_cat_batch *b, sl_err *err)
 	"FROM seen s LEFT JOIN items i ON i.n=s.item WHERE s.path_key=?"
 #define SQL_OBJECT "SELECT size, pack, offset FROM objects WHERE digest=?"
 /* an item's outputs, by its row (SQL_OUTPUTS_N) or by its id */
-#define SQL_OUTPUTS_N "SELECT io.digest, o.size, o.pack, o.offset, io.role, io.media_type " \
-	"FROM item_objects io LEFT JOIN objects o ON o.digest=io.digest WHERE io.item=?1 ORDER BY io.rowid"
-#define SQL_OUTPUTS "SELECT io.digest, o.size, o.pack, o.offset, io.role, io.media_type " \
-	"FROM item_objects io LEFT JOIN objects o ON o.digest=io.digest " \
-	"WHERE io.item=(SELECT n FROM items WHERE id=?1) ORDER BY io.rowid"
+#define SQL_OUTPUTS_OF(item) "SELECT io.digest, o.size, o.pack, o.offset, io.role, " \
+	"io.media_type FROM item_objects io LEFT JOIN objects o ON o.digest=io.digest " \
+	"WHERE io.item=" item " ORDER BY io.rowid"
+#define SQL_OUTPUTS_N SQL_OUTPUTS_OF("?1")
+#define SQL_OUTPUTS SQL_OUTPUTS_OF("(SELECT n FROM items WHERE id=?1)")
 
 static void reader_free(sl_cat_reader *r)
 {
